@@ -1,0 +1,48 @@
+import json
+
+import pytest
+
+from unet.config import PRESETS, DataConfig, ModelConfig, RunConfig, format_learning_rate, preset
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_survives_a_json_round_trip(name):
+    config = preset(name)
+    text = config.to_json()
+    assert RunConfig.from_json(text) == config
+    assert list(json.loads(text)) == sorted(json.loads(text))  # sorted keys
+    assert config.preset == name
+
+
+def test_run_name_comes_from_the_grid_axes():
+    config = RunConfig().override(train={"learning_rate": 5e-5, "batch_size": 32},
+                                  model={"kernel_size": 5})
+    assert config.name == "lr5e-5_bs32_k5"
+    assert config.train.epochs == RunConfig().train.epochs  # the rest untouched
+
+
+@pytest.mark.parametrize("value, text", [(1e-4, "1e-4"), (5e-4, "5e-4"), (2.5e-4, "2.5e-4"),
+                                         (0.001, "1e-3"), (0.1, "1e-1")])
+def test_learning_rates_format_exactly(value, text):
+    assert format_learning_rate(value) == text
+
+
+def test_image_size_is_a_tuple_after_loading():
+    loaded = RunConfig.from_json(RunConfig().to_json())
+    assert loaded.data.image_size == (128, 192)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: preset("huge"), "Unknown preset 'huge'"),
+        (lambda: RunConfig.from_dict({"model": {"width": 3}}), "Unknown ModelConfig keys"),
+        (lambda: RunConfig.from_dict({"optimizer": {}}), "Unknown run configuration keys"),
+        (lambda: ModelConfig(architecture="resnet"), "architecture must be one of"),
+        (lambda: DataConfig(dataset="coco"), "dataset must be one of"),
+        (lambda: DataConfig(val_fraction=1.0), "val_fraction must be in"),
+    ],
+)
+def test_bad_configuration_is_rejected(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, jaccard_score
+
+from unet import metrics
+
+# 3x3 masks checked on paper: TP=2 (top row), FP=1, FN=1.
+TRUE = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
+PRED = np.array([[1, 1, 1], [0, 0, 0], [0, 0, 0]])
+
+
+def as_probabilities(labels):
+    """Hard {0,1} labels -> (B, H, W, 1) probabilities."""
+    return np.asarray(labels, np.float32)[..., None]
+
+
+def score(fn, true, pred, **kwargs):
+    return float(fn(np.asarray(true)[None] if np.ndim(true) == 2 else true,
+                    as_probabilities(pred[None] if np.ndim(pred) == 2 else pred),
+                    from_logits=False, **kwargs))
+
+
+def test_dice_iou_and_accuracy_on_a_hand_computed_mask():
+    assert score(metrics.dice, TRUE, PRED) == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))  # 0.667
+    assert score(metrics.iou, TRUE, PRED) == pytest.approx(2 / 4)
+    assert score(metrics.pixel_accuracy, TRUE, PRED) == pytest.approx(7 / 9)
+
+
+@pytest.mark.parametrize(
+    "true, pred, empty_score, expected",
+    [
+        (np.zeros((3, 3)), np.zeros((3, 3)), 1.0, 1.0),  # Kaggle's convention
+        (np.zeros((3, 3)), np.zeros((3, 3)), 0.0, 0.0),  # the other one, when asked
+        (np.zeros((3, 3)), np.eye(3), 1.0, 0.0),  # prediction on an empty mask
+        (np.eye(3), np.zeros((3, 3)), 1.0, 0.0),  # missed everything
+    ],
+)
+def test_empty_masks_score_as_stated(true, pred, empty_score, expected):
+    assert score(metrics.dice, true, pred, empty_score=empty_score) == expected
+    assert score(metrics.iou, true, pred, empty_score=empty_score) == expected
+
+
+def test_per_image_mean_differs_from_dataset_pooling():
+    # Image 1: perfect small mask (Dice 1). Image 2: 1 of 7 pixels found (Dice 2/8 = 0.25).
+    true = np.zeros((2, 3, 3), int)
+    pred = np.zeros((2, 3, 3), int)
+    true[0, 0, 0] = pred[0, 0, 0] = 1
+    true[1].flat[:7] = 1
+    pred[1].flat[0] = 1
+    per_image = score(metrics.dice, true, pred, aggregate="per_image")
+    pooled = score(metrics.dice, true, pred, aggregate="dataset")
+    assert per_image == pytest.approx((1.0 + 0.25) / 2)
+    assert pooled == pytest.approx(2 * 2 / (2 * 2 + 0 + 6))  # TP=2, FN=6 over both images
+
+
+def test_threshold_and_logits_are_applied():
+    logits = np.array([[[[-1.0], [0.5]], [[2.0], [-3.0]]]])  # sigmoid > 0.5 where logit > 0
+    true = np.array([[[0, 1], [1, 0]]])
+    assert float(metrics.dice(true, logits)) == 1.0
+    assert float(metrics.dice(true, logits, threshold=0.8)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_binary_scores_agree_with_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    true = (rng.random((4, 17, 23)) > 0.6).astype(int)
+    probabilities = rng.random((4, 17, 23))
+    pred = (probabilities > 0.5).astype(int)
+    kwargs = {"from_logits": False, "aggregate": "dataset"}
+    y = as_probabilities(probabilities)
+    assert float(metrics.dice(true, y, **kwargs)) == pytest.approx(
+        f1_score(true.ravel(), pred.ravel()), abs=1e-6)
+    assert float(metrics.iou(true, y, **kwargs)) == pytest.approx(
+        jaccard_score(true.ravel(), pred.ravel()), abs=1e-6)
+    assert float(metrics.pixel_accuracy(true, y, from_logits=False)) == pytest.approx(
+        accuracy_score(true.ravel(), pred.ravel()), abs=1e-6)
+    per_image = [f1_score(t.ravel(), p.ravel()) for t, p in zip(true, pred)]
+    assert float(metrics.dice(true, y, from_logits=False)) == pytest.approx(
+        np.mean(per_image), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_multiclass_scores_agree_with_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    num_classes = 6
+    true = rng.integers(0, num_classes - 1, (3, 11, 13))  # class 5 never appears in the truth
+    logits = rng.normal(size=(3, 11, 13, num_classes))
+    logits[..., 5] -= 10.0  # ...nor in the prediction: it must be left out of the means
+    pred = logits.argmax(-1)
+    present = sorted(set(true.ravel()) | set(pred.ravel()))
+    assert 5 not in present
+    scores = metrics.per_class_scores(true, logits, num_classes=num_classes)
+    expected_iou = jaccard_score(true.ravel(), pred.ravel(), labels=present, average=None)
+    np.testing.assert_allclose(np.asarray(scores["iou"])[present], expected_iou, atol=1e-6)
+    expected_f1 = f1_score(true.ravel(), pred.ravel(), labels=present, average=None)
+    np.testing.assert_allclose(np.asarray(scores["dice"])[present], expected_f1, atol=1e-6)
+    assert np.isnan(np.asarray(scores["iou"])[5])
+    kwargs = {"num_classes": num_classes, "aggregate": "dataset"}
+    assert float(metrics.iou(true, logits, **kwargs)) == pytest.approx(
+        jaccard_score(true.ravel(), pred.ravel(), labels=present, average="macro"), abs=1e-6)
+    assert float(metrics.dice(true, logits, **kwargs)) == pytest.approx(
+        f1_score(true.ravel(), pred.ravel(), labels=present, average="macro"), abs=1e-6)
+    assert float(metrics.pixel_accuracy(true, logits, num_classes=num_classes)) == pytest.approx(
+        accuracy_score(true.ravel(), pred.ravel()), abs=1e-6)
+
+
+@pytest.mark.parametrize("fn", [metrics.dice, metrics.iou, metrics.pixel_accuracy])
+@pytest.mark.parametrize("num_classes", [1, 4])
+def test_a_batch_scored_per_image_equals_the_mean_of_single_images(fn, num_classes, rng):
+    true = rng.integers(0, max(num_classes, 2), (5, 9, 9, 1))
+    logits = rng.normal(size=(5, 9, 9, num_classes)).astype(np.float32)
+    batch = float(fn(true, logits, num_classes=num_classes))
+    singles = [float(fn(true[i:i + 1], logits[i:i + 1], num_classes=num_classes))
+               for i in range(5)]
+    assert batch == pytest.approx(np.mean(singles), abs=1e-6)
+
+
+@pytest.mark.parametrize("aggregate", ["per_image", "dataset"])
+@pytest.mark.parametrize("num_classes", [1, 4])
+def test_streaming_keras_metrics_equal_the_functions_on_the_whole_set(aggregate, num_classes,
+                                                                      rng):
+    true = rng.integers(0, max(num_classes, 2), (6, 8, 8, 1))
+    true[0] = 0  # an all-background image
+    logits = rng.normal(size=(6, 8, 8, num_classes)).astype(np.float32)
+    for metric_class, fn in ((metrics.Dice, metrics.dice), (metrics.IoU, metrics.iou)):
+        metric = metric_class(num_classes=num_classes, aggregate=aggregate)
+        for start in (0, 2, 4):  # three batches
+            metric.update_state(true[start:start + 2], logits[start:start + 2])
+        expected = fn(true, logits, num_classes=num_classes, aggregate=aggregate)
+        assert float(metric.result()) == pytest.approx(float(expected), abs=1e-6)
+    accuracy = metrics.PixelAccuracy(num_classes=num_classes)
+    accuracy.update_state(true[:3], logits[:3])
+    accuracy.update_state(true[3:], logits[3:])
+    assert float(accuracy.result()) == pytest.approx(
+        float(metrics.pixel_accuracy(true, logits, num_classes=num_classes)), abs=1e-6)
+
+
+def test_unknown_aggregate_is_rejected():
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        metrics.dice(TRUE[None], as_probabilities(PRED[None]), aggregate="mean")

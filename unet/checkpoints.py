@@ -1,0 +1,88 @@
+"""Saving and loading whole models as `.keras` files: atomic writes, clear errors, lookup by role."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+
+# Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
+from unet import losses as _losses  # noqa: F401
+from unet import metrics as _metrics  # noqa: F401
+
+CHECKPOINT_ROLES = ("best", "last", "newest")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file exists but cannot be used (truncated, foreign or broken)."""
+
+
+def temporary_path(path: Path) -> Path:
+    """A sibling of `path` to write first: the same folder keeps the final rename atomic."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def save_model(model: keras.Model, path) -> Path:
+    """Saves `model` to the `.keras` file `path` atomically (write a sibling, then rename).
+
+    A crash mid-write leaves the previous file intact instead of a truncated one.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"Checkpoints are .keras files; received {path}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = temporary_path(path)
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def load_model(path, compile: bool = True) -> keras.Model:
+    """Loads a `.keras` file saved by this project (Keras' safe mode stays on).
+
+    Raises:
+        FileNotFoundError: nothing at `path`.
+        CheckpointError: the file is truncated, not a `.keras` archive, or Keras rejects it;
+            the message names the path and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is not a .keras archive (not a zip file): it is truncated or another format."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(f"{path} is a damaged .keras archive: {error}.") from error
+    if "config.json" not in names:
+        raise CheckpointError(f"{path} is a zip file but not a Keras model (no config.json).")
+    if broken is not None:
+        raise CheckpointError(f"{path} is damaged: member {broken!r} fails its checksum.")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as error:
+        raise CheckpointError(f"Could not load the model in {path}: {error}") from error
+
+
+def find_checkpoint(run_dir, role: str = "best") -> Path | None:
+    """The checkpoint of a run folder: `best.keras`, `last.keras`, or the newest `.keras` file.
+
+    Returns `None` when the run has no such checkpoint yet.
+    """
+    if role not in CHECKPOINT_ROLES:
+        raise ValueError(f"role must be one of {CHECKPOINT_ROLES}; received {role!r}.")
+    run_dir = Path(run_dir)
+    if role in ("best", "last"):
+        path = run_dir / f"{role}.keras"
+        return path if path.is_file() else None
+    candidates = [p for p in run_dir.glob("*.keras") if not p.name.startswith(".")]
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)

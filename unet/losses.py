@@ -1,0 +1,161 @@
+"""Segmentation losses: BCE, soft Dice, BCE + Dice and sparse cross-entropy, with Keras wrappers.
+
+Every function takes `y_true` labels (`(B, H, W)` or `(B, H, W, 1)`) and `logits`
+`(B, H, W, num_classes)` straight from the model (no sigmoid or softmax applied), and returns
+one loss value per image, shape `(B,)`; Keras then averages over the batch.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+LOSS_NAMES = ("bce", "dice", "bce_dice", "sparse_ce")
+
+
+def _labels(y_true):
+    y_true = tf.convert_to_tensor(y_true)
+    if y_true.shape.rank == 4:
+        y_true = y_true[..., 0]
+    return y_true
+
+
+def binary_crossentropy(y_true, logits):
+    """Mean pixel binary cross-entropy of each image, from logits (numerically stable)."""
+    targets = tf.cast(_labels(y_true), tf.float32)
+    logits = tf.cast(logits[..., 0], tf.float32)
+    pixel_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    return tf.reduce_mean(pixel_loss, axis=(1, 2))
+
+
+def soft_dice_loss(y_true, logits, *, num_classes: int = 1, smooth: float = 1.0):
+    """1 - soft Dice of each image, from logits.
+
+    Binary: on the sigmoid probabilities. Multi-class: on softmax probabilities against one-hot
+    labels, averaged over classes. `smooth` keeps an empty-vs-empty image at loss 0.
+    """
+    labels = _labels(y_true)
+    logits = tf.cast(logits, tf.float32)
+    if num_classes == 1:
+        probabilities = tf.sigmoid(logits)
+        targets = tf.cast(labels, tf.float32)[..., None]
+    else:
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        targets = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+    intersection = tf.reduce_sum(probabilities * targets, axis=(1, 2))
+    total = tf.reduce_sum(probabilities, axis=(1, 2)) + tf.reduce_sum(targets, axis=(1, 2))
+    per_class = (2.0 * intersection + smooth) / (total + smooth)
+    return 1.0 - tf.reduce_mean(per_class, axis=-1)
+
+
+def bce_dice_loss(y_true, logits, *, bce_weight: float = 1.0, dice_weight: float = 1.0):
+    """Binary cross-entropy plus soft Dice loss: the Carvana winners' choice."""
+    return bce_weight * binary_crossentropy(y_true, logits) + dice_weight * soft_dice_loss(
+        y_true, logits
+    )
+
+
+def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
+    """Mean pixel cross-entropy of each image against integer class ids, from logits.
+
+    Args:
+        class_weights: Optional weight per class (length `num_classes`); each pixel's loss is
+            scaled by its true class's weight, and the weighted sum is divided by the weight total
+            so that the loss stays on the scale of the unweighted one.
+    """
+    labels = tf.cast(_labels(y_true), tf.int32)
+    logits = tf.cast(logits, tf.float32)
+    pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    if class_weights is None:
+        return tf.reduce_mean(pixel_loss, axis=(1, 2))
+    weights = tf.gather(tf.constant(class_weights, tf.float32), labels)
+    return tf.reduce_sum(pixel_loss * weights, axis=(1, 2)) / tf.maximum(
+        tf.reduce_sum(weights, axis=(1, 2)), 1e-12
+    )
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class BinaryCrossentropy(keras.losses.Loss):
+    """Keras loss over `binary_crossentropy` (logits in)."""
+
+    def __init__(self, name="bce", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return binary_crossentropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class DiceLoss(keras.losses.Loss):
+    """Keras loss over `soft_dice_loss` (logits in)."""
+
+    def __init__(self, num_classes=1, smooth=1.0, name="dice_loss",
+                 reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.num_classes = num_classes
+        self.smooth = smooth
+
+    def call(self, y_true, y_pred):
+        return soft_dice_loss(y_true, y_pred, num_classes=self.num_classes, smooth=self.smooth)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "smooth": self.smooth}
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class BCEDiceLoss(keras.losses.Loss):
+    """Keras loss over `bce_dice_loss` (logits in)."""
+
+    def __init__(self, bce_weight=1.0, dice_weight=1.0, name="bce_dice",
+                 reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.bce_weight = bce_weight
+        self.dice_weight = dice_weight
+
+    def call(self, y_true, y_pred):
+        return bce_dice_loss(y_true, y_pred, bce_weight=self.bce_weight,
+                             dice_weight=self.dice_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "bce_weight": self.bce_weight,
+                "dice_weight": self.dice_weight}
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class SparseCategoricalCrossentropy(keras.losses.Loss):
+    """Keras loss over `sparse_categorical_crossentropy` (logits in, optional class weights)."""
+
+    def __init__(self, class_weights=None, name="sparse_ce", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+
+    def call(self, y_true, y_pred):
+        return sparse_categorical_crossentropy(y_true, y_pred, class_weights=self.class_weights)
+
+    def get_config(self):
+        return {**super().get_config(), "class_weights": self.class_weights}
+
+
+def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losses.Loss:
+    """The Keras loss called `name` (one of `LOSS_NAMES`), checked against `num_classes`."""
+    if name not in LOSS_NAMES:
+        raise ValueError(f"loss must be one of {LOSS_NAMES}; received {name!r}.")
+    if name in ("bce", "bce_dice") and num_classes != 1:
+        raise ValueError(
+            f"loss {name!r} is binary but num_classes={num_classes}; use 'sparse_ce' or 'dice'."
+        )
+    if name == "sparse_ce" and num_classes == 1:
+        raise ValueError("loss 'sparse_ce' needs num_classes > 1; use 'bce' or 'bce_dice'.")
+    if class_weights is not None and len(class_weights) != num_classes:
+        raise ValueError(
+            f"class_weights needs {num_classes} values (one per class); "
+            f"received {len(class_weights)}."
+        )
+    if name == "bce":
+        return BinaryCrossentropy()
+    if name == "dice":
+        return DiceLoss(num_classes=num_classes)
+    if name == "bce_dice":
+        return BCEDiceLoss()
+    return SparseCategoricalCrossentropy(class_weights=class_weights)

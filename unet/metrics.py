@@ -1,0 +1,271 @@
+"""Segmentation metrics: Dice, IoU and pixel accuracy as pure functions, with Keras wrappers.
+
+Conventions, stated once:
+- `y_true` holds labels: `(B, H, W)` or `(B, H, W, 1)`, values {0, 1} for binary, class ids for
+  multi-class.
+- `y_pred` holds scores: `(B, H, W, num_classes)` logits (`from_logits=True`, the default,
+  which is what the models return) or probabilities (`from_logits=False`). Binary predictions are
+  positive where the probability exceeds `threshold`; multi-class ones take the argmax.
+- `aggregate="per_image"` scores each image and averages over images (Kaggle's Carvana rule);
+  `aggregate="dataset"` sums true/false positives and false negatives over all images first.
+- Binary: an image where both masks are empty scores `empty_score` (Kaggle counted it as 1).
+  Multi-class: a class absent from both masks is left out of the mean over classes.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+AGGREGATES = ("per_image", "dataset")
+
+
+def _check_aggregate(aggregate: str) -> None:
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}; received {aggregate!r}.")
+
+
+def true_labels(y_true) -> tf.Tensor:
+    """Labels as int32 `(B, H, W)`, dropping a trailing channel axis of size 1."""
+    y_true = tf.convert_to_tensor(y_true)
+    if y_true.shape.rank == 4:
+        y_true = y_true[..., 0]
+    return tf.cast(y_true, tf.int32)
+
+
+def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
+                     threshold: float = 0.5) -> tf.Tensor:
+    """Hard int32 labels `(B, H, W)` from logits or probabilities `(B, H, W, num_classes)`."""
+    y_pred = tf.convert_to_tensor(y_pred)
+    if num_classes == 1:
+        scores = tf.cast(y_pred[..., 0], tf.float32)
+        if from_logits:
+            scores = tf.sigmoid(scores)
+        return tf.cast(scores > threshold, tf.int32)
+    return tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+
+
+def confusion_counts(true, pred, num_classes: int = 1):
+    """Per-image, per-class true positives, false positives and false negatives.
+
+    Args:
+        true: int labels `(B, H, W)`.
+        pred: int labels `(B, H, W)`.
+        num_classes: 1 for binary (only the positive class is counted), else the class count.
+
+    Returns:
+        `(tp, fp, fn)`, each float32 `(B, C)` with C = 1 for binary, else `num_classes`.
+    """
+    if num_classes == 1:
+        true_hot = tf.cast(true > 0, tf.float32)[..., None]
+        pred_hot = tf.cast(pred > 0, tf.float32)[..., None]
+    else:
+        true_hot = tf.one_hot(true, num_classes, dtype=tf.float32)
+        pred_hot = tf.one_hot(pred, num_classes, dtype=tf.float32)
+    tp = tf.reduce_sum(true_hot * pred_hot, axis=(1, 2))
+    true_count = tf.reduce_sum(true_hot, axis=(1, 2))
+    pred_count = tf.reduce_sum(pred_hot, axis=(1, 2))
+    return tp, pred_count - tp, true_count - tp
+
+
+def dice_from_counts(tp, fp, fn, empty_score):
+    """Dice = 2 TP / (2 TP + FP + FN); `empty_score` where the denominator is 0."""
+    denominator = 2.0 * tp + fp + fn
+    return tf.where(denominator > 0, 2.0 * tp / tf.maximum(denominator, 1e-12), empty_score)
+
+
+def iou_from_counts(tp, fp, fn, empty_score):
+    """IoU = TP / (TP + FP + FN); `empty_score` where the denominator is 0."""
+    denominator = tp + fp + fn
+    return tf.where(denominator > 0, tp / tf.maximum(denominator, 1e-12), empty_score)
+
+
+def _nanmean(values, axis):
+    present = tf.logical_not(tf.math.is_nan(values))
+    total = tf.reduce_sum(tf.where(present, values, 0.0), axis=axis)
+    return total / tf.reduce_sum(tf.cast(present, values.dtype), axis=axis)
+
+
+def score_from_counts(tp, fp, fn, *, score_fn, aggregate: str, empty_score: float):
+    """Aggregates `(B, C)` counts into one score, following the module's conventions."""
+    _check_aggregate(aggregate)
+    if aggregate == "dataset":
+        tp, fp, fn = (tf.reduce_sum(c, axis=0, keepdims=True) for c in (tp, fp, fn))
+    if tp.shape[-1] == 1:
+        per_image = score_fn(tp, fp, fn, empty_score)[:, 0]
+    else:
+        per_image = _nanmean(score_fn(tp, fp, fn, float("nan")), axis=1)
+    return tf.reduce_mean(per_image)
+
+
+def _overlap_score(score_fn, y_true, y_pred, num_classes, from_logits, threshold, aggregate,
+                   empty_score):
+    pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits,
+                            threshold=threshold)
+    counts = confusion_counts(true_labels(y_true), pred, num_classes)
+    return score_from_counts(*counts, score_fn=score_fn, aggregate=aggregate,
+                             empty_score=empty_score)
+
+
+def dice(y_true, y_pred, *, num_classes: int = 1, from_logits: bool = True,
+         threshold: float = 0.5, aggregate: str = "per_image", empty_score: float = 1.0):
+    """Dice coefficient (F1 over pixels); see the module docstring for the conventions.
+
+    Example:
+    >>> y_true = [[[0, 1], [1, 1]]]
+    >>> y_pred = [[[[0.1], [0.9]], [[0.2], [0.8]]]]
+    >>> float(dice(y_true, y_pred, from_logits=False))  # TP=2, FP=0, FN=1
+    0.800000011920929
+    """
+    return _overlap_score(dice_from_counts, y_true, y_pred, num_classes, from_logits, threshold,
+                          aggregate, empty_score)
+
+
+def iou(y_true, y_pred, *, num_classes: int = 1, from_logits: bool = True,
+        threshold: float = 0.5, aggregate: str = "per_image", empty_score: float = 1.0):
+    """Intersection over union (Jaccard index); see the module docstring for the conventions."""
+    return _overlap_score(iou_from_counts, y_true, y_pred, num_classes, from_logits, threshold,
+                          aggregate, empty_score)
+
+
+def pixel_accuracy(y_true, y_pred, *, num_classes: int = 1, from_logits: bool = True,
+                   threshold: float = 0.5):
+    """Fraction of pixels labelled correctly, per image then averaged over images.
+
+    Images in one batch share a size, so this equals the fraction over all pixels of the batch.
+    """
+    return tf.reduce_mean(_pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits,
+                                                    threshold))
+
+
+def per_class_scores(y_true, y_pred, *, num_classes: int, from_logits: bool = True,
+                     aggregate: str = "dataset"):
+    """Dice and IoU of every class: `{"dice": (C,), "iou": (C,)}`, NaN for an absent class.
+
+    With `aggregate="per_image"` a class's score is its mean over the images where it is present.
+    """
+    _check_aggregate(aggregate)
+    pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits)
+    tp, fp, fn = confusion_counts(true_labels(y_true), pred, num_classes)
+    if aggregate == "dataset":
+        tp, fp, fn = (tf.reduce_sum(c, axis=0, keepdims=True) for c in (tp, fp, fn))
+    nan = float("nan")
+    return {
+        "dice": _nanmean(dice_from_counts(tp, fp, fn, nan), axis=0),
+        "iou": _nanmean(iou_from_counts(tp, fp, fn, nan), axis=0),
+    }
+
+
+class _StreamingScore(keras.metrics.Metric):
+    """Accumulates confusion counts (or per-image scores) over batches; `score_fn` decides."""
+
+    score_fn = None
+
+    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
+                 empty_score=1.0, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        _check_aggregate(aggregate)
+        self.num_classes = num_classes
+        self.from_logits = from_logits
+        self.threshold = threshold
+        self.aggregate = aggregate
+        self.empty_score = empty_score
+        width = 1 if num_classes == 1 else num_classes
+        self.tp = self.add_variable(shape=(width,), initializer="zeros", name="tp")
+        self.fp = self.add_variable(shape=(width,), initializer="zeros", name="fp")
+        self.fn = self.add_variable(shape=(width,), initializer="zeros", name="fn")
+        self.score_sum = self.add_variable(shape=(), initializer="zeros", name="score_sum")
+        self.image_count = self.add_variable(shape=(), initializer="zeros", name="image_count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        pred = predicted_labels(y_pred, num_classes=self.num_classes,
+                                from_logits=self.from_logits, threshold=self.threshold)
+        tp, fp, fn = confusion_counts(true_labels(y_true), pred, self.num_classes)
+        if self.aggregate == "dataset":
+            self.tp.assign_add(tf.reduce_sum(tp, axis=0))
+            self.fp.assign_add(tf.reduce_sum(fp, axis=0))
+            self.fn.assign_add(tf.reduce_sum(fn, axis=0))
+            return
+        batch_mean = score_from_counts(tp, fp, fn, score_fn=type(self).score_fn,
+                                       aggregate="per_image", empty_score=self.empty_score)
+        batch_size = tf.cast(tf.shape(tp)[0], tf.float32)
+        self.score_sum.assign_add(batch_mean * batch_size)
+        self.image_count.assign_add(batch_size)
+
+    def result(self):
+        if self.aggregate == "dataset":
+            return score_from_counts(self.tp[None], self.fp[None], self.fn[None],
+                                     score_fn=type(self).score_fn, aggregate="dataset",
+                                     empty_score=self.empty_score)
+        return tf.math.divide_no_nan(self.score_sum, self.image_count)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "num_classes": self.num_classes,
+            "from_logits": self.from_logits,
+            "threshold": self.threshold,
+            "aggregate": self.aggregate,
+            "empty_score": self.empty_score,
+        }
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class Dice(_StreamingScore):
+    """Keras metric over `dice` (mean over classes present for multi-class)."""
+
+    score_fn = staticmethod(dice_from_counts)
+
+    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
+                 empty_score=1.0, name="dice", dtype=None):
+        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype)
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class IoU(_StreamingScore):
+    """Keras metric over `iou` (mean IoU over classes present for multi-class)."""
+
+    score_fn = staticmethod(iou_from_counts)
+
+    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
+                 empty_score=1.0, name="iou", dtype=None):
+        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype)
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class PixelAccuracy(keras.metrics.MeanMetricWrapper):
+    """Keras metric over `pixel_accuracy` (per image, averaged over images)."""
+
+    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, name="pixel_accuracy",
+                 dtype=None):
+        super().__init__(_pixel_accuracy_per_image, name=name, dtype=dtype,
+                         num_classes=num_classes, from_logits=from_logits, threshold=threshold)
+        self.num_classes = num_classes
+        self.from_logits = from_logits
+        self.threshold = threshold
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
+                "from_logits": self.from_logits, "threshold": self.threshold}
+
+
+def _pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits, threshold):
+    pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits,
+                            threshold=threshold)
+    correct = tf.cast(tf.equal(true_labels(y_true), pred), tf.float32)
+    return tf.reduce_mean(correct, axis=(1, 2))
+
+
+def training_metrics(num_classes: int) -> list:
+    """The metrics every model is compiled with: Dice, IoU and pixel accuracy.
+
+    Binary scores are per image (Kaggle's rule); multi-class ones accumulate over the dataset
+    and average over the classes present.
+    """
+    aggregate = "per_image" if num_classes == 1 else "dataset"
+    return [
+        Dice(num_classes=num_classes, aggregate=aggregate),
+        IoU(num_classes=num_classes, aggregate=aggregate),
+        PixelAccuracy(num_classes=num_classes),
+    ]

@@ -1,0 +1,317 @@
+"""U-Net builders (from scratch, and with a MobileNetV2 encoder) and the padding helpers."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+UPSAMPLING_MODES = ("transpose", "bilinear")
+
+
+def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
+    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels.
+
+    Height and width may be `None` (any size, checked when data arrives); known sizes must be
+    divisible by 2**depth, since every level halves them and the decoder must meet the encoder
+    at the same size again.
+
+    Args:
+        input_shape: `(height, width, channels)`.
+        depth: Number of down-sampling steps.
+        channels: The channel count required, or `None` to accept any positive count.
+    """
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"input_shape must be (height, width, channels); received {tuple(input_shape)}."
+        )
+    height, width, num_channels = input_shape
+    if channels is not None and num_channels != channels:
+        raise ValueError(
+            f"This model needs {channels} input channels; received {num_channels} "
+            f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first."
+        )
+    if num_channels is None or num_channels < 1:
+        raise ValueError(f"input_shape needs a positive channel count; received {num_channels}.")
+    multiple = 2**depth
+    for name, size in (("height", height), ("width", width)):
+        if size is None:
+            continue
+        if size % multiple:
+            lower = (size // multiple) * multiple
+            upper = lower + multiple
+            suggestion = f"{lower} or {upper}" if lower else f"{upper}"
+            raise ValueError(
+                f"Input {name} {size} is not divisible by 2**depth = {multiple} "
+                f"(depth={depth}). Use {suggestion}, or pad with unet.model.pad_to_multiple."
+            )
+
+
+def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str):
+    """Two (convolution, batch norm, ReLU) layers: the U-Net's basic unit.
+
+    A convolution followed by batch norm carries no bias: the norm's offset replaces it.
+    """
+    for index in (1, 2):
+        x = keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            padding="same",
+            use_bias=not batch_norm,
+            kernel_initializer="he_normal",
+            name=f"{name}_conv{index}",
+        )(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+        x = keras.layers.Activation("relu", name=f"{name}_relu{index}")(x)
+    return x
+
+
+def _upsample(x, filters: int, upsampling: str, name: str):
+    if upsampling == "transpose":
+        return keras.layers.Conv2DTranspose(
+            filters, 2, strides=2, padding="same", name=f"{name}_upsample"
+        )(x)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_upsample")(x)
+    return keras.layers.Conv2D(filters, 1, padding="same", name=f"{name}_upsample_conv")(x)
+
+
+def _validate_common(num_classes: int, kernel_size: int, dropout_rate: float) -> None:
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer; received {num_classes!r}.")
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(
+            f"kernel_size must be a positive odd integer (3 or 5 in the grid); "
+            f"received {kernel_size!r}."
+        )
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
+
+
+def build_unet(
+    input_shape=(None, None, 3),
+    num_classes: int = 1,
+    filters: int = 64,
+    depth: int = 4,
+    kernel_size: int = 3,
+    batch_norm: bool = True,
+    dropout_rate: float = 0.0,
+    upsampling: str = "transpose",
+    name: str = "unet",
+) -> keras.Model:
+    """Builds a U-Net (Ronneberger et al., 2015) with padded convolutions and batch norm.
+
+    Args:
+        input_shape: `(height, width, channels)`; `None` sizes accept any multiple of 2**depth.
+        num_classes: 1 for a binary mask (one logit channel), more for one logit per class.
+        filters: Width of the first level; each level below doubles it.
+        depth: Number of down-sampling steps (the bottleneck is at 1 / 2**depth resolution).
+        kernel_size: Odd convolution kernel size.
+        batch_norm: Batch normalisation after every convolution.
+        dropout_rate: Dropout before the bottleneck and in it (0 disables it).
+        upsampling: `"transpose"` (2x2 transposed convolution) or `"bilinear"` (resize, then a
+            1x1 convolution).
+        name: The model's name.
+
+    Returns:
+        A functional `keras.Model` mapping images in [0, 1] to float32 logits of shape
+        `(batch, height, width, num_classes)`.
+
+    Example:
+    >>> model = build_unet(input_shape=(128, 192, 3), filters=16, depth=4)
+    >>> model.output_shape
+    (None, 128, 192, 1)
+    """
+    _validate_common(num_classes, kernel_size, dropout_rate)
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be a positive integer; received {depth!r}.")
+    if not isinstance(filters, int) or filters < 1:
+        raise ValueError(f"filters must be a positive integer; received {filters!r}.")
+    if upsampling not in UPSAMPLING_MODES:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}; received {upsampling!r}.")
+    check_input_shape(input_shape, depth)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    skips = []
+    for level in range(1, depth + 1):
+        x = _conv_block(x, filters * 2 ** (level - 1), kernel_size, batch_norm, f"encoder{level}")
+        skips.append(x)
+        if dropout_rate and level == depth:
+            x = keras.layers.Dropout(dropout_rate, name=f"encoder{level}_dropout")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"encoder{level}_pool")(x)
+
+    x = _conv_block(x, filters * 2**depth, kernel_size, batch_norm, "bottleneck")
+    if dropout_rate:
+        x = keras.layers.Dropout(dropout_rate, name="bottleneck_dropout")(x)
+
+    # Decoder levels are numbered like the encoder level they meet (decoder4 first).
+    for level in range(depth, 0, -1):
+        level_filters = filters * 2 ** (level - 1)
+        x = _upsample(x, level_filters, upsampling, f"decoder{level}")
+        x = keras.layers.Concatenate(name=f"decoder{level}_concat")([x, skips[level - 1]])
+        x = _conv_block(x, level_filters, kernel_size, batch_norm, f"decoder{level}")
+
+    # float32 head: logits stay exact under a mixed_float16 policy.
+    logits = keras.layers.Conv2D(num_classes, 1, dtype="float32", name="head")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+# MobileNetV2 activations used as skip connections, as in the TensorFlow segmentation tutorial,
+# at 1/2, 1/4, 1/8, 1/16 of the input; the deepest (1/32) feeds the decoder.
+MOBILENETV2_SKIPS = (
+    "block_1_expand_relu",
+    "block_3_expand_relu",
+    "block_6_expand_relu",
+    "block_13_expand_relu",
+    "block_16_project",
+)
+
+
+def build_mobilenetv2_unet(
+    input_shape=(None, None, 3),
+    num_classes: int = 1,
+    encoder_weights: str | None = "imagenet",
+    freeze_encoder: bool = False,
+    decoder_filters=(512, 256, 128, 64),
+    kernel_size: int = 3,
+    dropout_rate: float = 0.0,
+    name: str = "mobilenetv2_unet",
+) -> keras.Model:
+    """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`.
+
+    Skips come from the encoder's intermediate activations; each decoder step is a stride-2
+    transposed convolution, batch norm and ReLU, then concatenation with the skip.
+
+    Args:
+        input_shape: `(height, width, 3)`; known sizes must be divisible by 32.
+        num_classes: 1 for binary (one logit), more for one logit per class.
+        encoder_weights: `"imagenet"` (downloaded by Keras) or `None` (random initialisation).
+        freeze_encoder: Keep the encoder's weights fixed (its batch norm runs in inference mode).
+        decoder_filters: Filters of the four decoder steps, deepest first.
+        kernel_size: Kernel size of the decoder's transposed convolutions.
+        dropout_rate: Dropout after each decoder step (0 disables it).
+        name: The model's name.
+
+    Returns:
+        A functional `keras.Model` taking images in [0, 1] (rescaled inside to MobileNetV2's
+        [-1, 1]) and returning float32 logits at the input's resolution.
+    """
+    _validate_common(num_classes, kernel_size, dropout_rate)
+    check_input_shape(input_shape, depth=5, channels=3)
+    if encoder_weights not in ("imagenet", None):
+        raise ValueError(
+            f"encoder_weights must be 'imagenet' or None; received {encoder_weights!r}."
+        )
+    if len(decoder_filters) != 4:
+        raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
+
+    backbone = keras.applications.MobileNetV2(
+        input_shape=input_shape, include_top=False, weights=encoder_weights
+    )
+    encoder = keras.Model(
+        backbone.input,
+        [backbone.get_layer(layer).output for layer in MOBILENETV2_SKIPS],
+        name="encoder",
+    )
+    encoder.trainable = not freeze_encoder
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_mobilenet_range")(inputs)
+    *skips, x = encoder(x)
+    for step, (filters, skip) in enumerate(zip(decoder_filters, reversed(skips)), start=1):
+        x = keras.layers.Conv2DTranspose(
+            filters, kernel_size, strides=2, padding="same", use_bias=False,
+            name=f"decoder{step}_upsample",
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"decoder{step}_bn")(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=f"decoder{step}_dropout")(x)
+        x = keras.layers.Activation("relu", name=f"decoder{step}_relu")(x)
+        x = keras.layers.Concatenate(name=f"decoder{step}_concat")([x, skip])
+    logits = keras.layers.Conv2DTranspose(
+        num_classes, kernel_size, strides=2, padding="same", dtype="float32", name="head"
+    )(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+class Padding(NamedTuple):
+    """Rows and columns added on each side by `pad_to_multiple`."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+
+def padding_for(height: int, width: int, multiple: int) -> Padding:
+    """The padding that brings `height` x `width` up to multiples of `multiple`, split evenly.
+
+    Example:
+    >>> padding_for(1280, 1918, 32)
+    Padding(top=0, bottom=0, left=1, right=1)
+    """
+    extra_h = -height % multiple
+    extra_w = -width % multiple
+    return Padding(extra_h // 2, extra_h - extra_h // 2, extra_w // 2, extra_w - extra_w // 2)
+
+
+def pad_to_multiple(images, multiple: int, mode: str = "REFLECT"):
+    """Pads images (`(H, W, C)` or `(N, H, W, C)`) so height and width divide by `multiple`.
+
+    Carvana's 1918 px width is not divisible by 16 or 32: padding to 1920 and cropping back after
+    prediction keeps every native pixel, where resizing would blur the mask's edge.
+
+    Args:
+        images: A tensor or array.
+        multiple: Usually 2**depth of the model.
+        mode: `tf.pad` mode; reflection avoids a dark frame the model never saw.
+
+    Returns:
+        `(padded, padding)`; give `padding` to `remove_padding` to undo it.
+    """
+    images = tf.convert_to_tensor(images)
+    height, width = images.shape[-3], images.shape[-2]
+    if height is None or width is None:
+        shape = tf.shape(images)
+        height, width = int(shape[-3]), int(shape[-2])
+    padding = padding_for(height, width, multiple)
+    paddings = [[padding.top, padding.bottom], [padding.left, padding.right], [0, 0]]
+    if images.shape.rank == 4:
+        paddings = [[0, 0]] + paddings
+    return tf.pad(images, paddings, mode=mode), padding
+
+
+def remove_padding(images, padding: Padding):
+    """Crops what `pad_to_multiple` added (works on `(H, W, C)` and `(N, H, W, C)`)."""
+    height, width = images.shape[-3], images.shape[-2]
+    return images[
+        ...,
+        padding.top : height - padding.bottom,
+        padding.left : width - padding.right,
+        :,
+    ]
+
+
+def build_model(config, input_shape=(None, None, 3)) -> keras.Model:
+    """Builds the model a `unet.config.ModelConfig` describes."""
+    if config.architecture == "mobilenetv2":
+        return build_mobilenetv2_unet(
+            input_shape=input_shape,
+            num_classes=config.num_classes,
+            encoder_weights=config.encoder_weights,
+            freeze_encoder=config.freeze_encoder,
+            kernel_size=config.kernel_size,
+            dropout_rate=config.dropout_rate,
+        )
+    return build_unet(
+        input_shape=input_shape,
+        num_classes=config.num_classes,
+        filters=config.filters,
+        depth=config.depth,
+        kernel_size=config.kernel_size,
+        batch_norm=config.batch_norm,
+        dropout_rate=config.dropout_rate,
+        upsampling=config.upsampling,
+    )
