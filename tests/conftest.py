@@ -19,3 +19,29 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def carvana_dir(tmp_path_factory):
+    """Three generated cars (48 pairs) at 64x96, in Kaggle's layout; treat as read-only."""
+    from unet.data import synthetic
+
+    return synthetic.make_carvana_like(tmp_path_factory.mktemp("carvana"), cars=3,
+                                       image_size=(64, 96), seed=3, test_cars=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def carla_dir(tmp_path_factory):
+    """Eight generated CARLA-like scenes at 48x64; treat as read-only."""
+    from unet.data import synthetic
+
+    return synthetic.make_carla_like(tmp_path_factory.mktemp("carla"), count=8,
+                                     image_size=(48, 64), seed=3, progress=False)
+
+
+@pytest.fixture
+def carvana_copy(carvana_dir, tmp_path):
+    """A writable copy of the generated Carvana folder, to break on purpose."""
+    import shutil
+
+    return shutil.copytree(carvana_dir, tmp_path / "carvana")

@@ -46,14 +46,17 @@ class DataConfig:
     val_fraction: float = 0.2
     augment: bool = True
     cache: bool = True
+    resize_mode: str = "resize"
     synthetic_cars: int = 12
+    synthetic_image_size: tuple[int, int] = (320, 480)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}; received {self.dataset!r}.")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1); received {self.val_fraction!r}.")
-        object.__setattr__(self, "image_size", tuple(int(s) for s in self.image_size))
+        for name in ("image_size", "synthetic_image_size"):
+            object.__setattr__(self, name, tuple(int(s) for s in getattr(self, name)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,14 +148,16 @@ PRESETS: dict[str, RunConfig] = {
     # Seconds on a CPU: for tests, CI and notebooks in smoke mode.
     "smoke": RunConfig(
         model=ModelConfig(filters=4, depth=3),
-        data=DataConfig(image_size=(32, 48), synthetic_cars=3, val_fraction=0.34, augment=False),
+        data=DataConfig(image_size=(32, 48), synthetic_cars=3, synthetic_image_size=(64, 96),
+                        val_fraction=0.34, augment=False),
         train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
         preset="smoke",
     ),
     # Minutes on 2 CPU cores: the README's demo grid.
     "cpu": RunConfig(
         model=ModelConfig(filters=8, depth=4),
-        data=DataConfig(image_size=(64, 96), synthetic_cars=10, val_fraction=0.2),
+        data=DataConfig(image_size=(64, 96), synthetic_cars=10, synthetic_image_size=(192, 288),
+                        val_fraction=0.2),
         train=TrainConfig(epochs=6, batch_size=8, learning_rate=1e-3),
         preset="cpu",
     ),
@@ -166,7 +171,8 @@ PRESETS: dict[str, RunConfig] = {
     # Native resolution (1918 padded to 1920): the Carvana winners' setting, a large GPU.
     "full": RunConfig(
         model=ModelConfig(filters=64, depth=5),
-        data=DataConfig(dataset="carvana", image_size=(1280, 1920), synthetic_cars=48),
+        data=DataConfig(dataset="carvana", image_size=(1280, 1920), resize_mode="pad",
+                        synthetic_cars=48, synthetic_image_size=(1280, 1918)),
         train=TrainConfig(epochs=30, batch_size=4, learning_rate=1e-4, mixed_precision=True,
                           reduce_lr_patience=3, early_stopping_patience=8),
         preset="full",

@@ -1,0 +1,80 @@
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from unet.data import DataError, carla
+
+
+def test_list_pairs_matches_names_and_groups_consecutive_frames(carla_dir):
+    pairs = carla.list_pairs(carla_dir)
+    assert [p.image.name for p in pairs] == [f"{i:06d}.png" for i in range(8)]
+    assert all(p.mask.parent.name == "CameraMask" and p.mask.name == p.image.name for p in pairs)
+    assert carla.frame_group("000019.png") == carla.frame_group("000000.png") == "block0000"
+    assert carla.frame_group("000020.png") == "block0001"
+
+
+def test_the_coursera_data_parent_folder_is_accepted(carla_dir, tmp_path):
+    shutil.copytree(carla_dir, tmp_path / "data")
+    assert len(carla.list_pairs(tmp_path)) == 8
+
+
+def test_masks_are_the_red_channel(carla_dir):
+    path = carla_dir / "CameraMask" / "000001.png"
+    rgba = np.asarray(Image.open(path))
+    assert rgba.shape == (48, 64, 4)
+    assert (rgba[..., 1:3] == 0).all() and (rgba[..., 3] == 255).all()
+    mask = carla.read_mask(path)
+    np.testing.assert_array_equal(mask, rgba[..., 0])
+    assert {7, 13} <= set(np.unique(mask))  # road and sky
+
+
+def test_class_ids_out_of_range_name_the_file_and_id(carla_dir):
+    path = carla_dir / "CameraMask" / "000002.png"
+    with pytest.raises(DataError, match=r"000002.png: class id 22 is out of range for "
+                                        r"num_classes=13 \(ids 0-12\)"):
+        carla.read_mask(path, num_classes=13)
+
+
+def test_class_table_covers_ids_0_to_22():
+    assert len(carla.CLASS_NAMES) == len(carla.CLASS_COLORS) == carla.NUM_CLASSES == 23
+    assert carla.CLASS_NAMES[7] == "road" and carla.CLASS_NAMES[13] == "sky"
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: (d / "CameraMask" / "000003.png").unlink(), "000003.png: missing mask"),
+        (lambda d: shutil.copy(d / "CameraMask" / "000000.png", d / "CameraMask" / "000099.png"),
+         "000099.png: mask without an image"),
+        (lambda d: Image.new("RGBA", (32, 48)).save(d / "CameraMask" / "000004.png"),
+         "mask is 32x48 but its image is 64x48"),
+        (lambda d: (d / "CameraRGB" / "000005.png").write_bytes(
+            (d / "CameraRGB" / "000005.png").read_bytes()[:-30]), "truncated PNG"),
+    ],
+)
+def test_bad_files_are_found_early_and_named(carla_dir, tmp_path, breakage, message):
+    root = shutil.copytree(carla_dir, tmp_path / "carla")
+    breakage(root)
+    with pytest.raises(DataError, match=message):
+        carla.list_pairs(root)
+
+
+def test_empty_and_missing_folders_are_errors(tmp_path):
+    with pytest.raises(DataError, match="no CameraRGB/ and CameraMask/"):
+        carla.list_pairs(tmp_path)
+    (tmp_path / "CameraRGB").mkdir()
+    (tmp_path / "CameraMask").mkdir()
+    with pytest.raises(DataError, match="CameraRGB: empty folder"):
+        carla.list_pairs(tmp_path)
+
+
+def test_check_gives_a_class_histogram_and_flags_out_of_range_ids(carla_dir, tmp_path):
+    report = carla.check(carla_dir)
+    assert report.ok, report.problems
+    fractions = report.summary["class_pixel_fractions"]
+    assert sum(fractions.values()) == pytest.approx(1.0, abs=1e-3)
+    assert fractions["7 road"] > 0.1 and fractions["13 sky"] > 0.1
+    report = carla.check(carla_dir, num_classes=10)
+    assert not report.ok and "class id 22 is out of range" in report.problems[0]

@@ -1,0 +1,152 @@
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from unet.data import carla, carvana, pipeline
+from unet.data.pipeline import Augmentation, jpeg_ratio, make_dataset
+
+
+def collect(dataset):
+    images, masks = zip(*[(x.numpy(), y.numpy()) for x, y in dataset])
+    return np.concatenate(images), np.concatenate(masks)
+
+
+def test_batches_have_the_documented_shapes_types_and_ranges(carvana_dir):
+    pairs = carvana.list_pairs(carvana_dir)[:10]
+    images, masks = collect(make_dataset(pairs, image_size=(32, 48), batch_size=4))
+    assert images.shape == (10, 32, 48, 3) and images.dtype == np.float32
+    assert masks.shape == (10, 32, 48, 1) and masks.dtype == np.uint8
+    assert 0.0 <= images.min() and images.max() <= 1.0 and images.max() > 0.8
+    assert set(np.unique(masks)) == {0, 1}
+
+
+def test_masks_from_gifs_and_from_the_csv_are_identical(carvana_dir, tmp_path):
+    gif_pairs = carvana.list_pairs(carvana_dir)[:8]
+    root = shutil.copytree(carvana_dir, tmp_path / "csv_only")
+    shutil.rmtree(root / "train_masks")
+    csv_pairs = carvana.list_pairs(root)[:8]
+    assert csv_pairs[0].rle is not None
+    for size in ((64, 96), (32, 48)):
+        _, from_gifs = collect(make_dataset(gif_pairs, image_size=size, batch_size=3))
+        _, from_csv = collect(make_dataset(csv_pairs, image_size=size, batch_size=3))
+        np.testing.assert_array_equal(from_gifs, from_csv)
+
+
+def test_in_graph_rle_decoding_is_exact_at_native_size(rng):
+    mask = (rng.random(carvana.IMAGE_SIZE) < 0.3).astype(np.uint8)
+    mask[:, :5] = 1  # runs that wrap across rows
+    decoded = pipeline._decode_rle(tf.constant(carvana.rle_encode(mask)), 1280, 1918)
+    np.testing.assert_array_equal(decoded.numpy(), mask)
+    assert pipeline._decode_rle(tf.constant(""), 2, 3).numpy().sum() == 0
+
+
+def test_native_size_masks_match_the_files(carvana_dir):
+    pairs = carvana.list_pairs(carvana_dir)[:4]
+    _, masks = collect(make_dataset(pairs, image_size=(64, 96), batch_size=4))
+    expected = np.stack([carvana.read_mask(p.mask) for p in pairs])
+    np.testing.assert_array_equal(masks[..., 0], expected)
+
+
+@pytest.mark.parametrize(
+    "native, target, ratio",
+    [((1280, 1918), (256, 384), 4), ((1280, 1918), (640, 960), 2), ((1280, 1918), (160, 240), 8),
+     ((1280, 1918), (1280, 1920), 1), ((1280, 1918), (700, 960), 1), ((1280, 1918), (641, 1000), 1), ((64, 96), (32, 48), 2)],
+)
+def test_jpeg_ratio_downscales_only_while_the_target_still_fits(native, target, ratio):
+    assert jpeg_ratio(native, target) == ratio
+
+
+def test_padding_keeps_every_native_pixel(carvana_dir):
+    pairs = carvana.list_pairs(carvana_dir)[:2]
+    images, masks = collect(make_dataset(pairs, image_size=(64, 112), batch_size=2,
+                                         resize_mode="pad"))
+    assert images.shape == (2, 64, 112, 3)
+    native = np.stack([carvana.read_mask(p.mask) for p in pairs])
+    np.testing.assert_array_equal(masks[:, :, 8:104, 0], native)  # 8 columns each side
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no larger than image_size"):
+        collect(make_dataset(pairs, image_size=(32, 112), batch_size=2, resize_mode="pad"))
+
+
+def test_deterministic_mode_repeats_order_and_augmentation(carvana_dir):
+    pairs = carvana.list_pairs(carvana_dir)
+
+    def run(seed):
+        keras_seeded = make_dataset(pairs, image_size=(32, 48), batch_size=8, training=True,
+                                    augmentation=Augmentation(), seed=seed, deterministic=True)
+        return collect(keras_seeded.take(2))
+
+    first, again, other = run(1), run(1), run(2)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_training_reshuffles_every_epoch_and_validation_keeps_file_order(carvana_dir):
+    pairs = carvana.list_pairs(carvana_dir)
+    train = make_dataset(pairs, image_size=(32, 48), batch_size=48, training=True,
+                         cache="memory", deterministic=True)
+    epoch1, epoch2 = (next(iter(train))[1].numpy() for _ in range(2))
+    assert not np.array_equal(epoch1, epoch2)
+    assert sorted(m.sum() for m in epoch1) == sorted(m.sum() for m in epoch2)  # same examples
+    _, ordered = collect(make_dataset(pairs, image_size=(64, 96), batch_size=5))
+    np.testing.assert_array_equal(ordered[7, ..., 0], carvana.read_mask(pairs[7].mask))
+
+
+def test_augmentation_moves_image_and_mask_together(tmp_path):
+    # Images whose red channel *is* the mask: after augmentation they must still agree.
+    from unet.data import synthetic
+
+    root = synthetic.make_carvana_like(tmp_path, cars=1, image_size=(64, 96), seed=0,
+                                       progress=False)
+    pairs = carvana.list_pairs(root)
+    strong = Augmentation(rotation=0.05, shift=0.1, zoom=0.2, brightness=0, contrast=0, hue=0)
+    plain = make_dataset(pairs, image_size=(64, 96), batch_size=16)
+    augmented = make_dataset(pairs, image_size=(64, 96), batch_size=16, training=True,
+                             augmentation=strong, deterministic=True)
+
+    def paint_mask_into_image(images, masks):
+        return tf.concat([tf.cast(masks, tf.float32), images[..., 1:]], -1), masks
+
+    layers = strong.layers(seed=0)
+    images, masks = next(iter(plain.map(paint_mask_into_image)))
+    out = layers({"images": images, "segmentation_masks": tf.cast(masks, tf.float32)},
+                 training=True)
+    moved = out["segmentation_masks"].numpy()
+    assert set(np.unique(moved)) <= {0.0, 1.0}
+    assert not np.array_equal(moved, masks.numpy())  # something moved
+    agreement = np.mean((out["images"].numpy()[..., 0] > 0.5) == (moved[..., 0] > 0.5))
+    assert agreement > 0.97
+    _, augmented_masks = collect(augmented)
+    assert set(np.unique(augmented_masks)) <= {0, 1}
+
+
+def test_carla_masks_are_class_ids_and_out_of_range_ids_name_the_file(carla_dir):
+    pairs = carla.list_pairs(carla_dir)
+    images, masks = collect(make_dataset(pairs, image_size=(48, 64), batch_size=4,
+                                         num_classes=23))
+    assert images.shape == (8, 48, 64, 3)
+    np.testing.assert_array_equal(masks[3, ..., 0], carla.read_mask(pairs[3].mask))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"class id out of range for num_classes=13 in.*CameraMask/0000"):
+        collect(make_dataset(pairs, image_size=(48, 64), batch_size=4, num_classes=13))
+
+
+def test_an_empty_pair_list_is_an_error():
+    from unet.data import DataError
+
+    with pytest.raises(DataError, match="No image/mask pairs"):
+        make_dataset([], image_size=(32, 32), batch_size=2)
+
+
+@pytest.mark.parametrize("size", [(256, 384), (100, 150), (1280, 1918), (37, 1000)])
+def test_rle_sampling_equals_decoding_then_nearest_resizing(size, rng):
+    mask = (rng.random((1280, 1918)) < 0.5).astype(np.uint8)
+    mask[300:900, 200:1700] = 1
+    rle = tf.constant(carvana.rle_encode(mask))
+    sampled = pipeline._sample_rle(rle, 1280, 1918, size).numpy()
+    resized = tf.image.resize(mask[..., None], size, method="nearest").numpy()
+    np.testing.assert_array_equal(sampled, resized)
+    empty = pipeline._sample_rle(tf.constant(""), 1280, 1918, size).numpy()
+    assert empty.shape == (*size, 1) and empty.sum() == 0

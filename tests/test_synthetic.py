@@ -1,0 +1,75 @@
+import hashlib
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from unet.data import carla, carvana, synthetic
+
+
+def digest(folder):
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    a = synthetic.make_carvana_like(tmp_path / "a", cars=1, image_size=(32, 48), seed=5,
+                                    progress=False)
+    b = synthetic.make_carvana_like(tmp_path / "b", cars=1, image_size=(32, 48), seed=5,
+                                    progress=False)
+    c = synthetic.make_carvana_like(tmp_path / "c", cars=1, image_size=(32, 48), seed=6,
+                                    progress=False)
+    assert digest(a) == digest(b) != digest(c)
+    d = synthetic.make_carla_like(tmp_path / "d", count=2, image_size=(24, 32), seed=5,
+                                  progress=False)
+    e = synthetic.make_carla_like(tmp_path / "e", count=2, image_size=(24, 32), seed=5,
+                                  progress=False)
+    assert digest(d) == digest(e)
+
+
+def test_carvana_like_files_have_the_real_formats(carvana_dir):
+    image = Image.open(next((carvana_dir / "train").glob("*_01.jpg")))
+    assert image.format == "JPEG" and image.mode == "RGB" and image.size == (96, 64)
+    gif_path = next((carvana_dir / "train_masks").glob("*_01_mask.gif"))
+    gif = Image.open(gif_path)
+    assert gif.format == "GIF" and gif.mode == "P"
+    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}  # as FACTS says of Kaggle's
+    frames = tf.io.decode_gif(tf.io.read_file(str(gif_path))).numpy()
+    assert frames.shape == (1, 64, 96, 3)  # frames x H x W x 3, as tf.io.decode_gif gives
+    np.testing.assert_array_equal(frames[0, ..., 0] > 0, carvana.read_mask(gif_path) == 1)
+    assert open(carvana_dir / "train_masks.csv").readline().strip() == "img,rle_mask"
+
+
+def test_the_car_turns_through_16_views(carvana_dir):
+    pairs = [p for p in carvana.list_pairs(carvana_dir) if p.group == carvana.list_pairs(
+        carvana_dir)[0].group]
+    coverage = [carvana.read_mask(p.mask).mean() for p in pairs]
+    assert len(coverage) == 16
+    # Side views show the car's length, front and rear views its width.
+    side, front = max(coverage[4], coverage[12]), max(coverage[0], coverage[8])
+    assert side > 1.5 * front
+
+
+def test_light_cars_are_not_separable_by_brightness_alone(tmp_path):
+    assert {"white", "silver", "light_grey"} <= set(synthetic.PAINTS)
+    root = synthetic.make_carvana_like(tmp_path, cars=6, image_size=(64, 96), seed=0,
+                                       progress=False)
+    rows = list(open(root / "metadata.csv"))[1:]
+    assert any(row.strip().endswith(("white", "silver", "light_grey")) for row in rows)
+    # Some car pixels are as bright as the backdrop around them.
+    pair = next(p for p in carvana.list_pairs(root) if p.view == 5 and any(
+        row.startswith(p.group) and row.strip().endswith(("white", "silver", "light_grey"))
+        for row in rows))
+    image = np.asarray(Image.open(pair.image).convert("L"), float)
+    mask = carvana.read_mask(pair.mask).astype(bool)
+    assert np.percentile(image[mask], 90) > np.percentile(image[~mask], 10)
+
+
+def test_carla_like_masks_hold_real_class_ids(carla_dir):
+    ids = set()
+    for pair in carla.list_pairs(carla_dir):
+        ids |= set(np.unique(carla.read_mask(pair.mask)).tolist())
+        rgb = Image.open(pair.image)
+        assert rgb.mode == "RGBA" and rgb.size == (64, 48)
+    assert {7, 8, 13, 22} <= ids  # road, sidewalk, sky, terrain
+    assert ids <= set(range(23))

@@ -1,0 +1,149 @@
+"""CARLA driving scenes of the Coursera U-Net assignment: `CameraRGB/` and `CameraMask/`.
+
+Both folders hold 640x480 RGBA PNGs with the same names; a mask's class id is its red channel
+(green and blue 0, alpha 255). The assignment trains 23 classes, ids 0-22.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from unet.data import image_files
+from unet.data.pairs import CheckReport, DataError, Pair, split_by_group
+
+IMAGE_SIZE = (480, 640)  # height, width
+NUM_CLASSES = 23
+# CARLA's semantic tags (0.9.10 and later), by id.
+CLASS_NAMES = (
+    "unlabeled", "building", "fence", "other", "pedestrian", "pole", "road_line", "road",
+    "sidewalk", "vegetation", "vehicle", "wall", "traffic_sign", "sky", "ground", "bridge",
+    "rail_track", "guard_rail", "traffic_light", "static", "dynamic", "water", "terrain",
+)
+# CARLA's own palette for these ids, for legends and class maps.
+CLASS_COLORS = (
+    (0, 0, 0), (70, 70, 70), (100, 40, 40), (55, 90, 80), (220, 20, 60), (153, 153, 153),
+    (157, 234, 50), (128, 64, 128), (244, 35, 232), (107, 142, 35), (0, 0, 142),
+    (102, 102, 156), (220, 220, 0), (70, 130, 180), (81, 0, 81), (150, 100, 100),
+    (230, 150, 140), (180, 165, 180), (250, 170, 30), (110, 190, 160), (170, 120, 50),
+    (45, 60, 150), (145, 170, 100),
+)
+FRAMES_PER_GROUP = 20  # consecutive frames of a drive are near-duplicates: split in blocks
+
+
+def dataset_folder(root) -> Path:
+    """The folder holding `CameraRGB/` and `CameraMask/`: `root` itself or `root/data`."""
+    root = Path(root)
+    for candidate in (root, root / "data"):
+        if (candidate / "CameraRGB").is_dir() and (candidate / "CameraMask").is_dir():
+            return candidate
+    raise DataError(f"{root}: no CameraRGB/ and CameraMask/ folders (nor under data/).")
+
+
+def frame_group(name: str) -> str:
+    """Block of `FRAMES_PER_GROUP` consecutive frame numbers (`000123.png` -> `block0006`)."""
+    stem = Path(name).stem
+    return f"block{int(stem) // FRAMES_PER_GROUP:04d}" if stem.isdigit() else stem
+
+
+def check_class_ids(mask: np.ndarray, num_classes: int, source) -> None:
+    """Raises `DataError` naming `source` and the id when a class id is >= `num_classes`."""
+    highest = int(mask.max()) if mask.size else 0
+    if highest >= num_classes:
+        raise DataError(
+            f"{source}: class id {highest} is out of range for num_classes={num_classes} "
+            f"(ids 0-{num_classes - 1})."
+        )
+
+
+def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """A CARLA mask as uint8 class ids `(H, W)`: the red channel, checked against `num_classes`."""
+    pixels = image_files.decode(path)
+    mask = pixels[..., 0] if pixels.ndim == 3 else pixels
+    check_class_ids(mask, num_classes, path)
+    return mask.astype(np.uint8, copy=False)
+
+
+def _scan(root, verify: bool):
+    folder = dataset_folder(root)
+    rgb, masks = folder / "CameraRGB", folder / "CameraMask"
+    image_paths = sorted(rgb.glob("*.png"))
+    if not image_paths:
+        raise DataError(f"{rgb}: empty folder (no .png images).")
+    problems, pairs = [], []
+    for image_path in image_paths:
+        mask_path = masks / image_path.name
+        if not mask_path.is_file():
+            problems.append(f"{image_path}: missing mask {mask_path}.")
+            continue
+        if verify:
+            try:
+                info = image_files.inspect(image_path)
+                mask_info = image_files.inspect(mask_path)
+                if (mask_info.width, mask_info.height) != (info.width, info.height):
+                    raise DataError(
+                        f"{mask_path}: mask is {mask_info.width}x{mask_info.height} but its "
+                        f"image is {info.width}x{info.height}."
+                    )
+            except DataError as error:
+                problems.append(str(error))
+                continue
+        pairs.append(Pair(image_path, mask_path, None, frame_group(image_path.name), None))
+    known = {p.name for p in image_paths}
+    problems += [
+        f"{m}: mask without an image." for m in sorted(masks.glob("*.png")) if m.name not in known
+    ]
+    return pairs, problems
+
+
+def list_pairs(root, verify: bool = True) -> list[Pair]:
+    """Sorted image/mask pairs of a CARLA folder (fast checks only, no pixels decoded).
+
+    Raises:
+        DataError: an empty folder, a missing or extra mask, a truncated or foreign file, or an
+            image and mask of different sizes; the message names the files.
+    """
+    pairs, problems = _scan(root, verify)
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(f"{len(problems)} problem(s) in the data{more}:\n" +
+                        "\n".join(problems[:5]))
+    return pairs
+
+
+def split_by_frames(pairs, val_fraction: float = 0.2, seed: int = 0):
+    """(train, validation) by blocks of consecutive frames, so neighbours share a side."""
+    return split_by_group(pairs, val_fraction, seed)
+
+
+def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
+    """Validates a CARLA folder completely (every pixel decoded) and summarises it."""
+    pairs, problems = _scan(root, verify=True)
+    sizes = collections.Counter()
+    histogram = np.zeros(256, np.int64)
+    for pair in tqdm(pairs, desc="checking pairs", leave=False):
+        try:
+            image = image_files.decode(pair.image)
+            mask = read_mask(pair.mask, num_classes=256)
+            check_class_ids(mask, num_classes, pair.mask)
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
+        histogram += np.bincount(mask.ravel(), minlength=256)
+    total = max(int(histogram.sum()), 1)
+    classes = {
+        f"{i} {CLASS_NAMES[i] if i < len(CLASS_NAMES) else '?'}": round(int(n) / total, 4)
+        for i, n in enumerate(histogram) if n
+    }
+    summary = {
+        "dataset": "carla",
+        "pairs": len(pairs),
+        "image_sizes": dict(sizes),
+        "num_classes": num_classes,
+        "class_pixel_fractions": classes,
+    }
+    return CheckReport(summary, problems)

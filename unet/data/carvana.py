@@ -1,0 +1,349 @@
+"""Kaggle's Carvana Image Masking Challenge: the unzipped layout, its masks and its exact RLE.
+
+Layout: `train/<car_id>_<NN>.jpg` (or `train_hq/`), `train_masks/<car_id>_<NN>_mask.gif`,
+`train_masks.csv` (`img,rle_mask`), optionally `test/` and `metadata.csv`.
+
+Run-length encoding, Carvana's convention: space-separated `start length` pairs over the runs
+of 1s, `start` 1-based, pixels numbered row-major (C-order `mask.ravel()`), an empty mask is
+the empty string.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from unet.data import image_files
+from unet.data.pairs import CheckReport, DataError, Pair, split_by_group
+
+IMAGE_SIZE = (1280, 1918)  # height, width
+VIEWS = 16
+MASK_SOURCES = ("auto", "gif", "csv")
+_IMAGE_NAME = re.compile(r"^(?P<car>[0-9a-f]+)_(?P<view>\d{2})\.jpg$")
+
+
+def parse_name(name: str) -> tuple[str, int]:
+    """`"00087a6bd4dc_01.jpg"` -> `("00087a6bd4dc", 1)`."""
+    match = _IMAGE_NAME.match(name)
+    if not match:
+        raise DataError(f"{name}: not a Carvana image name (<car_id>_<01..16>.jpg).")
+    view = int(match["view"])
+    if not 1 <= view <= VIEWS:
+        raise DataError(f"{name}: view {view} is outside 1..{VIEWS}.")
+    return match["car"], view
+
+
+def mask_name(image_name: str) -> str:
+    """`"00087a6bd4dc_01.jpg"` -> `"00087a6bd4dc_01_mask.gif"`."""
+    return image_name[: -len(".jpg")] + "_mask.gif"
+
+
+def as_binary_mask(mask, source: str = "mask") -> np.ndarray:
+    """The mask as uint8 {0, 1}; {0, 255} is mapped to {0, 1}, any other value is an error."""
+    mask = np.asarray(mask)
+    values = np.unique(mask)
+    if np.all(np.isin(values, (0, 1))):
+        return mask.astype(np.uint8, copy=False)
+    if np.all(np.isin(values, (0, 255))):
+        return (mask == 255).astype(np.uint8)
+    shown = ", ".join(str(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
+    raise DataError(f"{source}: mask values must be {{0, 1}} or {{0, 255}}; found {shown}.")
+
+
+def rle_encode(mask) -> str:
+    """Encodes a binary mask in Carvana's run-length format (row-major, 1-based).
+
+    Example:
+    >>> rle_encode(np.array([[0, 1, 1], [1, 0, 1]]))
+    '2 3 6 1'
+    """
+    flat = as_binary_mask(mask).ravel()
+    # Positions (1-based) where a run of 1s starts or ends: where the padded sequence changes.
+    padded = np.concatenate(([0], flat, [0])).astype(np.int8)
+    changes = np.flatnonzero(padded[1:] != padded[:-1]) + 1
+    changes[1::2] -= changes[::2]
+    return " ".join(map(str, changes.tolist()))
+
+
+def parse_rle(rle: str, size: int, source: str = "rle") -> tuple[np.ndarray, np.ndarray]:
+    """Validated 0-based starts and lengths of an RLE string over `size` pixels.
+
+    Raises:
+        DataError: an odd token count, a non-integer, a start below 1, a run of length 0,
+            starts that do not increase, runs that overlap, or a run past the image.
+    """
+    tokens = rle.split()
+    if len(tokens) % 2:
+        raise DataError(f"{source}: RLE has an odd number of values ({len(tokens)}).")
+    try:
+        numbers = np.array(tokens, dtype=np.int64)
+    except ValueError as error:
+        raise DataError(f"{source}: RLE holds a value that is not an integer ({error}).") from None
+    starts, lengths = numbers[0::2] - 1, numbers[1::2]
+    if len(starts) == 0:
+        return starts, lengths
+    if starts.min() < 0:
+        raise DataError(f"{source}: RLE starts are 1-based; found a start of {starts.min() + 1}.")
+    if lengths.min() < 1:
+        raise DataError(f"{source}: RLE has a run of length {lengths.min()}.")
+    ends = starts + lengths
+    order = np.flatnonzero(np.diff(starts) <= 0)
+    if len(order):
+        i = order[0]
+        raise DataError(
+            f"{source}: RLE starts must increase; start {starts[i + 1] + 1} follows "
+            f"{starts[i] + 1}."
+        )
+    overlaps = np.flatnonzero(starts[1:] < ends[:-1])
+    if len(overlaps):
+        i = overlaps[0]
+        raise DataError(
+            f"{source}: RLE runs overlap; the run at {starts[i] + 1} ends after the next starts "
+            f"at {starts[i + 1] + 1}."
+        )
+    if ends[-1] > size:
+        raise DataError(
+            f"{source}: RLE run at {starts[-1] + 1} of length {lengths[-1]} runs past the image "
+            f"({size} pixels)."
+        )
+    return starts, lengths
+
+
+def rle_decode(rle: str, shape=IMAGE_SIZE, source: str = "rle") -> np.ndarray:
+    """Decodes Carvana's run-length format into a uint8 {0, 1} mask of `shape` (height, width).
+
+    Example:
+    >>> rle_decode("2 3 6 1", shape=(2, 3)).tolist()
+    [[0, 1, 1], [1, 0, 1]]
+    """
+    size = int(np.prod(shape))
+    starts, lengths = parse_rle(rle, size, source)
+    # Alternating runs of 0s and 1s between the boundaries; np.repeat lays them out at once.
+    boundaries = np.concatenate(([0], np.stack([starts, starts + lengths], 1).ravel(), [size]))
+    values = np.resize(np.array([0, 1], np.uint8), len(boundaries) - 1)
+    return np.repeat(values, np.diff(boundaries)).reshape(shape)
+
+
+def read_mask(path) -> np.ndarray:
+    """Reads a Carvana mask GIF as uint8 {0, 1} (any other grey level is an error)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            # Through the palette, not raw indices: writers may reorder a palette, and the
+            # real GIFs show index 1 as white, so this gives {0, 255}, mapped to {0, 1} below.
+            pixels = np.array(image.convert("L"))
+    except Exception as error:
+        raise DataError(f"{path}: corrupt mask ({error}).") from error
+    return as_binary_mask(pixels, str(path))
+
+
+def read_rle_csv(path) -> dict[str, str]:
+    """`train_masks.csv` as {image name: RLE string}; the header must be `img,rle_mask`."""
+    path = Path(path)
+    with path.open(newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header != ["img", "rle_mask"]:
+            raise DataError(f"{path}: header must be 'img,rle_mask'; found {header}.")
+        rows = {}
+        for line, row in enumerate(reader, start=2):
+            if len(row) != 2:
+                raise DataError(f"{path}, line {line}: expected 2 fields, found {len(row)}.")
+            if row[0] in rows:
+                raise DataError(f"{path}, line {line}: {row[0]} appears twice.")
+            rows[row[0]] = row[1]
+    return rows
+
+
+def image_folder(root) -> Path:
+    """`train/`, or `train_hq/` when only the high-quality JPEGs were unzipped."""
+    root = Path(root)
+    for name in ("train", "train_hq"):
+        if (root / name).is_dir():
+            return root / name
+    raise DataError(f"{root}: no train/ or train_hq/ folder (expected Kaggle's unzipped layout).")
+
+
+def _scan(root, mask_source: str, verify: bool):
+    """Pairs and the problems found while listing them (nothing raised)."""
+    if mask_source not in MASK_SOURCES:
+        raise ValueError(f"mask_source must be one of {MASK_SOURCES}; received {mask_source!r}.")
+    root = Path(root)
+    images = image_folder(root)
+    mask_dir, csv_path = root / "train_masks", root / "train_masks.csv"
+    image_paths = sorted(images.glob("*.jpg"))
+    if not image_paths:
+        raise DataError(f"{images}: empty folder (no .jpg images).")
+    if mask_source == "auto":
+        has_gifs = mask_dir.is_dir() and any(mask_dir.glob("*_mask.gif"))
+        mask_source = "gif" if has_gifs else "csv"
+    problems = []
+    rles = {}
+    if mask_source == "csv":
+        if not csv_path.is_file():
+            raise DataError(f"{root}: no masks (neither train_masks/*.gif nor train_masks.csv).")
+        rles = read_rle_csv(csv_path)
+    elif not mask_dir.is_dir():
+        raise DataError(f"{mask_dir}: folder not found.")
+
+    pairs = []
+    for image_path in image_paths:
+        try:
+            car_id, view = parse_name(image_path.name)
+        except DataError as error:
+            problems.append(f"{image_path}: {error}")
+            continue
+        mask_path, rle = None, None
+        if mask_source == "gif":
+            mask_path = mask_dir / mask_name(image_path.name)
+            if not mask_path.is_file():
+                problems.append(f"{image_path}: missing mask {mask_path.name} in {mask_dir}.")
+                continue
+        else:
+            rle = rles.get(image_path.name)
+            if rle is None:
+                problems.append(f"{image_path}: no row in {csv_path.name}.")
+                continue
+        if verify:
+            try:
+                info = image_files.inspect(image_path)
+                if info.format != "JPEG":
+                    raise DataError(f"{image_path}: expected a JPEG, found {info.format}.")
+                if mask_path is not None:
+                    mask_info = image_files.inspect(mask_path)
+                    if (mask_info.width, mask_info.height) != (info.width, info.height):
+                        raise DataError(
+                            f"{mask_path}: mask is {mask_info.width}x{mask_info.height} but its "
+                            f"image is {info.width}x{info.height}."
+                        )
+                else:
+                    parse_rle(rle, info.width * info.height, f"{csv_path.name} row {image_path.name}")
+            except DataError as error:
+                problems.append(str(error))
+                continue
+        pairs.append(Pair(image_path, mask_path, rle, car_id, view))
+
+    known = {p.name for p in image_paths}
+    if mask_source == "gif":
+        extra = sorted(
+            m.name for m in mask_dir.glob("*_mask.gif")
+            if m.name[: -len("_mask.gif")] + ".jpg" not in known
+        )
+        problems += [f"{mask_dir / name}: mask without an image." for name in extra]
+    else:
+        problems += [
+            f"{csv_path}: row {name} has no image in {images}." for name in sorted(set(rles) - known)
+        ]
+    return pairs, problems, mask_source
+
+
+def _raise_problems(problems) -> None:
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(
+            f"{len(problems)} problem(s) in the data{more}:\n" + "\n".join(problems[:5])
+        )
+
+
+def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pair]:
+    """Sorted image/mask pairs of a Carvana folder, with car id and view of each.
+
+    Args:
+        root: The unzipped competition folder (holds `train/` or `train_hq/`).
+        mask_source: `"gif"` (`train_masks/`), `"csv"` (`train_masks.csv`), or `"auto"`: the
+            GIFs when present, else the CSV.
+        verify: Check every file's header, end marker and size (fast: no pixels decoded).
+
+    Raises:
+        DataError: an empty folder, a missing or extra mask, a truncated or foreign file, sizes
+            that differ, a bad RLE row; the message names each file.
+    """
+    pairs, problems, _ = _scan(root, mask_source, verify)
+    _raise_problems(problems)
+    return pairs
+
+
+def split_by_car(pairs, val_fraction: float = 0.2, seed: int = 0):
+    """(train, validation) with no car in both: its 16 views are near-duplicates."""
+    return split_by_group(pairs, val_fraction, seed)
+
+
+def list_test_images(root) -> list[Path]:
+    """The sorted `test/` (or `test_hq/`) JPEGs, for a submission."""
+    root = Path(root)
+    for name in ("test", "test_hq"):
+        folder = root / name
+        if folder.is_dir():
+            paths = sorted(folder.glob("*.jpg"))
+            if not paths:
+                raise DataError(f"{folder}: empty folder (no .jpg images).")
+            return paths
+    raise DataError(f"{root}: no test/ or test_hq/ folder.")
+
+
+def compare_csv_with_gifs(root, pairs=None) -> list[str]:
+    """The rows of `train_masks.csv` whose decoded mask differs from the GIF, one line each."""
+    root = Path(root)
+    rles = read_rle_csv(root / "train_masks.csv")
+    pairs = pairs if pairs is not None else list_pairs(root, mask_source="gif")
+    differences = []
+    for pair in tqdm(pairs, desc="train_masks.csv vs GIFs", leave=False):
+        rle = rles.get(pair.name)
+        if rle is None:
+            differences.append(f"{pair.name}: no row in train_masks.csv.")
+            continue
+        try:
+            gif = read_mask(pair.mask)
+            decoded = rle_decode(rle, gif.shape, f"train_masks.csv row {pair.name}")
+        except DataError as error:
+            differences.append(str(error))
+            continue
+        wrong = int(np.count_nonzero(decoded != gif))
+        if wrong:
+            differences.append(f"{pair.name}: RLE and GIF differ in {wrong} pixels.")
+    return differences
+
+
+def check(root, mask_source: str = "auto") -> CheckReport:
+    """Validates a Carvana folder completely (every pixel decoded) and summarises it."""
+    pairs, problems, mask_source = _scan(root, mask_source, verify=True)
+    sizes = collections.Counter()
+    mask_values = set()
+    coverage = []
+    readable = []
+    for pair in tqdm(pairs, desc="checking pairs", leave=False):
+        try:
+            image = image_files.decode(pair.image)
+            if pair.mask is not None:
+                mask = read_mask(pair.mask)
+            else:
+                mask = rle_decode(pair.rle, image.shape[:2], f"train_masks.csv row {pair.name}")
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
+        mask_values.update(np.unique(mask).tolist())
+        coverage.append(float(mask.mean()))
+        readable.append(pair)
+    cars = collections.Counter(p.group for p in pairs)
+    incomplete = sorted(car for car, n in cars.items() if n != VIEWS)
+    if (Path(root) / "train_masks.csv").is_file() and mask_source == "gif":
+        problems += compare_csv_with_gifs(root, readable)
+    summary = {
+        "dataset": "carvana",
+        "pairs": len(pairs),
+        "cars": len(cars),
+        "cars_without_16_views": len(incomplete),
+        "image_sizes": dict(sizes),
+        "mask_source": mask_source,
+        "mask_values": sorted(mask_values),
+        "mean_mask_coverage": round(float(np.mean(coverage)), 4) if coverage else None,
+    }
+    return CheckReport(summary, problems)

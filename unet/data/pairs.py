@@ -1,0 +1,79 @@
+"""Image/mask pairs, the error raised for bad data, and the group-aware train/validation split."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and the problem."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One training example as it lies on disk.
+
+    Attributes:
+        image: The photo.
+        mask: The mask file (GIF or PNG), or `None` when the mask is the `rle` string.
+        rle: Carvana's run-length encoding from `train_masks.csv`, when there is no mask file.
+        group: What must never straddle the split: the car id (Carvana) or a block of
+            consecutive frames (CARLA).
+        view: Carvana's view number 1-16, else `None`.
+    """
+
+    image: Path
+    mask: Path | None = None
+    rle: str | None = None
+    group: str = ""
+    view: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.image.name
+
+
+def split_by_group(pairs, val_fraction: float, seed: int = 0):
+    """Splits pairs into (train, validation) lists so that no group appears in both.
+
+    Whole groups are drawn at random (deterministic for `seed`) until the validation side holds
+    `val_fraction` of the groups, at least one when there are two or more.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1); received {val_fraction!r}.")
+    groups = sorted({pair.group for pair in pairs})
+    if len(groups) < 2:
+        raise DataError(
+            f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) found, "
+            "and a split by car needs at least 2."
+        )
+    count = min(len(groups) - 1, max(1, round(len(groups) * val_fraction)))
+    shuffled = np.random.default_rng(seed).permutation(groups)
+    validation_groups = set(shuffled[:count].tolist())
+    train = [p for p in pairs if p.group not in validation_groups]
+    validation = [p for p in pairs if p.group in validation_groups]
+    return train, validation
+
+
+@dataclasses.dataclass
+class CheckReport:
+    """What `data check` found: a summary to print, and the problems (empty when all is well)."""
+
+    summary: dict
+    problems: list
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def format(self) -> str:
+        lines = [f"{key}: {value}" for key, value in self.summary.items()]
+        if self.problems:
+            lines.append(f"problems: {len(self.problems)}")
+            lines += [f"  - {problem}" for problem in self.problems]
+        else:
+            lines.append("problems: none")
+        return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""From a `DataConfig` to train and validation pairs: real folders, or generated data made once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from unet.data import carla, carvana, synthetic
+
+DATA_ROOT_ENV = "UNET_DATA_ROOT"
+
+
+def data_root() -> Path:
+    """Where generated datasets live: `$UNET_DATA_ROOT`, else `data/`."""
+    return Path(os.environ.get(DATA_ROOT_ENV, "data"))
+
+
+def synthetic_carvana_dir(config) -> Path:
+    """The generated Carvana-like folder for `config`, made on first use (atomically)."""
+    height, width = config.synthetic_image_size
+    folder = data_root() / f"synthetic_carvana_{config.synthetic_cars}cars_{height}x{width}"
+    if not (folder / "train_masks.csv").is_file():
+        partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        print(f"Generating {config.synthetic_cars} Carvana-like cars in {folder} (once)...")
+        synthetic.make_carvana_like(partial, cars=config.synthetic_cars,
+                                    image_size=config.synthetic_image_size, seed=0, test_cars=1)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+    return folder
+
+
+def dataset_dir(config) -> Path:
+    """The folder a `DataConfig` reads: its `data_dir`, or the generated set."""
+    if config.dataset == "synthetic" and config.data_dir is None:
+        return synthetic_carvana_dir(config)
+    if config.data_dir is None:
+        raise ValueError(f"dataset {config.dataset!r} needs a data_dir (--data-dir).")
+    return Path(config.data_dir)
+
+
+def num_classes_of(config) -> int:
+    return carla.NUM_CLASSES if config.dataset == "carla" else 1
+
+
+def split_pairs(config, seed: int = 0):
+    """(train, validation) pairs: split by car for Carvana, by frame blocks for CARLA."""
+    folder = dataset_dir(config)
+    if config.dataset == "carla":
+        return carla.split_by_frames(carla.list_pairs(folder), config.val_fraction, seed)
+    # train_masks.csv when Kaggle's is there: its runs are sampled at the training size far
+    # faster than GIFs decode (bench/data_pipeline.py); `data check` verifies both agree.
+    source = "csv" if (folder / "train_masks.csv").is_file() else "auto"
+    pairs = carvana.list_pairs(folder, mask_source=source)
+    return carvana.split_by_car(pairs, config.val_fraction, seed)
+
+
+def read_native_mask(pair, dataset: str):
+    """A pair's mask at the image's own size: {0, 1} for Carvana, class ids for CARLA."""
+    if dataset == "carla":
+        return carla.read_mask(pair.mask)
+    if pair.mask is not None:
+        return carvana.read_mask(pair.mask)
+    from unet.data import image_files
+
+    info = image_files.inspect(pair.image)
+    return carvana.rle_decode(pair.rle, (info.height, info.width), pair.name)

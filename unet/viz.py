@@ -1,0 +1,114 @@
+"""Pictures: mask overlays, error maps, class maps, learning curves and grid plots (PNG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from unet.data import carla
+
+FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
+FALSE_NEGATIVE = (40, 120, 255)  # car the prediction missed
+
+
+def _as_uint8(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    return image[..., :3]
+
+
+def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
+    """The image with `mask` (nonzero pixels) tinted in `color`; uint8 RGB."""
+    out = _as_uint8(image).astype(np.float32)
+    selected = np.asarray(mask).squeeze() > 0
+    out[selected] = (1 - alpha) * out[selected] + alpha * np.asarray(color, np.float32)
+    return out.astype(np.uint8)
+
+
+def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
+    """False positives and false negatives painted in two colours over the image."""
+    truth = np.asarray(truth).squeeze() > 0
+    prediction = np.asarray(prediction).squeeze() > 0
+    out = overlay(image, truth & prediction, (0, 200, 90), 0.25)
+    out = overlay(out, prediction & ~truth, FALSE_POSITIVE, alpha)
+    return overlay(out, truth & ~prediction, FALSE_NEGATIVE, alpha)
+
+
+def class_map(labels) -> np.ndarray:
+    """CARLA class ids -> RGB with CARLA's palette."""
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(carla.CLASS_COLORS)] = carla.CLASS_COLORS
+    return palette[np.asarray(labels).squeeze().astype(np.uint8)]
+
+
+def save_figure(figure, path) -> Path:
+    """Saves a figure as PNG atomically (sibling file, then rename) and closes it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+    figure.savefig(partial, dpi=110, bbox_inches="tight")
+    os.replace(partial, path)
+    plt.close(figure)
+    return path
+
+
+def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6):
+    """A figure of images (`panels`), `columns` wide, with optional titles."""
+    rows = max(1, -(-len(panels) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(panel_size * columns * 1.4,
+                                                        panel_size * rows), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(panels):
+            axis.imshow(panels[index])
+            if titles is not None:
+                axis.set_title(titles[index], fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_learning_curves(histories: dict, metric: str = "dice"):
+    """One panel per run: training and validation loss, and validation `metric`."""
+    names = list(histories)
+    columns = min(4, max(1, len(names)))
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows),
+                                squeeze=False)
+    for axis in axes.flat[len(names):]:
+        axis.axis("off")
+    for axis, name in zip(axes.flat, names):
+        history = histories[name]
+        epochs = [row["epoch"] for row in history]
+        axis.plot(epochs, [row.get("loss", np.nan) for row in history], label="loss")
+        axis.plot(epochs, [row.get("val_loss", np.nan) for row in history], label="val loss")
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("epoch", fontsize=8)
+        twin = axis.twinx()
+        twin.plot(epochs, [row.get(f"val_{metric}", np.nan) for row in history], "g.-",
+                  label=f"val {metric}")
+        twin.set_ylim(0, 1)
+        axis.legend(loc="upper left", fontsize=7)
+        twin.legend(loc="lower right", fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def plot_score_vs_learning_rate(rows, score: str = "dice"):
+    """Validation `score` against learning rate, one line per (batch size, kernel size)."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.6))
+    groups = sorted({(r["batch_size"], r["kernel_size"]) for r in rows})
+    for batch_size, kernel_size in groups:
+        points = sorted((r["learning_rate"], r.get(score, np.nan)) for r in rows
+                        if (r["batch_size"], r["kernel_size"]) == (batch_size, kernel_size))
+        axis.plot(*zip(*points), "o-", label=f"batch {batch_size}, kernel {kernel_size}")
+    axis.set_xscale("log")
+    axis.set_xlabel("learning rate")
+    axis.set_ylabel(f"validation {score} (native size)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
