@@ -2,7 +2,11 @@
 
 import os
 
+import tempfile  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Generated datasets go to a temporary folder, never into the checkout's data/.
+os.environ["UNET_DATA_ROOT"] = tempfile.mkdtemp(prefix="unet-test-data-")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -45,3 +49,15 @@ def carvana_copy(carvana_dir, tmp_path):
     import shutil
 
     return shutil.copytree(carvana_dir, tmp_path / "carvana")
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(tmp_path_factory):
+    """A finished two-point smoke grid in a report folder; treat as read-only."""
+    from unet import experiments
+    from unet.config import preset
+
+    memory = tmp_path_factory.mktemp("memory")
+    configs = experiments.grid_configs(preset("smoke"), [1e-3, 3e-3], [4], [3])
+    rows = experiments.run_grid(configs, memory, verbose=0)
+    return memory, rows

@@ -1,14 +1,16 @@
-"""Keras callbacks that make a run resumable: exactly-once history, atomic best/last checkpoints,
-and a clear stop on a NaN loss.
+"""Keras callbacks that make a run resumable: exactly-once history, atomic backups and
+best/last checkpoints, and a clear stop on a NaN loss.
 
-Keras' own `CSVLogger` appends blindly, so an epoch redone after a kill would appear twice, and
-`ModelCheckpoint` forgets the best score on restart and writes files in place; these replace them.
+Keras' own `CSVLogger` appends blindly, so an epoch redone after a kill would appear twice;
+`ModelCheckpoint` forgets the best score on restart; and both it and `BackupAndRestore` write
+files in place, so a kill mid-write leaves a file the next run cannot load.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import time
@@ -117,3 +119,22 @@ class RunCheckpoints(keras.callbacks.Callback):
         if score is not None and math.isfinite(score) and self.sign * score > self.best:
             self.best = self.sign * score
             checkpoints.save_model(self.model, self.run_dir / "best.keras")
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore`, with its weights and metadata replaced atomically.
+
+    The stock callback writes `latest.weights.h5` in place: SIGKILL during that write (the
+    reliability test hits it at epoch ends) leaves a truncated HDF5 file and the rerun fails.
+    Writing a sibling and renaming keeps the previous backup whole. A kill between the two
+    renames resumes one epoch early with the newer weights; the history stays exactly-once.
+    """
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights = Path(self._weights_path)
+        partial = weights.with_name(f".partial-{os.getpid()}.weights.h5")
+        self.model.save_weights(str(partial), overwrite=True)
+        os.replace(partial, weights)
+        write_text_atomic(self._training_metadata_path, json.dumps(
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen}))

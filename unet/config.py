@@ -26,6 +26,7 @@ class ModelConfig:
     batch_norm: bool = True
     dropout_rate: float = 0.0
     upsampling: str = "transpose"
+    batch_norm_momentum: float = 0.99
     encoder_weights: str | None = None
     freeze_encoder: bool = False
 
@@ -147,7 +148,7 @@ def format_learning_rate(learning_rate: float) -> str:
 PRESETS: dict[str, RunConfig] = {
     # Seconds on a CPU: for tests, CI and notebooks in smoke mode.
     "smoke": RunConfig(
-        model=ModelConfig(filters=4, depth=3),
+        model=ModelConfig(filters=4, depth=3, batch_norm_momentum=0.9),
         data=DataConfig(image_size=(32, 48), synthetic_cars=3, synthetic_image_size=(64, 96),
                         val_fraction=0.34, augment=False),
         train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
@@ -155,10 +156,10 @@ PRESETS: dict[str, RunConfig] = {
     ),
     # Minutes on 2 CPU cores: the README's demo grid.
     "cpu": RunConfig(
-        model=ModelConfig(filters=8, depth=4),
-        data=DataConfig(image_size=(64, 96), synthetic_cars=10, synthetic_image_size=(192, 288),
-                        val_fraction=0.2),
-        train=TrainConfig(epochs=6, batch_size=8, learning_rate=1e-3),
+        model=ModelConfig(filters=8, depth=4, batch_norm_momentum=0.9),
+        data=DataConfig(image_size=(96, 144), synthetic_cars=16, synthetic_image_size=(320, 480),
+                        val_fraction=0.25),
+        train=TrainConfig(epochs=16, batch_size=8, learning_rate=1e-3),
         preset="cpu",
     ),
     # A free Colab GPU (T4, 15 GB): the canonical U-Net at a quarter of Carvana's size per side.

@@ -24,7 +24,7 @@ PUBLISHED_GRID = {
     "kernel_sizes": (3, 5),
 }
 # The README demo on 2 CPU cores: the same axes, fewer values.
-DEMO_GRID = {"learning_rates": (1e-3, 3e-3), "batch_sizes": (8,), "kernel_sizes": (3, 5)}
+DEMO_GRID = {"learning_rates": (5e-4, 2e-3), "batch_sizes": (8,), "kernel_sizes": (3, 5)}
 
 
 def memory_dir(path=None) -> Path:

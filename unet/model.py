@@ -48,7 +48,8 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
             )
 
 
-def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str):
+def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
+                momentum: float = 0.99):
     """Two (convolution, batch norm, ReLU) layers: the U-Net's basic unit.
 
     A convolution followed by batch norm carries no bias: the norm's offset replaces it.
@@ -63,7 +64,7 @@ def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str):
             name=f"{name}_conv{index}",
         )(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+            x = keras.layers.BatchNormalization(momentum=momentum, name=f"{name}_bn{index}")(x)
         x = keras.layers.Activation("relu", name=f"{name}_relu{index}")(x)
     return x
 
@@ -98,6 +99,7 @@ def build_unet(
     batch_norm: bool = True,
     dropout_rate: float = 0.0,
     upsampling: str = "transpose",
+    batch_norm_momentum: float = 0.99,
     name: str = "unet",
 ) -> keras.Model:
     """Builds a U-Net (Ronneberger et al., 2015) with padded convolutions and batch norm.
@@ -112,6 +114,8 @@ def build_unet(
         dropout_rate: Dropout before the bottleneck and in it (0 disables it).
         upsampling: `"transpose"` (2x2 transposed convolution) or `"bilinear"` (resize, then a
             1x1 convolution).
+        batch_norm_momentum: Momentum of the moving statistics; lower (0.9) suits short runs of
+            a few hundred steps, where 0.99 leaves validation-time statistics lagging.
         name: The model's name.
 
     Returns:
@@ -136,13 +140,15 @@ def build_unet(
     x = inputs
     skips = []
     for level in range(1, depth + 1):
-        x = _conv_block(x, filters * 2 ** (level - 1), kernel_size, batch_norm, f"encoder{level}")
+        x = _conv_block(x, filters * 2 ** (level - 1), kernel_size, batch_norm, f"encoder{level}",
+                        batch_norm_momentum)
         skips.append(x)
         if dropout_rate and level == depth:
             x = keras.layers.Dropout(dropout_rate, name=f"encoder{level}_dropout")(x)
         x = keras.layers.MaxPooling2D(2, name=f"encoder{level}_pool")(x)
 
-    x = _conv_block(x, filters * 2**depth, kernel_size, batch_norm, "bottleneck")
+    x = _conv_block(x, filters * 2**depth, kernel_size, batch_norm, "bottleneck",
+                    batch_norm_momentum)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name="bottleneck_dropout")(x)
 
@@ -151,7 +157,8 @@ def build_unet(
         level_filters = filters * 2 ** (level - 1)
         x = _upsample(x, level_filters, upsampling, f"decoder{level}")
         x = keras.layers.Concatenate(name=f"decoder{level}_concat")([x, skips[level - 1]])
-        x = _conv_block(x, level_filters, kernel_size, batch_norm, f"decoder{level}")
+        x = _conv_block(x, level_filters, kernel_size, batch_norm, f"decoder{level}",
+                        batch_norm_momentum)
 
     # float32 head: logits stay exact under a mixed_float16 policy.
     logits = keras.layers.Conv2D(num_classes, 1, dtype="float32", name="head")(x)
@@ -314,4 +321,5 @@ def build_model(config, input_shape=(None, None, 3)) -> keras.Model:
         batch_norm=config.batch_norm,
         dropout_rate=config.dropout_rate,
         upsampling=config.upsampling,
+        batch_norm_momentum=config.batch_norm_momentum,
     )

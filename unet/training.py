@@ -168,7 +168,7 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             guard,
             callbacks.RunCheckpoints(run_dir, monitor=monitor, guard=guard),
             callbacks.HistoryCSV(run_dir / "history.csv"),
-            keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+            callbacks.AtomicBackupAndRestore(str(run_dir / "backup")),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
             _HParams(run_dir / "logs", {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,

@@ -21,18 +21,24 @@ def _as_uint8(image) -> np.ndarray:
     return image[..., :3]
 
 
+def _plane(labels) -> np.ndarray:
+    """`(H, W)` from `(H, W)` or `(H, W, 1)`."""
+    labels = np.asarray(labels)
+    return labels[..., 0] if labels.ndim == 3 and labels.shape[-1] == 1 else labels
+
+
 def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
     """The image with `mask` (nonzero pixels) tinted in `color`; uint8 RGB."""
     out = _as_uint8(image).astype(np.float32)
-    selected = np.asarray(mask).squeeze() > 0
+    selected = _plane(mask) > 0
     out[selected] = (1 - alpha) * out[selected] + alpha * np.asarray(color, np.float32)
     return out.astype(np.uint8)
 
 
 def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
     """False positives and false negatives painted in two colours over the image."""
-    truth = np.asarray(truth).squeeze() > 0
-    prediction = np.asarray(prediction).squeeze() > 0
+    truth = _plane(truth) > 0
+    prediction = _plane(prediction) > 0
     out = overlay(image, truth & prediction, (0, 200, 90), 0.25)
     out = overlay(out, prediction & ~truth, FALSE_POSITIVE, alpha)
     return overlay(out, truth & ~prediction, FALSE_NEGATIVE, alpha)
@@ -42,7 +48,7 @@ def class_map(labels) -> np.ndarray:
     """CARLA class ids -> RGB with CARLA's palette."""
     palette = np.zeros((256, 3), np.uint8)
     palette[: len(carla.CLASS_COLORS)] = carla.CLASS_COLORS
-    return palette[np.asarray(labels).squeeze().astype(np.uint8)]
+    return palette[_plane(labels).astype(np.uint8)]
 
 
 def save_figure(figure, path) -> Path:

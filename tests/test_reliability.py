@@ -1,0 +1,85 @@
+"""Kill -9 at any moment, rerun the same command: nothing lost, nothing repeated."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from unet import experiments
+from unet.callbacks import read_history
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 240
+
+
+def start(*args, cwd):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "unet", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def kill_when(process, condition):
+    """SIGKILL `process` as soon as `condition()` holds; fail if it ends first."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if condition():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return
+        if process.poll() is not None:
+            pytest.fail(f"finished before it could be killed: {process.stderr.read()[-2000:]}")
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("the condition never held")
+
+
+def finish(process):
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+def epochs(run_dir):
+    return [row["epoch"] for row in read_history(run_dir / "history.csv")]
+
+
+def test_a_training_killed_mid_run_resumes_and_logs_each_epoch_once(tmp_path):
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "6", "--image-size", "64", "96",
+               "--run-dir", str(run_dir), "--verbose", "0")
+    kill_when(start(*command, cwd=tmp_path), lambda: len(epochs(run_dir)) >= 2)
+    done = epochs(run_dir)
+    assert 2 <= len(done) < 6 and not (run_dir / "metrics.json").exists()
+    assert (run_dir / "backup").is_dir()  # Keras' BackupAndRestore state to resume from
+    finish(start(*command, cwd=tmp_path))
+    assert epochs(run_dir) == [1, 2, 3, 4, 5, 6]
+    assert (run_dir / "metrics.json").is_file()
+
+
+def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_path):
+    memory = tmp_path / "memory"
+    command = ("sweep", "--preset", "smoke", "--epochs", "3", "--learning-rates", "1e-3", "2e-3",
+               "--batch-sizes", "4", "--kernel-sizes", "3", "5", "--memory-dir", str(memory),
+               "--verbose", "0")
+    runs = memory / "runs"
+    first = runs / "lr1e-3_bs4_k3"
+    third = runs / "lr2e-3_bs4_k3"
+    # 1. Between points: as soon as the first point has finished.
+    kill_when(start(*command, cwd=tmp_path), lambda: (first / "metrics.json").exists())
+    finished_once = (first / "metrics.json").stat().st_mtime
+    # 2. Within a point: once the third point is mid-training.
+    kill_when(start(*command, cwd=tmp_path), lambda: len(epochs(third)) >= 1)
+    assert not (third / "metrics.json").exists()
+    finish(start(*command, cwd=tmp_path))
+    rows = experiments.summarize(memory)
+    assert sorted(r["run"] for r in rows) == ["lr1e-3_bs4_k3", "lr1e-3_bs4_k5",
+                                              "lr2e-3_bs4_k3", "lr2e-3_bs4_k5"]
+    assert all(r["status"] == "finished" for r in rows)
+    assert (first / "metrics.json").stat().st_mtime == finished_once  # not repeated
+    for row in rows:
+        assert epochs(runs / row["run"]) == [1, 2, 3]
+    sweep_rows = (memory / "sweep.csv").read_text().strip().splitlines()[1:]
+    assert len(sweep_rows) == 4

@@ -1,0 +1,144 @@
+import csv
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from unet import callbacks, training
+from unet.config import preset
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep):
+    memory, rows = smoke_sweep
+    run_dir = memory / "runs" / "lr1e-3_bs4_k3"
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "history.csv", "metrics.json", "per_image.csv", "best.keras",
+            "last.keras", "logs"} <= names
+    assert "backup" not in names  # removed by BackupAndRestore once training completed
+    result = json.loads((run_dir / "metrics.json").read_text())
+    assert {"dice", "iou", "pixel_accuracy", "train_images_per_second", "parameters"} <= set(
+        result)
+    assert 0.0 <= result["dice"] <= 1.0 and result["val_images"] == 16
+    with (run_dir / "per_image.csv").open() as stream:
+        per_image = list(csv.DictReader(stream))
+    assert len(per_image) == 16
+    assert np.mean([float(r["dice"]) for r in per_image]) == pytest.approx(result["dice"])
+    stamp = (run_dir / "best.keras").stat().st_mtime
+    again = training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir)
+    assert again == result and (run_dir / "best.keras").stat().st_mtime == stamp
+
+
+def test_a_folder_of_another_configuration_is_refused(smoke_sweep, tmp_path):
+    memory, _ = smoke_sweep
+    import shutil
+
+    run_dir = shutil.copytree(memory / "runs" / "lr1e-3_bs4_k3", tmp_path / "run")
+    (run_dir / "metrics.json").unlink()
+    with pytest.raises(ValueError, match="holds a run of another configuration"):
+        training.train(preset("smoke").override(train={"epochs": 5}), run_dir)
+
+
+def test_an_absurd_learning_rate_stops_with_a_clear_message(tmp_path):
+    config = preset("smoke").override(train={"learning_rate": 1e12, "epochs": 2})
+    with pytest.raises(training.TrainingDiverged,
+                       match=r"loss became NaN at epoch 1, batch \d+, with learning rate 1e\+12"
+                             r"\. Lower the learning rate"):
+        training.train(config, tmp_path / "run", verbose=0)
+    saved = json.loads((tmp_path / "run" / "diverged.json").read_text())
+    assert saved["epoch"] == 1
+    assert not (tmp_path / "run" / "backup").exists()
+    with pytest.raises(training.TrainingDiverged):  # a rerun reports it instead of retrying
+        training.train(config, tmp_path / "run", verbose=0)
+
+
+def _nan_after(threshold):
+    """A loss that is fine until the model's step counter passes `threshold`, then NaN."""
+    def loss(y_true, y_pred):
+        value = keras.ops.mean((keras.ops.cast(y_true, "float32") - y_pred) ** 2)
+        return keras.ops.where(counter.value >= threshold, math.nan, value)
+
+    counter = keras.Variable(0.0, trainable=False)
+    return loss, counter
+
+
+def test_the_last_good_checkpoint_survives_a_nan_in_a_later_epoch(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    loss, counter = _nan_after(threshold=5)
+    model.compile(optimizer="sgd", loss=loss)
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            counter.assign_add(1.0)
+
+    guard = callbacks.StopOnNaN()
+    saver = callbacks.RunCheckpoints(tmp_path, monitor="loss", mode="min", guard=guard)
+    x, y = np.ones((8, 4)), np.ones((8, 1))
+    model.fit(x, y, batch_size=2, epochs=3, verbose=0,
+              callbacks=[Count(), guard, saver, callbacks.HistoryCSV(tmp_path / "history.csv")])
+    assert guard.diverged_at == (2, 1)  # 4 batches per epoch: the 5th batch is epoch 2's first
+    good = keras.models.load_model(tmp_path / "last.keras", compile=False)
+    assert np.isfinite(good.predict(x, verbose=0)).all()
+
+
+def test_history_keeps_each_epoch_once_when_an_epoch_is_redone(tmp_path):
+    history = callbacks.HistoryCSV(tmp_path / "history.csv")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    history.set_model(model)
+    for epoch, loss in [(0, 3.0), (1, 2.0), (2, 1.5)]:
+        history.on_epoch_begin(epoch)
+        history.on_epoch_end(epoch, {"loss": loss})
+    # A kill after epoch 3 was logged but before its backup: the resumed run redoes epoch 3.
+    history.on_epoch_begin(2)
+    history.on_epoch_end(2, {"loss": 1.4})
+    rows = callbacks.read_history(tmp_path / "history.csv")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[-1]["loss"] == pytest.approx(1.4)
+
+
+def test_best_checkpoint_remembers_the_best_score_across_a_restart(tmp_path):
+    (tmp_path / "history.csv").write_text("epoch,val_dice\n1,0.5\n2,0.8\n")
+    saver = callbacks.RunCheckpoints(tmp_path, monitor="val_dice")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    saver.set_model(model)
+    saver.on_epoch_end(2, {"val_dice": 0.7})  # worse than epoch 2 before the restart
+    assert (tmp_path / "last.keras").is_file() and not (tmp_path / "best.keras").exists()
+    saver.on_epoch_end(3, {"val_dice": 0.9})
+    assert (tmp_path / "best.keras").is_file()
+
+
+def test_multiclass_carla_training_reports_per_class_scores(carla_dir, tmp_path):
+    config = preset("smoke").override(
+        data={"dataset": "carla", "data_dir": str(carla_dir), "image_size": (32, 64),
+              "val_fraction": 0.5},
+        model={"num_classes": 23}, train={"loss": "sparse_ce"})
+    # Eight frames are one block of consecutive frames: too few to split, said clearly.
+    from unet.data import DataError
+
+    with pytest.raises(DataError, match="only 1 group"):
+        training.train(config, tmp_path / "one_block", verbose=0)
+    from unet.data import synthetic
+
+    root = synthetic.make_carla_like(tmp_path / "carla", count=40, image_size=(48, 64),
+                                     progress=False)
+    result = training.train(config.override(data={"data_dir": str(root)}), tmp_path / "run",
+                            verbose=0)
+    assert {"mean_dice", "mean_iou", "pixel_accuracy", "per_class"} <= set(result)
+    assert "road" in result["per_class"] and 0 <= result["per_class"]["road"]["iou"] <= 1
+    assert result["val_images"] == 20
+
+
+def test_dataset_and_model_class_counts_must_agree(tmp_path):
+    config = preset("smoke").override(model={"num_classes": 3})
+    with pytest.raises(ValueError, match="has 1 class\\(es\\) but the model has num_classes=3"):
+        training.train(config, tmp_path, verbose=0)
+
+
+def test_mixed_precision_falls_back_to_float32_without_an_accelerator(capsys):
+    assert training.precision_policy(False) == "float32"
+    assert training.precision_policy(True) == "float32"
+    assert "no GPU or TPU" in capsys.readouterr().out
