@@ -2,11 +2,7 @@
 
 import os
 
-import tempfile  # noqa: E402
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Generated datasets go to a temporary folder, never into the checkout's data/.
-os.environ["UNET_DATA_ROOT"] = tempfile.mkdtemp(prefix="unet-test-data-")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

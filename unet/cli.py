@@ -1,4 +1,4 @@
-"""The command line: `python -m unet {demo,train,evaluate,sweep,report,data} ...`."""
+"""The command line: `python -m unet {demo,train,evaluate,sweep,report,predict,export,app,data}`."""
 
 from __future__ import annotations
 
@@ -213,6 +213,39 @@ def _demo(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from unet.data import DataError
+    from unet.inference import predict_folder
+
+    try:
+        result = predict_folder(
+            args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
+            threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
+            image_size=tuple(args.image_size) if args.image_size else None)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _export(args) -> int:
+    from unet.export import export
+
+    size = tuple(args.image_size) if args.image_size else None
+    print(export(args.model, args.format, args.out, size))
+    return 0
+
+
+def _app(args) -> int:
+    import subprocess
+    from pathlib import Path
+
+    app = Path(__file__).with_name("app.py")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--", "--model", args.model]
+    return subprocess.call(command)
+
+
 def _command_line() -> str:
     return "python -m unet " + " ".join(sys.argv[1:])
 
@@ -256,6 +289,30 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR or memory/)")
     report.add_argument("--no-overlays", action="store_true")
     report.set_defaults(handler=_report)
+
+    predict = commands.add_parser("predict", help="masks at native size, overlays, submission")
+    predict.add_argument("--model", required=True, help="a .keras file")
+    predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
+    predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
+    predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
+    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
+    predict.add_argument("--threshold", type=float, default=0.5)
+    predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
+    predict.add_argument("--batch-size", type=int, default=4)
+    predict.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+                         help="training size, when no config.json lies beside the model")
+    predict.set_defaults(handler=_predict)
+
+    export = commands.add_parser("export", help="SavedModel (TF Serving) or TFLite")
+    export.add_argument("--model", required=True)
+    export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
+    export.add_argument("--out", help="default: beside the model")
+    export.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
+    export.set_defaults(handler=_export)
+
+    app = commands.add_parser("app", help="the Streamlit web demo")
+    app.add_argument("--model", required=True)
+    app.set_defaults(handler=_app)
 
     _add_data_commands(commands)
     return parser

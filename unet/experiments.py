@@ -7,6 +7,7 @@ not retried. The summary is read from the run folders, so it holds every point e
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
@@ -94,3 +95,12 @@ def summarize(memory=None) -> list[dict]:
     folders = sorted(p for p in runs.glob("*") if (p / "config.json").is_file())
     rows = [summarize_run(folder) for folder in folders]
     return sorted(rows, key=lambda r: (-r.get("dice", r.get("mean_dice", -1.0)), r["run"]))
+
+
+def read_per_image(run_dir) -> list[dict]:
+    """A finished run's `per_image.csv`, scores as floats, worst first."""
+    with (Path(run_dir) / "per_image.csv").open(newline="") as stream:
+        rows = [{k: (v if k == "image" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(stream)]
+    score = "dice" if rows and "dice" in rows[0] else "mean_dice"
+    return sorted(rows, key=lambda row: row[score])

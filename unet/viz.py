@@ -118,3 +118,61 @@ def plot_score_vs_learning_rate(rows, score: str = "dice"):
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def plot_histogram(values, xlabel: str, bins: int = 30):
+    """A histogram with the mean marked (mask coverage, per-image Dice, ...)."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.2))
+    values = np.asarray(values, float)
+    axis.hist(values, bins=bins, color="#3a7bd5")
+    axis.axvline(values.mean(), color="k", linestyle="--", label=f"mean {values.mean():.4f}")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("images")
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_class_histogram(pixel_fractions: dict):
+    """CARLA pixel share per class, bars in the class colours, log scale for the long tail."""
+    ids = sorted(pixel_fractions)
+    figure, axis = plt.subplots(figsize=(8, 3.4))
+    colors = [np.asarray(carla.CLASS_COLORS[i]) / 255 for i in ids]
+    axis.bar([carla.CLASS_NAMES[i] for i in ids], [pixel_fractions[i] for i in ids],
+             color=colors, edgecolor="k", linewidth=0.4)
+    axis.set_yscale("log")
+    axis.set_ylabel("fraction of pixels")
+    axis.tick_params(axis="x", rotation=60, labelsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusion_matrix(matrix, labels):
+    """Row-normalised confusion matrix (rows: truth, columns: prediction)."""
+    matrix = np.asarray(matrix, float)
+    normalised = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(0.45 * len(labels) + 2, 0.45 * len(labels) + 1.5))
+    shown = axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(labels)), labels, rotation=70, fontsize=7)
+    axis.set_yticks(range(len(labels)), labels, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    figure.colorbar(shown, fraction=0.046)
+    figure.tight_layout()
+    return figure
+
+
+def error_window(truth, prediction, size: int = 96):
+    """(top, left, bottom, right) of the `size` square holding the most wrong pixels."""
+    wrong = (_plane(truth) > 0) != (_plane(prediction) > 0)
+    height, width = wrong.shape
+    size = min(size, height, width)
+    if not wrong.any():
+        top, left = (height - size) // 2, (width - size) // 2
+    else:
+        # Summed-area table: the count of wrong pixels in every window at once.
+        table = np.pad(wrong.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        counts = (table[size:, size:] - table[:-size, size:] - table[size:, :-size]
+                  + table[:-size, :-size])
+        top, left = np.unravel_index(np.argmax(counts), counts.shape)
+    return int(top), int(left), int(top) + size, int(left) + size

@@ -119,6 +119,15 @@ def split_by_frames(pairs, val_fraction: float = 0.2, seed: int = 0):
     return split_by_group(pairs, val_fraction, seed)
 
 
+def class_fractions(pairs) -> dict[int, float]:
+    """Share of pixels of each class id present in the pairs' masks."""
+    histogram = np.zeros(256, np.int64)
+    for pair in pairs:
+        histogram += np.bincount(read_mask(pair.mask, num_classes=256).ravel(), minlength=256)
+    total = max(int(histogram.sum()), 1)
+    return {i: int(n) / total for i, n in enumerate(histogram) if n}
+
+
 def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
     """Validates a CARLA folder completely (every pixel decoded) and summarises it."""
     pairs, problems = _scan(root, verify=True)

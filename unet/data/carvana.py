@@ -47,11 +47,20 @@ def mask_name(image_name: str) -> str:
 def as_binary_mask(mask, source: str = "mask") -> np.ndarray:
     """The mask as uint8 {0, 1}; {0, 255} is mapped to {0, 1}, any other value is an error."""
     mask = np.asarray(mask)
-    values = np.unique(mask)
-    if np.all(np.isin(values, (0, 1))):
+    if mask.dtype == bool:
+        return mask.view(np.uint8)
+    if mask.size == 0:
+        return mask.astype(np.uint8)
+    # Fast path (predictions, GIFs): integer masks within [0, 1] need only min and max; the
+    # full value check (np.unique is a sort) runs only when those do not settle it.
+    low, high = mask.min(), mask.max()
+    if np.issubdtype(mask.dtype, np.integer) and low >= 0 and high <= 1:
         return mask.astype(np.uint8, copy=False)
-    if np.all(np.isin(values, (0, 255))):
+    if np.all((mask == 0) | (mask == 1)):
+        return mask.astype(np.uint8)
+    if np.all((mask == 0) | (mask == 255)):
         return (mask == 255).astype(np.uint8)
+    values = np.unique(mask)
     shown = ", ".join(str(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
     raise DataError(f"{source}: mask values must be {{0, 1}} or {{0, 255}}; found {shown}.")
 
@@ -59,14 +68,22 @@ def as_binary_mask(mask, source: str = "mask") -> np.ndarray:
 def rle_encode(mask) -> str:
     """Encodes a binary mask in Carvana's run-length format (row-major, 1-based).
 
+    About 1 ms for a native 1918x1280 mask (`bench/rle.py`).
+
     Example:
     >>> rle_encode(np.array([[0, 1, 1], [1, 0, 1]]))
     '2 3 6 1'
     """
     flat = as_binary_mask(mask).ravel()
-    # Positions (1-based) where a run of 1s starts or ends: where the padded sequence changes.
-    padded = np.concatenate(([0], flat, [0])).astype(np.int8)
-    changes = np.flatnonzero(padded[1:] != padded[:-1]) + 1
+    if flat.size == 0:
+        return ""
+    # 1-based positions where a run starts or where the pixel after a run is: the changes
+    # between neighbours, plus the two ends when the mask touches them.
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 2
+    if flat[0]:
+        changes = np.concatenate(([1], changes))
+    if flat[-1]:
+        changes = np.concatenate((changes, [flat.size + 1]))
     changes[1::2] -= changes[::2]
     return " ".join(map(str, changes.tolist()))
 

@@ -156,22 +156,49 @@ def _sample_rle(rle, height, width, image_size):
     return tf.reshape(tf.cast(inside, tf.uint8), (*image_size, 1))
 
 
-def _resize_or_pad(image, mask, image_size, resize_mode, antialias=True):
+def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
+    """Resizes `(H, W, C)` to `image_size`, or pads it there by reflection."""
     if resize_mode == "resize":
-        image = tf.image.resize(image, image_size, method="bilinear", antialias=antialias)
-        if mask.shape[:2] != tuple(image_size):
-            mask = tf.image.resize(mask, image_size, method="nearest")
-        return image, mask
-    height, width = tf.shape(image)[0], tf.shape(image)[1]
+        return tf.image.resize(tensor, image_size, method=method, antialias=antialias)
+    height, width = tf.shape(tensor)[0], tf.shape(tensor)[1]
     tf.debugging.assert_less_equal(
         tf.stack([height, width]), tf.constant(image_size, tf.int32),
         message=f"resize_mode='pad' needs images no larger than image_size={image_size}")
     extra_h, extra_w = image_size[0] - height, image_size[1] - width
     paddings = [[extra_h // 2, extra_h - extra_h // 2], [extra_w // 2, extra_w - extra_w // 2],
                 [0, 0]]
-    image = tf.pad(tf.cast(image, tf.float32), paddings, mode="REFLECT")
-    mask = tf.pad(mask, paddings, mode="REFLECT")
-    return tf.ensure_shape(image, (*image_size, 3)), tf.ensure_shape(mask, (*image_size, 1))
+    return tf.pad(tensor, paddings, mode="REFLECT")
+
+
+def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
+    """The function mapping an image path to `(uint8 image at image_size, native size, bytes)`.
+
+    Training, evaluation and prediction all load images through it, so a model sees the same
+    pixels whichever of them asks. JPEGs decode with a DCT `ratio` chosen from `sample_image`'s
+    size; PNGs (or JPEGs among PNGs) decode at full size.
+    """
+    if resize_mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
+    image_size = tuple(int(s) for s in image_size)
+    info = image_files.inspect(sample_image)
+    ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
+    # Antialiasing matters for large downscales only; after a DCT ratio the rest is below 2x.
+    antialias = max(info.height / ratio / image_size[0], info.width / ratio / image_size[1]) > 2
+
+    def load_image(path):
+        data = tf.io.read_file(path)
+        is_jpeg = tf.io.is_jpeg(data)
+        image = tf.cond(
+            is_jpeg,
+            lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio),
+            lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+        native = tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(data)[:2],
+                         lambda: tf.shape(image)[:2])
+        image = _fit(tf.cast(image, tf.float32), image_size, resize_mode, antialias=antialias)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return tf.ensure_shape(image, (*image_size, 3)), native, data
+
+    return load_image
 
 
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
@@ -181,32 +208,22 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
     """
     if not pairs:
         raise DataError("No image/mask pairs to load (empty list).")
-    if resize_mode not in RESIZE_MODES:
-        raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
     image_size = tuple(int(s) for s in image_size)
     kind = _mask_kind(pairs)
-    info = image_files.inspect(pairs[0].image)
-    is_jpeg = info.format == "JPEG"
-    ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
-    # Antialiasing matters for large downscales only; after a DCT ratio the rest is below 2x.
-    antialias = max(info.height / ratio / image_size[0], info.width / ratio / image_size[1]) > 2
+    load_image = make_image_loader(pairs[0].image, image_size=image_size,
+                                   resize_mode=resize_mode)
 
     def load(image_path, mask_path, rle):
-        data = tf.io.read_file(image_path)
-        if is_jpeg:
-            image = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
-        else:
-            image = tf.io.decode_png(data, channels=3)
+        image, native, _ = load_image(image_path)
         if kind == "gif":
             mask = tf.numpy_function(_read_gif_mask, [mask_path], tf.uint8, stateful=False)
             # Full-size mask; {0, 255} palettes exist too, so threshold rather than trust.
             mask = tf.cast(mask > 0, tf.uint8)
         elif kind == "rle":
-            full = tf.io.extract_jpeg_shape(data) if is_jpeg else tf.shape(image)
             if resize_mode == "resize":
-                mask = _sample_rle(rle, full[0], full[1], image_size)[..., 0]
+                mask = _sample_rle(rle, native[0], native[1], image_size)[..., 0]
             else:
-                mask = _decode_rle(rle, full[0], full[1])
+                mask = _decode_rle(rle, native[0], native[1])
         else:
             mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=4)[..., 0]
             tf.debugging.Assert(
@@ -214,11 +231,10 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
                 [f"class id out of range for num_classes={num_classes} in", mask_path,
                  "highest id:", tf.reduce_max(mask)],
             )
-        # With a JPEG ratio the image is already smaller than its mask; both meet at image_size.
         mask = tf.ensure_shape(mask, (None, None))[..., None]
-        image, mask = _resize_or_pad(image, mask, image_size, resize_mode, antialias)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return tf.ensure_shape(image, (*image_size, 3)), tf.ensure_shape(mask, (*image_size, 1))
+        if mask.shape[:2] != image_size:
+            mask = _fit(mask, image_size, resize_mode, method="nearest")
+        return image, tf.ensure_shape(mask, (*image_size, 1))
 
     return load
 

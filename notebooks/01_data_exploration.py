@@ -1,0 +1,165 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Data exploration
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/main/notebooks/01_data_exploration.ipynb)
+#
+# Get the data (Kaggle's Carvana, the Coursera CARLA scenes, or generated look-alikes in the same
+# formats), validate every file, and look at it: counts, sizes, the 16 views of a car with its
+# mask, how much of each image the car covers, and the CARLA class balance. Figures go to the
+# report folder `memory/`.
+
+# %% [markdown]
+# ## Setup
+# Inside Colab this installs the package (Colab's TensorFlow is kept); elsewhere it does nothing.
+
+# %%
+import os
+import sys
+from pathlib import Path
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/unet-segmentation/unet-segmentation"], check=True)
+
+# %% [markdown]
+# ## Configuration
+# The only cell with constants. `UNET_SMOKE=1` makes the notebook run in about a minute on a CPU.
+
+# %%
+from unet import colab
+
+SMOKE = os.environ.get("UNET_SMOKE") == "1"
+CARVANA_DIR = None  # a Kaggle folder (train/, train_masks/...), e.g. "/content/carvana"
+CARLA_DIR = None  # the Coursera data/ folder (CameraRGB/, CameraMask/)
+USE_DRIVE = False  # Colab: keep the report folder on Google Drive
+if USE_DRIVE and colab.in_colab():
+    colab.keep_on_drive()
+ROOT = colab.repository_root()
+MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))
+MEMORY.mkdir(parents=True, exist_ok=True)
+print(f"smoke mode: {SMOKE}; figures go to {MEMORY}")
+
+# %% [markdown]
+# ## Get Carvana
+# From `CARVANA_DIR`, else from Kaggle with the official CLI when credentials are set (see
+# `data/README.md`: accept the rules, then `kaggle.json` or `KAGGLE_USERNAME`/`KAGGLE_KEY`),
+# else generated Carvana-like data, with a message saying so.
+
+# %%
+from unet.data import download
+
+carvana_root = download.get_carvana(
+    CARVANA_DIR, fallback_cars=2 if SMOKE else 8,
+    fallback_size=(160, 240) if SMOKE else (640, 960))
+print(carvana_root)
+
+# %% [markdown]
+# ## Validate
+# Every image and mask is decoded; sizes, mask values and `train_masks.csv` are checked.
+
+# %%
+from unet.data import carvana
+
+report = carvana.check(carvana_root)
+print(report.format())
+assert report.ok, report.problems
+
+# %% [markdown]
+# ## What is there
+# Cars, views per car, and image sizes.
+
+# %%
+import collections
+
+pairs = carvana.list_pairs(carvana_root)
+cars = collections.Counter(pair.group for pair in pairs)
+print(f"{len(pairs)} images of {len(cars)} cars; views per car: {sorted(set(cars.values()))}")
+print("sizes:", report.summary["image_sizes"])
+assert set(cars.values()) == {16}
+
+# %% [markdown]
+# ## The 16 views of one car
+# The mask is drawn over the photo: views of one car are near-duplicates, which is why the
+# validation split is made by car.
+
+# %%
+import matplotlib.pyplot as plt
+
+from unet import viz
+from unet.data import image_files, sources
+
+car = sorted(cars)[0]
+views = [pair for pair in pairs if pair.group == car]
+panels = [viz.overlay(image_files.decode(p.image, "RGB"), sources.read_native_mask(p, "carvana"))
+          for p in views]
+figure = viz.image_grid(panels, columns=4, titles=[f"{car} view {p.view:02d}" for p in views])
+viz.save_figure(figure, MEMORY / "data_car_views.png")
+plt.imshow(plt.imread(MEMORY / "data_car_views.png"))
+plt.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## Mask coverage
+# The share of each image that is car (a sample of up to 500 images).
+
+# %%
+import numpy as np
+
+sample = pairs[:: max(1, len(pairs) // 500)]
+coverage = [float(sources.read_native_mask(p, "carvana").mean()) for p in sample]
+viz.save_figure(viz.plot_histogram(coverage, "fraction of pixels that are car"),
+                MEMORY / "data_mask_coverage.png")
+print(f"coverage: mean {np.mean(coverage):.3f}, min {np.min(coverage):.3f}, "
+      f"max {np.max(coverage):.3f}")
+assert 0 < np.mean(coverage) < 1
+
+# %% [markdown]
+# ## CARLA: class balance and colour legend
+# From `CARLA_DIR`, else generated CARLA-like scenes. Road and sky dominate; the long tail is
+# why per-class IoU matters more than pixel accuracy.
+
+# %%
+from unet.data import carla, synthetic
+
+carla_root = CARLA_DIR or synthetic.make_carla_like(
+    sources.data_root() / "carla_like", count=8 if SMOKE else 60, progress=False)
+carla_report = carla.check(carla_root)
+print(carla_report.format())
+assert carla_report.ok, carla_report.problems
+carla_pairs = carla.list_pairs(carla_root)
+fractions = carla.class_fractions(carla_pairs[:200])
+viz.save_figure(viz.plot_class_histogram(fractions), MEMORY / "data_carla_classes.png")
+scenes = carla_pairs[:3]
+panels = []
+for pair in scenes:
+    panels += [image_files.decode(pair.image, "RGB"), viz.class_map(carla.read_mask(pair.mask))]
+viz.save_figure(viz.image_grid(panels, columns=2, titles=[p.name for p in scenes for _ in "ab"]),
+                MEMORY / "data_carla_scenes.png")
+for class_id, share in sorted(fractions.items(), key=lambda item: -item[1]):
+    print(f"{class_id:2d} {carla.CLASS_NAMES[class_id]:13s} {share:7.2%}")
+
+# %% [markdown]
+# ## Results
+# Written to `memory/`: `data_car_views.png`, `data_mask_coverage.png`,
+# `data_carla_classes.png`, `data_carla_scenes.png`.
+
+# %%
+written = ["data_car_views.png", "data_mask_coverage.png", "data_carla_classes.png",
+           "data_carla_scenes.png"]
+assert all((MEMORY / name).is_file() for name in written)
+print("\n".join(str(MEMORY / name) for name in written))

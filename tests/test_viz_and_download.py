@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from unet import viz
+from unet.data import download
+
+
+def test_error_window_finds_the_square_with_most_errors():
+    truth = np.zeros((100, 120), int)
+    prediction = truth.copy()
+    prediction[70:80, 90:100] = 1  # 100 false positives in one corner
+    prediction[5, 5] = 1  # a stray one elsewhere
+    top, left, bottom, right = viz.error_window(truth, prediction, size=20)
+    assert bottom - top == right - left == 20
+    assert top <= 70 and bottom >= 80 and left <= 90 and right >= 100
+
+
+def test_figures_have_the_expected_panels():
+    confusion = viz.plot_confusion_matrix(np.eye(3) * 5, ["road", "sky", "car"])
+    assert confusion.axes[0].get_xlabel() == "predicted"
+    bars = viz.plot_class_histogram({7: 0.5, 13: 0.4, 10: 0.1})
+    assert len(bars.axes[0].patches) == 3
+    histogram = viz.plot_histogram([0.9, 0.95, 0.99], "Dice")
+    assert "mean 0.9467" in histogram.axes[0].get_legend().get_texts()[0].get_text()
+
+
+def test_figures_are_saved_as_png_where_asked(tmp_path):
+    path = viz.save_figure(viz.plot_histogram([1, 2, 3], "x"), tmp_path / "sub" / "h.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "sub").glob(".*partial*"))
+
+
+def test_download_without_credentials_says_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(download.KaggleCredentialsMissing, match="accept the competition rules"):
+        download.download_carvana(tmp_path)
+
+
+def test_download_fetches_only_missing_files_and_unzips_them(monkeypatch, tmp_path):
+    import zipfile
+
+    monkeypatch.setenv("KAGGLE_USERNAME", "user")
+    monkeypatch.setenv("KAGGLE_KEY", "key")
+    (tmp_path / "train").mkdir()  # already there from an earlier run
+    calls = []
+
+    def fake_kaggle(command, check):
+        calls.append(command)
+        name = command[command.index("-f") + 1]
+        with zipfile.ZipFile(tmp_path / name, "w") as bundle:
+            bundle.writestr(name.removesuffix(".zip") + ("/x.gif" if "masks." not in name
+                                                         else ""), "data")
+
+    download.download_carvana(tmp_path, runner=fake_kaggle)
+    fetched = [c[c.index("-f") + 1] for c in calls]
+    assert fetched == ["train_masks.zip", "train_masks.csv.zip"]
+    assert calls[0][:5] == ["kaggle", "competitions", "download", "-c",
+                            "carvana-image-masking-challenge"]
+    assert (tmp_path / "train_masks" / "x.gif").is_file()
+    assert (tmp_path / "train_masks.csv").is_file()
+    assert not list(tmp_path.glob("*.zip"))

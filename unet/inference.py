@@ -1,0 +1,184 @@
+"""Prediction on new images at their native size: mask PNGs, overlays, a Kaggle submission.
+
+Images stream through `tf.data` (decoded while the previous batch is predicted); probabilities
+are resized back to each image's own size (or cropped, for padded models) and thresholded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+from tqdm.auto import tqdm
+
+from unet import checkpoints, evaluation, viz
+from unet.config import RunConfig
+from unet.data import carvana
+from unet.data.pairs import DataError
+from unet.data.pipeline import make_image_loader
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How a model expects its input: training size, resize or pad, class count."""
+
+    image_size: tuple[int, int]
+    resize_mode: str = "resize"
+    num_classes: int = 1
+
+
+def settings_for(model_path, model, image_size=None) -> Settings:
+    """From the run's `config.json` beside the model, else `image_size` or the model's input."""
+    saved = Path(model_path).parent / "config.json"
+    num_classes = int(model.output_shape[-1])
+    if saved.is_file() and image_size is None:
+        config = RunConfig.load(saved)
+        return Settings(config.data.image_size, config.data.resize_mode, num_classes)
+    if image_size is None:
+        height, width = model.input_shape[1:3]
+        if height is None or width is None:
+            raise ValueError(
+                f"{model_path}: no config.json beside it and no fixed input size; "
+                "give the training size (--image-size H W).")
+        image_size = (height, width)
+    return Settings(tuple(image_size), "resize", num_classes)
+
+
+def list_inputs(inputs) -> list[Path]:
+    """Image files from folders and file names, sorted and unique."""
+    paths = []
+    for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
+        item = Path(item)
+        if item.is_dir():
+            paths += [p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DataError(f"{item}: no such file or folder.")
+    if not paths:
+        raise DataError(f"No .jpg or .png images in {inputs}.")
+    return sorted(set(paths))
+
+
+def image_batches(paths, settings: Settings, batch_size: int) -> tf.data.Dataset:
+    """Batches of `(images in [0, 1] at the model's size, native heights, native widths)`,
+    loaded exactly as in training (`unet.data.pipeline.make_image_loader`)."""
+    load_image = make_image_loader(paths[0], image_size=settings.image_size,
+                                   resize_mode=settings.resize_mode)
+
+    def load(path):
+        image, native, _ = load_image(path)
+        return tf.cast(image, tf.float32) / 255.0, native[0], native[1]
+
+    paths = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    return (paths.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def predict_probabilities(model, images, num_classes: int, tta: str | None = None):
+    """Probabilities for a batch; `tta="flip"` averages in the horizontal flip's prediction."""
+    probabilities = evaluation.probabilities_from_logits(model(images, training=False),
+                                                         num_classes)
+    if tta == "flip":
+        flipped = model(tf.reverse(images, axis=[2]), training=False)
+        probabilities = (probabilities + tf.reverse(evaluation.probabilities_from_logits(
+            flipped, num_classes), axis=[2])) / 2
+    elif tta is not None:
+        raise ValueError(f"tta must be None or 'flip'; received {tta!r}.")
+    return probabilities.numpy()
+
+
+def predict_array(model, image, settings: Settings, *, tta=None, threshold: float = 0.5):
+    """The mask of one RGB uint8 image `(H, W, 3)` at its own size (for the web demo)."""
+    # The same steps as training's loader, from decoded pixels: resize, round to 8 bits.
+    height, width = image.shape[:2]
+    antialias = max(height / settings.image_size[0], width / settings.image_size[1]) > 2
+    resized = tf.image.resize(tf.cast(image, tf.float32), settings.image_size,
+                              antialias=antialias)
+    pixels = tf.round(tf.clip_by_value(resized, 0, 255))[None] / 255.0
+    probabilities = predict_probabilities(model, pixels, settings.num_classes, tta)[0]
+    native = evaluation.to_native(probabilities, (height, width))
+    return evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
+
+
+def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=None,
+                  threshold: float = 0.5, progress: bool = True):
+    """Yields `(path, mask)` for each image: uint8 {0, 1} or class ids, at the native size."""
+    paths = list(paths)
+    index = 0
+    with tqdm(total=len(paths), desc="predicting", disable=not progress) as bar:
+        for images, heights, widths in image_batches(paths, settings, batch_size):
+            probabilities = predict_probabilities(model, images, settings.num_classes, tta)
+            for item, height, width in zip(probabilities, heights.numpy(), widths.numpy()):
+                native = evaluation.to_native(item, (int(height), int(width)),
+                                              settings.resize_mode)
+                yield paths[index], evaluation.labels_from_probabilities(
+                    native, settings.num_classes, threshold)
+                index += 1
+            bar.update(len(probabilities))
+
+
+def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta=None,
+                   threshold: float = 0.5, submission=None, batch_size: int = 4,
+                   image_size=None, progress: bool = True) -> dict:
+    """`python -m unet predict`: mask PNGs (and overlays) in `output`, and/or a submission.
+
+    Args:
+        model_path: A `.keras` file (its run's `config.json` gives the training size).
+        inputs: A folder or image files.
+        output: Folder for `<name>_mask.png` (0/255, or class ids) and `<name>_overlay.jpg`.
+        overlay: Also write overlays.
+        tta: `"flip"` to average the horizontal flip's probabilities in.
+        threshold: Probability threshold (binary models).
+        submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
+        batch_size: Images per prediction batch.
+        image_size: The training size, when no `config.json` lies beside the model.
+        progress: Show a progress bar.
+
+    Returns:
+        `{"images": predicted now, "skipped": already in the submission, "submission": path}`.
+    """
+    if output is None and submission is None:
+        raise ValueError("Nothing to write: give an output folder, a submission path, or both.")
+    model = checkpoints.load_model(model_path, compile=False)
+    settings = settings_for(model_path, model, image_size)
+    if submission is not None and settings.num_classes != 1:
+        raise ValueError("A Carvana submission needs a binary model (one output channel).")
+    paths = list_inputs(inputs)
+    writer = None
+    if submission is not None:
+        from unet.submission import SubmissionWriter
+
+        writer = SubmissionWriter(submission)
+    todo = [p for p in paths if writer is None or p.name not in writer.done]
+    if output is not None:
+        output = Path(output)
+        output.mkdir(parents=True, exist_ok=True)
+    count = 0
+    try:
+        for path, mask in predict_masks(model, todo, settings, batch_size=batch_size, tta=tta,
+                                        threshold=threshold, progress=progress):
+            if output is not None:
+                pixels = mask * 255 if settings.num_classes == 1 else mask
+                Image.fromarray(pixels.astype(np.uint8)).save(output / f"{path.stem}_mask.png")
+                if overlay:
+                    image = np.asarray(Image.open(path).convert("RGB"))
+                    picture = (viz.overlay(image, mask) if settings.num_classes == 1
+                               else viz.class_map(mask))
+                    Image.fromarray(picture).save(output / f"{path.stem}_overlay.jpg", quality=90)
+            if writer is not None:
+                writer.write(path.name, carvana.rle_encode(mask))
+                if count % 64 == 0:
+                    writer.flush()
+            count += 1
+        written = writer.finish(expected=[p.name for p in paths]) if writer else None
+    finally:
+        if writer is not None:
+            writer.close()
+    return {"images": count, "skipped": len(paths) - len(todo),
+            "submission": str(written) if written else None}
