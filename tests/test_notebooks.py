@@ -37,7 +37,8 @@ def test_notebooks_follow_the_skeleton(name):
     cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
     text = "\n".join(c.source for c in cells)
     assert "colab-badge.svg" in cells[0].source
-    headings = [c.source.splitlines()[0] for c in cells if c.cell_type == "markdown"]
+    headings = [line for c in cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("## ")]
     assert "## Setup" in headings and "## Configuration" in headings
     assert headings[-1].startswith("## Results")
     assert 'os.environ.get("UNET_SMOKE")' in text

@@ -49,9 +49,10 @@ def test_download_fetches_only_missing_files_and_unzips_them(monkeypatch, tmp_pa
     def fake_kaggle(command, check):
         calls.append(command)
         name = command[command.index("-f") + 1]
+        inside = {"train_masks.zip": "train_masks/x.gif", "train.zip": "train/x.jpg",
+                  "train_masks.csv.zip": "train_masks.csv"}[name]
         with zipfile.ZipFile(tmp_path / name, "w") as bundle:
-            bundle.writestr(name.removesuffix(".zip") + ("/x.gif" if "masks." not in name
-                                                         else ""), "data")
+            bundle.writestr(inside, "data")
 
     download.download_carvana(tmp_path, runner=fake_kaggle)
     fetched = [c[c.index("-f") + 1] for c in calls]

@@ -4,6 +4,7 @@ that size out) and a TFLite model (fixed training size, for phones and edge devi
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -64,12 +65,19 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     def predict(image):
         return {"probabilities": _probabilities(model, image, settings.num_classes)}
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [predict.get_concrete_function()], model)
+    # Through a SavedModel: converting it freezes the weights into constants (converting the
+    # concrete function directly left them as variables the interpreter reads uninitialised).
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", predict)
+    with tempfile.TemporaryDirectory() as staging:
+        archive.write_out(staging)
+        converter = tf.lite.TFLiteConverter.from_saved_model(staging)
+        flat = converter.convert()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.partial")
-    partial.write_bytes(converter.convert())
+    partial.write_bytes(flat)
     partial.replace(out_path)
     return out_path
 

@@ -161,9 +161,11 @@ def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
     if resize_mode == "resize":
         return tf.image.resize(tensor, image_size, method=method, antialias=antialias)
     height, width = tf.shape(tensor)[0], tf.shape(tensor)[1]
-    tf.debugging.assert_less_equal(
+    fits = tf.debugging.assert_less_equal(
         tf.stack([height, width]), tf.constant(image_size, tf.int32),
         message=f"resize_mode='pad' needs images no larger than image_size={image_size}")
+    with tf.control_dependencies([fits]):  # check before tf.pad fails on negative padding
+        tensor = tf.identity(tensor)
     extra_h, extra_w = image_size[0] - height, image_size[1] - width
     paddings = [[extra_h // 2, extra_h - extra_h // 2], [extra_w // 2, extra_w - extra_w // 2],
                 [0, 0]]
