@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -123,8 +125,9 @@ plt.show()
 
 # %%
 crops = []
-for pair, image, truth, prediction in worst_masks:
-    top, left, bottom, right = viz.error_window(truth, prediction, size=max(32, image.shape[0] // 4))
+for _, image, truth, prediction in worst_masks:
+    size = max(32, image.shape[0] // 4)
+    top, left, bottom, right = viz.error_window(truth, prediction, size=size)
     crops.append(viz.error_map(image, truth, prediction)[top:bottom, left:right])
 viz.save_figure(viz.image_grid(crops, columns=len(crops), titles=[p.name for p, *_ in worst_masks]),
                 MEMORY / "inspect_boundaries.png")

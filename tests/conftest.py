@@ -57,3 +57,13 @@ def smoke_sweep(tmp_path_factory):
     configs = experiments.grid_configs(preset("smoke"), [1e-3, 3e-3], [4], [3])
     rows = experiments.run_grid(configs, memory, verbose=0)
     return memory, rows
+
+
+@pytest.fixture(scope="session")
+def trained(smoke_sweep):
+    """The better smoke run's `best.keras` and its configuration."""
+    from unet.config import RunConfig
+
+    memory, _ = smoke_sweep
+    run_dir = memory / "runs" / "lr3e-3_bs4_k3"
+    return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")

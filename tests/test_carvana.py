@@ -14,7 +14,8 @@ def test_rle_of_a_hand_made_mask_is_row_major_and_one_based():
 
 
 def test_first_kaggle_row_lands_where_row_major_order_puts_it():
-    # train_masks.csv, row 1: "879386 40 ..."; pixel 879386 (1-based) is row 458, column 941 (458 * 1918 + 941 = 879385).
+    # train_masks.csv, row 1: "879386 40 ...". Pixel 879386 (1-based) is index 879385, that is
+    # row 458, column 941 (458 * 1918 + 941 = 879385).
     mask = carvana.rle_decode("879386 40")
     assert mask.shape == (1280, 1918)
     assert mask[458, 941:981].all() and mask.sum() == 40

@@ -6,16 +6,8 @@ import tensorflow as tf
 from PIL import Image
 
 from unet import app, checkpoints, export, inference
-from unet.config import RunConfig
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def trained(smoke_sweep):
-    memory, _ = smoke_sweep
-    run_dir = memory / "runs" / "lr3e-3_bs4_k3"
-    return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")
 
 
 def test_saved_model_serves_uint8_images_of_any_size_like_keras(trained, tmp_path):

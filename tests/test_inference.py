@@ -9,18 +9,10 @@ import pytest
 from PIL import Image
 
 from unet import checkpoints, evaluation, inference
-from unet.config import RunConfig
 from unet.data import carvana, sources
 from unet.submission import SubmissionWriter
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def trained(smoke_sweep):
-    memory, _ = smoke_sweep
-    run_dir = memory / "runs" / "lr3e-3_bs4_k3"
-    return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")
 
 
 def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path):

@@ -51,8 +51,10 @@ def test_native_size_masks_match_the_files(carvana_dir):
 
 @pytest.mark.parametrize(
     "native, target, ratio",
-    [((1280, 1918), (256, 384), 4), ((1280, 1918), (640, 960), 2), ((1280, 1918), (160, 240), 8),
-     ((1280, 1918), (1280, 1920), 1), ((1280, 1918), (700, 960), 1), ((1280, 1918), (641, 1000), 1), ((64, 96), (32, 48), 2)],
+    [((1280, 1918), (256, 384), 4), ((1280, 1918), (640, 960), 2),
+     ((1280, 1918), (160, 240), 8),
+     ((1280, 1918), (1280, 1920), 1), ((1280, 1918), (700, 960), 1),
+     ((1280, 1918), (641, 1000), 1), ((64, 96), (32, 48), 2)],
 )
 def test_jpeg_ratio_downscales_only_while_the_target_still_fits(native, target, ratio):
     assert jpeg_ratio(native, target) == ratio

@@ -1,4 +1,4 @@
-"""Saving and loading whole models as `.keras` files: atomic writes, clear errors, lookup by role."""
+"""Whole models as `.keras` files: atomic saves, clear load errors, lookup by role."""
 
 from __future__ import annotations
 

@@ -134,7 +134,8 @@ def _section(kind, values: dict):
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"Unknown {kind.__name__} keys: {sorted(unknown)}; known: {sorted(known)}.")
+        raise ValueError(
+            f"Unknown {kind.__name__} keys: {sorted(unknown)}; known: {sorted(known)}.")
     return kind(**values)
 
 

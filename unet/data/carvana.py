@@ -241,7 +241,8 @@ def _scan(root, mask_source: str, verify: bool):
                             f"image is {info.width}x{info.height}."
                         )
                 else:
-                    parse_rle(rle, info.width * info.height, f"{csv_path.name} row {image_path.name}")
+                    parse_rle(rle, info.width * info.height,
+                              f"{csv_path.name} row {image_path.name}")
             except DataError as error:
                 problems.append(str(error))
                 continue
@@ -256,7 +257,8 @@ def _scan(root, mask_source: str, verify: bool):
         problems += [f"{mask_dir / name}: mask without an image." for name in extra]
     else:
         problems += [
-            f"{csv_path}: row {name} has no image in {images}." for name in sorted(set(rles) - known)
+            f"{csv_path}: row {name} has no image in {images}."
+            for name in sorted(set(rles) - known)
         ]
     return pairs, problems, mask_source
 

@@ -9,7 +9,6 @@ first: files are read as the batches are needed, so memory does not grow with th
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import keras
 import numpy as np

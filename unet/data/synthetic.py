@@ -46,7 +46,8 @@ def _wheel(x, z, radius, width, sides=14):
     angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
     ring = np.stack([x + radius * np.cos(angles), radius + radius * np.sin(angles)], 1)
     inner_z = z - np.sign(z) * width
-    vertices = np.concatenate([np.c_[ring, np.full(sides, z)], np.c_[ring, np.full(sides, inner_z)]])
+    vertices = np.concatenate([np.c_[ring, np.full(sides, z)],
+                               np.c_[ring, np.full(sides, inner_z)]])
     faces = {"outer": list(range(sides)), "inner": list(range(2 * sides - 1, sides - 1, -1))}
     for i in range(sides):
         j = (i + 1) % sides
@@ -152,7 +153,8 @@ def _render_car(rng, size, azimuth, car, paint, elevation, scale, center):
             # A window inset in the frame, with a highlight band: glass reflects the studio.
             inner = points.mean(0) + (points - points.mean(0)) * 0.8
             draw.polygon([tuple(p) for p in inner], fill=_shade(glass, normal, "glass"))
-            band = np.array([inner[0], inner[1], (inner[1] + inner[2]) / 2, (inner[0] + inner[3]) / 2])
+            band = np.array([inner[0], inner[1], (inner[1] + inner[2]) / 2,
+                             (inner[0] + inner[3]) / 2])
             draw.polygon([tuple(p) for p in band], fill=(150, 160, 170))
         if role == "wheel" and face_name == "outer":
             hub = points.mean(0) + (points - points.mean(0)) * 0.55
