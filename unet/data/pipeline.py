@@ -309,7 +309,12 @@ def make_dataset(
             augmented = tf.clip_by_value(out["images"], 0.0, 1.0)
             return augmented, tf.cast(tf.round(out["segmentation_masks"]), tf.uint8)
 
-        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+        # Keras' random layers advance one seed state: parallel calls would draw from it in
+        # a different order each run, so deterministic mode augments one batch at a time.
+        if deterministic:
+            dataset = dataset.map(augment)
+        else:
+            dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE, deterministic=ordered)
     options = tf.data.Options()
     options.deterministic = ordered
     return dataset.with_options(options).prefetch(AUTOTUNE)
