@@ -115,3 +115,35 @@ def test_bad_inputs_are_refused_clearly(trained, tmp_path):
         inference.predict_folder(model_path, tmp_path / "absent.jpg", tmp_path / "out")
     with pytest.raises(ValueError, match="Nothing to write"):
         inference.predict_folder(model_path, tmp_path)
+
+
+def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carvana_dir,
+                                                                  tmp_path):
+    import signal
+    import time
+
+    model_path, _ = trained
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    submission = tmp_path / "sub.csv.gz"
+    partial = tmp_path / "sub.csv.gz.partial.csv"
+    command = [sys.executable, "-m", "unet", "predict", "--model", str(model_path), "--input",
+               str(carvana_dir / "test"), "--submission", str(submission), "--batch-size", "1"]
+
+    def rows():
+        return partial.read_text().count("\n") - 1 if partial.is_file() else 0
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while rows() < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 3 <= rows() < 16 and not submission.exists()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout[done.stdout.index("{"):])
+    assert result["skipped"] >= 3 and result["images"] + result["skipped"] == 16
+    with gzip.open(submission, "rt") as stream:
+        names = [line.split(",")[0] for line in stream.read().splitlines()[1:]]
+    assert sorted(names) == sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))

@@ -142,3 +142,9 @@ def test_mixed_precision_falls_back_to_float32_without_an_accelerator(capsys):
     assert training.precision_policy(False) == "float32"
     assert training.precision_policy(True) == "float32"
     assert "no GPU or TPU" in capsys.readouterr().out
+
+
+def test_xla_compiled_training_runs_and_scores(tmp_path):
+    config = preset("smoke").override(train={"jit_compile": True})
+    result = training.train(config, tmp_path / "run", verbose=0)
+    assert 0.0 <= result["dice"] <= 1.0 and result["epochs"] == 1

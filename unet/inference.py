@@ -173,8 +173,8 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
                     Image.fromarray(picture).save(output / f"{path.stem}_overlay.jpg", quality=90)
             if writer is not None:
                 writer.write(path.name, carvana.rle_encode(mask))
-                if count % 64 == 0:
-                    writer.flush()
+                if (count + 1) % batch_size == 0:
+                    writer.flush()  # once a batch: a kill loses at most the batch in flight
             count += 1
         written = writer.finish(expected=[p.name for p in paths]) if writer else None
     finally:
