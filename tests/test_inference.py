@@ -85,26 +85,6 @@ def test_a_submission_resumes_after_a_cut_and_holds_each_image_once(tmp_path):
     assert not partial.exists()
 
 
-def test_predict_resumes_a_killed_submission_without_repeating_images(trained, carvana_dir,
-                                                                       tmp_path):
-    model_path, _ = trained
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    submission = tmp_path / "sub.csv.gz"
-    partial = tmp_path / "sub.csv.gz.partial.csv"
-    command = [sys.executable, "-m", "unet", "predict", "--model", str(model_path), "--input",
-               str(carvana_dir / "test"), "--submission", str(submission), "--batch-size", "1"]
-    # Pretend a first run was killed after 5 images (one row half-written).
-    names = sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))
-    partial.write_text("img,rle_mask\n" + "".join(f"{n},1 1\n" for n in names[:5]) + names[5])
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout[done.stdout.index("{"):])
-    assert result["images"] == 11 and result["skipped"] == 5
-    with gzip.open(submission, "rt") as stream:
-        rows = stream.read().splitlines()[1:]
-    assert sorted(r.split(",")[0] for r in rows) == names  # each image exactly once
-
-
 def test_bad_inputs_are_refused_clearly(trained, tmp_path):
     model_path, _ = trained
     from unet.data import DataError
