@@ -5,40 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import platform
-import subprocess
+import json
 from pathlib import Path
 
 import numpy as np
 
-from unet import experiments, viz
+from unet import environment, experiments, viz
 from unet.callbacks import read_history, write_text_atomic
 from unet.config import RunConfig
 
 SWEEP_COLUMNS = ("run", "status", "learning_rate", "batch_size", "kernel_size", "epochs_done",
                  "epochs_planned", "best_epoch", "dice", "iou", "mean_dice", "mean_iou",
                  "pixel_accuracy", "train_seconds", "train_images_per_second", "parameters")
-
-
-def environment() -> dict:
-    """What the numbers were measured with: versions, device and commit."""
-    import keras
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        device = f"{len(gpus)} x GPU ({details.get('device_name', 'unknown')})"
-    else:
-        device = f"CPU only ({os.cpu_count()} cores, {platform.machine()})"
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    return {"tensorflow": tf.__version__, "keras": keras.__version__,
-            "python": platform.python_version(), "device": device, "commit": commit}
 
 
 def _score_name(rows) -> str:
@@ -99,16 +77,20 @@ def _overlay_figure(memory: Path, best_row: dict, count: int = 3):
     return viz.image_grid(panels, columns=4, titles=titles)
 
 
-def write_report(memory=None, command: str = "python -m unet report",
-                 overlays: bool = True) -> Path:
+def write_report(memory=None, command: str | None = None, overlays: bool = True) -> Path:
     """Writes `README.md`, `sweep.csv` and figures into the report folder; returns README's path.
 
     Args:
         memory: The report folder (default: `unet.experiments.memory_dir()`).
-        command: The command that produced the runs, quoted in the report.
+        command: The command that produced the runs, quoted in the report and kept in
+            `report.json`; `None` keeps the one recorded there by an earlier report.
         overlays: Draw prediction overlays (needs the best run's `best.keras`).
     """
     memory = experiments.memory_dir(memory)
+    recorded = memory / "report.json"
+    if command is None:
+        saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
+        command = saved.get("command", "python -m unet report")
     rows = experiments.summarize(memory)
     if not rows:
         raise FileNotFoundError(f"No runs under {memory / 'runs'}: run a sweep first.")
@@ -132,7 +114,9 @@ def write_report(memory=None, command: str = "python -m unet report",
                             "overlays_best_worst.png"))
 
     config = RunConfig.load(memory / "runs" / rows[0]["run"] / "config.json")
-    env = environment()
+    # Recorded by the best run when it trained; described now only for runs that predate that.
+    env = finished[0].get("environment") if finished else None
+    env = env or environment.describe()
     lines = [
         "# Experiment report",
         "",
@@ -181,4 +165,5 @@ def write_report(memory=None, command: str = "python -m unet report",
     lines += ["Also here: `sweep.csv` (one row per grid point).", ""]
     readme = memory / "README.md"
     write_text_atomic(readme, "\n".join(lines))
+    write_text_atomic(recorded, json.dumps({"command": command}, indent=2) + "\n")
     return readme

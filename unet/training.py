@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from unet import callbacks, checkpoints, evaluation, losses, metrics
+from unet import callbacks, checkpoints, environment, evaluation, losses, metrics
 from unet.config import RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
@@ -218,6 +218,7 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         "train_images": len(train_pairs),
         "val_images": len(val_pairs),
         "precision": policy,
+        "environment": environment.describe(),
     }
     if evaluate:
         best = checkpoints.load_model(run_dir / "best.keras", compile=False)
