@@ -41,12 +41,12 @@ def test_flip_tta_averages_the_flipped_prediction(trained):
     model_path, config = trained
     model = checkpoints.load_model(model_path, compile=False)
     images = np.random.default_rng(0).random((2, *config.data.image_size, 3)).astype("float32")
-    plain = inference.predict_probabilities(model, images, 1)
-    flipped = inference.predict_probabilities(model, images[:, :, ::-1], 1)[:, :, ::-1]
-    both = inference.predict_probabilities(model, images, 1, tta="flip")
+    plain = evaluation.predict_probabilities(model, images, 1)
+    flipped = evaluation.predict_probabilities(model, images[:, :, ::-1], 1)[:, :, ::-1]
+    both = evaluation.predict_probabilities(model, images, 1, tta="flip")
     np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
     with pytest.raises(ValueError, match="tta must be None or 'flip'"):
-        inference.predict_probabilities(model, images, 1, tta="rotate")
+        evaluation.predict_probabilities(model, images, 1, tta="rotate")
 
 
 def test_the_submission_decodes_back_to_the_written_masks(trained, carvana_dir, tmp_path):

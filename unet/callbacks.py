@@ -30,6 +30,16 @@ def write_text_atomic(path, text: str) -> None:
     os.replace(partial, path)
 
 
+def write_csv_atomic(path, rows, columns) -> None:
+    """Writes dict rows under a header of `columns` (other keys ignored), atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
+
+
 def read_history(path) -> list[dict]:
     """Rows of a `history.csv` as dicts of floats (`epoch` as int); [] when there is none."""
     path = Path(path)
@@ -68,12 +78,7 @@ class HistoryCSV(keras.callbacks.Callback):
         if optimizer is not None:
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         rows.append(row)
-        columns = list(dict.fromkeys(key for r in rows for key in r))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text_atomic(self.path, buffer.getvalue())
+        write_csv_atomic(self.path, rows, dict.fromkeys(key for r in rows for key in r))
 
 
 class StopOnNaN(keras.callbacks.TerminateOnNaN):

@@ -8,8 +8,8 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from unet import metrics
-from unet.data import carla, image_files, sources
-from unet.data.pipeline import make_dataset
+from unet.data import carla, sources
+from unet.data.pipeline import make_image_dataset
 
 
 def to_native(probabilities, native_size, resize_mode: str = "resize"):
@@ -37,22 +37,35 @@ def labels_from_probabilities(probabilities, num_classes: int, threshold: float 
     return probabilities.argmax(-1).astype(np.uint8)
 
 
-def predict_native(model, pairs, *, image_size, num_classes: int, batch_size: int = 8,
-                   resize_mode: str = "resize"):
-    """Yields `(pair, probabilities)` with probabilities `(H, W, C)` at each image's own size.
+def predict_probabilities(model, images, num_classes: int, tta: str | None = None):
+    """Probabilities for a batch; `tta="flip"` averages in the horizontal flip's prediction."""
+    probabilities = probabilities_from_logits(model(images, training=False), num_classes)
+    if tta == "flip":
+        flipped = model(tf.reverse(images, axis=[2]), training=False)
+        probabilities = (probabilities + tf.reverse(
+            probabilities_from_logits(flipped, num_classes), axis=[2])) / 2
+    elif tta is not None:
+        raise ValueError(f"tta must be None or 'flip'; received {tta!r}.")
+    return probabilities.numpy()
 
-    Batches stream through `tf.data` in file order; nothing is held beyond one batch.
+
+def predict_native(model, items, *, image_size, num_classes: int, batch_size: int = 8,
+                   resize_mode: str = "resize", tta: str | None = None):
+    """Yields `(item, probabilities)` with probabilities `(H, W, C)` at each image's own size.
+
+    `items` are pairs or image paths. Images stream through `tf.data` in order (masks are not
+    read); nothing is held beyond one batch.
     """
-    batches = make_dataset(pairs, image_size=image_size, batch_size=batch_size,
-                           num_classes=num_classes, resize_mode=resize_mode)
-    pair_iter = iter(pairs)
-    for images, _ in batches:
-        probabilities = probabilities_from_logits(model(images, training=False),
-                                                  num_classes).numpy()
-        for item in probabilities:
-            pair = next(pair_iter)
-            info = image_files.inspect(pair.image)
-            yield pair, to_native(item, (info.height, info.width), resize_mode)
+    items = list(items)
+    paths = [getattr(item, "image", item) for item in items]
+    batches = make_image_dataset(paths, image_size=image_size, batch_size=batch_size,
+                                 resize_mode=resize_mode)
+    index = 0
+    for images, heights, widths in batches:
+        probabilities = predict_probabilities(model, images, num_classes, tta)
+        for item, height, width in zip(probabilities, heights.numpy(), widths.numpy()):
+            yield items[index], to_native(item, (int(height), int(width)), resize_mode)
+            index += 1
 
 
 def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,

@@ -18,7 +18,6 @@ from unet import checkpoints, evaluation, viz
 from unet.config import RunConfig
 from unet.data import carvana
 from unet.data.pairs import DataError
-from unet.data.pipeline import make_image_loader
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -65,34 +64,6 @@ def list_inputs(inputs) -> list[Path]:
     return sorted(set(paths))
 
 
-def image_batches(paths, settings: Settings, batch_size: int) -> tf.data.Dataset:
-    """Batches of `(images in [0, 1] at the model's size, native heights, native widths)`,
-    loaded exactly as in training (`unet.data.pipeline.make_image_loader`)."""
-    load_image = make_image_loader(paths[0], image_size=settings.image_size,
-                                   resize_mode=settings.resize_mode)
-
-    def load(path):
-        image, native, _ = load_image(path)
-        return tf.cast(image, tf.float32) / 255.0, native[0], native[1]
-
-    paths = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-    return (paths.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-
-
-def predict_probabilities(model, images, num_classes: int, tta: str | None = None):
-    """Probabilities for a batch; `tta="flip"` averages in the horizontal flip's prediction."""
-    probabilities = evaluation.probabilities_from_logits(model(images, training=False),
-                                                         num_classes)
-    if tta == "flip":
-        flipped = model(tf.reverse(images, axis=[2]), training=False)
-        probabilities = (probabilities + tf.reverse(evaluation.probabilities_from_logits(
-            flipped, num_classes), axis=[2])) / 2
-    elif tta is not None:
-        raise ValueError(f"tta must be None or 'flip'; received {tta!r}.")
-    return probabilities.numpy()
-
-
 def predict_array(model, image, settings: Settings, *, tta=None, threshold: float = 0.5):
     """The mask of one RGB uint8 image `(H, W, 3)` at its own size (for the web demo)."""
     # The same steps as training's loader, from decoded pixels: resize, round to 8 bits.
@@ -101,7 +72,8 @@ def predict_array(model, image, settings: Settings, *, tta=None, threshold: floa
     resized = tf.image.resize(tf.cast(image, tf.float32), settings.image_size,
                               antialias=antialias)
     pixels = tf.round(tf.clip_by_value(resized, 0, 255))[None] / 255.0
-    probabilities = predict_probabilities(model, pixels, settings.num_classes, tta)[0]
+    probabilities = evaluation.predict_probabilities(model, pixels, settings.num_classes,
+                                                     tta)[0]
     native = evaluation.to_native(probabilities, (height, width))
     return evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
 
@@ -110,17 +82,12 @@ def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=
                   threshold: float = 0.5, progress: bool = True):
     """Yields `(path, mask)` for each image: uint8 {0, 1} or class ids, at the native size."""
     paths = list(paths)
-    index = 0
-    with tqdm(total=len(paths), desc="predicting", disable=not progress) as bar:
-        for images, heights, widths in image_batches(paths, settings, batch_size):
-            probabilities = predict_probabilities(model, images, settings.num_classes, tta)
-            for item, height, width in zip(probabilities, heights.numpy(), widths.numpy()):
-                native = evaluation.to_native(item, (int(height), int(width)),
-                                              settings.resize_mode)
-                yield paths[index], evaluation.labels_from_probabilities(
-                    native, settings.num_classes, threshold)
-                index += 1
-            bar.update(len(probabilities))
+    predictions = evaluation.predict_native(
+        model, paths, image_size=settings.image_size, num_classes=settings.num_classes,
+        batch_size=batch_size, resize_mode=settings.resize_mode, tta=tta)
+    for path, native in tqdm(predictions, total=len(paths), desc="predicting",
+                             disable=not progress):
+        yield path, evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
 
 
 def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta=None,

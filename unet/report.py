@@ -4,14 +4,13 @@ folders alone so that it always agrees with them."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from unet import environment, experiments, viz
-from unet.callbacks import read_history, write_text_atomic
+from unet.callbacks import read_history, write_csv_atomic, write_text_atomic
 from unet.config import RunConfig
 
 SWEEP_COLUMNS = ("run", "status", "learning_rate", "batch_size", "kernel_size", "epochs_done",
@@ -27,15 +26,6 @@ def _format(value, digits=4):
     if isinstance(value, float):
         return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:g}"
     return "" if value is None else str(value)
-
-
-def write_sweep_csv(rows, path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SWEEP_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
 
 
 def _overlay_figure(memory: Path, best_row: dict, count: int = 3):
@@ -95,7 +85,7 @@ def write_report(memory=None, command: str | None = None, overlays: bool = True)
     if not rows:
         raise FileNotFoundError(f"No runs under {memory / 'runs'}: run a sweep first.")
     score = _score_name(rows)
-    write_sweep_csv(rows, memory / "sweep.csv")
+    write_csv_atomic(memory / "sweep.csv", rows, SWEEP_COLUMNS)
     figures = []
     histories = {r["run"]: read_history(memory / "runs" / r["run"] / "history.csv") for r in rows}
     viz.save_figure(viz.plot_learning_curves(histories), memory / "learning_curves.png")

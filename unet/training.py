@@ -7,8 +7,6 @@ returns its metrics; rerunning an interrupted one resumes from its last complete
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shutil
@@ -76,14 +74,6 @@ class _HParams(keras.callbacks.Callback):
 
 def _write_json(path, values) -> None:
     callbacks.write_text_atomic(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
-
-
-def _write_rows(path, rows) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    callbacks.write_text_atomic(path, buffer.getvalue())
 
 
 def _claim_run_dir(config: RunConfig, run_dir: Path) -> None:
@@ -229,6 +219,6 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             resize_mode=data_config.resize_mode, progress=verbose != 0)
         summary["seconds"] = round(time.perf_counter() - started, 2)
         result.update(summary)
-        _write_rows(run_dir / "per_image.csv", rows)
+        callbacks.write_csv_atomic(run_dir / "per_image.csv", rows, rows[0])
     _write_json(finished, result)
     return result

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from unet.data import image_files
-from unet.data.pairs import CheckReport, DataError, Pair, split_by_group
+from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_by_group
 
 IMAGE_SIZE = (480, 640)  # height, width
 NUM_CLASSES = 23
@@ -107,10 +107,7 @@ def list_pairs(root, verify: bool = True) -> list[Pair]:
             image and mask of different sizes; the message names the files.
     """
     pairs, problems = _scan(root, verify)
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise DataError(f"{len(problems)} problem(s) in the data{more}:\n" +
-                        "\n".join(problems[:5]))
+    raise_problems(problems)
     return pairs
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from unet.data import image_files
-from unet.data.pairs import CheckReport, DataError, Pair, split_by_group
+from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_by_group
 
 IMAGE_SIZE = (1280, 1918)  # height, width
 VIEWS = 16
@@ -263,14 +263,6 @@ def _scan(root, mask_source: str, verify: bool):
     return pairs, problems, mask_source
 
 
-def _raise_problems(problems) -> None:
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise DataError(
-            f"{len(problems)} problem(s) in the data{more}:\n" + "\n".join(problems[:5])
-        )
-
-
 def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pair]:
     """Sorted image/mask pairs of a Carvana folder, with car id and view of each.
 
@@ -285,7 +277,7 @@ def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pai
             that differ, a bad RLE row; the message names each file.
     """
     pairs, problems, _ = _scan(root, mask_source, verify)
-    _raise_problems(problems)
+    raise_problems(problems)
     return pairs
 
 

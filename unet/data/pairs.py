@@ -36,6 +36,14 @@ class Pair:
         return self.image.name
 
 
+def raise_problems(problems) -> None:
+    """Raises one `DataError` listing the first five problems (and how many more), if any."""
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(f"{len(problems)} problem(s) in the data{more}:\n" +
+                        "\n".join(problems[:5]))
+
+
 def split_by_group(pairs, val_fraction: float, seed: int = 0):
     """Splits pairs into (train, validation) lists so that no group appears in both.
 

@@ -202,6 +202,21 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     return load_image
 
 
+def make_image_dataset(paths, *, image_size, batch_size: int,
+                       resize_mode: str = "resize") -> tf.data.Dataset:
+    """Batches of `(images in [0, 1], native heights, native widths)` for prediction, in file
+    order, loaded as training loads them (no masks read)."""
+    load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
+
+    def load(path):
+        image, native, _ = load_image(path)
+        return tf.cast(image, tf.float32) / 255.0, native[0], native[1]
+
+    dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    return (dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+            .batch(batch_size).prefetch(AUTOTUNE))
+
+
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
     """The function mapping `(image path, mask path, rle)` to a resized `(image, mask)`.
 
