@@ -1,0 +1,109 @@
+"""Atomic file writes: every result and checkpoint goes through a sibling file and a rename.
+
+A process killed mid-write leaves the previous file whole (or no file), never a truncated one.
+The sibling lives in the same folder, so the final `os.replace` is atomic on every POSIX file
+system and on Windows. Siblings are named `.<name>.partial-<pid><suffix>`; `remove_partials`
+deletes those a killed process left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+PARTIAL_MARK = ".partial-"
+
+
+def partial_path(path) -> Path:
+    """The sibling of `path` to write first, e.g. `.best.partial-123.keras` for `best.keras`.
+
+    The suffix is kept, because some writers (Keras, matplotlib) choose the format from it.
+    """
+    path = Path(path)
+    suffix = "".join(path.suffixes) if path.name.endswith(".weights.h5") else path.suffix
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return path.with_name(f".{stem}{PARTIAL_MARK}{os.getpid()}{suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a sibling path to write; on success it replaces `path`, on failure it is removed.
+
+    Example:
+    >>> with atomic_path("memory/curves.png") as partial:
+    ...     figure.savefig(partial)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Writes `data` to `path` atomically."""
+    with atomic_path(path) as partial:
+        partial.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path, text: str) -> Path:
+    """Writes `text` (UTF-8) to `path` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, values) -> Path:
+    """Writes `values` as indented JSON with sorted keys, atomically."""
+    return write_text(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path, rows, fieldnames) -> Path:
+    """Writes dict `rows` as CSV with a header, atomically (fields quoted where needed)."""
+    stream = io.StringIO(newline="")
+    writer = csv.DictWriter(stream, fieldnames=list(fieldnames), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, stream.getvalue())
+
+
+def remove_partials(folder, recursive: bool = False) -> list[Path]:
+    """Deletes the partial files that killed writers left in `folder`; returns what it removed.
+
+    Only siblings of dead processes are removed: a live process's file is still being written.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f"**/.*{PARTIAL_MARK}*" if recursive else f".*{PARTIAL_MARK}*"
+    removed = []
+    for candidate in folder.glob(pattern):
+        pid = candidate.name.split(PARTIAL_MARK, 1)[1].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        if candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            candidate.unlink(missing_ok=True)
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
