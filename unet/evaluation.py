@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from unet import metrics
-from unet.data import carla, sources
+from unet import checkpoints, metrics
+from unet.config import RunConfig
+from unet.data import carla, image_files, sources
 from unet.data.pipeline import make_image_dataset
 
 
@@ -138,3 +142,38 @@ def _summary(rows, totals, num_classes):
     }
     return {"mean_dice": float(np.nanmean(dice)), "mean_iou": float(np.nanmean(iou)),
             "pixel_accuracy": accuracy, "per_class": per_class, "images": len(rows)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One image of a run's data with its true and predicted labels, all at native size."""
+
+    name: str
+    image: np.ndarray  # (H, W, 3) uint8
+    truth: np.ndarray  # (H, W) {0, 1} or class ids
+    prediction: np.ndarray  # (H, W), like `truth`
+    num_classes: int
+
+
+def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
+    """The named images of a run's data, predicted by its `best.keras`, in the order of `names`.
+
+    The one place where the report and notebook 03 get (image, truth, prediction) triples: the
+    run's own configuration says where the data is and how the model sees it.
+    """
+    run_dir = Path(run_dir)
+    config = RunConfig.load(run_dir / "config.json")
+    train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    by_name = {pair.name: pair for pair in train_pairs + val_pairs}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise ValueError(f"{run_dir}: no image named {missing[0]!r} in the run's data.")
+    model = checkpoints.load_model(run_dir / "best.keras", compile=False)
+    num_classes = config.model.num_classes
+    predictions = predict_native(model, [by_name[name] for name in names],
+                                 image_size=config.data.image_size, num_classes=num_classes,
+                                 resize_mode=config.data.resize_mode)
+    return [Example(pair.name, image_files.decode(pair.image, "RGB"),
+                    sources.read_native_mask(pair, config.data.dataset),
+                    labels_from_probabilities(probabilities, num_classes, threshold), num_classes)
+            for pair, probabilities in predictions]
