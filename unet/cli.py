@@ -392,19 +392,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
-    """TensorFlow's C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) are noise to a user;
-    they stay reachable with `--verbose 2` or `UNET_DEBUG=1`. Set before TensorFlow loads."""
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")  # absl's own C++ logging (TF 2.16+)
+    """Loads TensorFlow with its C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) hidden:
+    noise to a user, kept reachable with `--verbose 2` or `UNET_DEBUG=1`.
+
+    TensorFlow 2.21 prints them before absl's logging is initialised, where
+    `TF_CPP_MIN_LOG_LEVEL` does not reach, so standard error is pointed at /dev/null at the
+    file-descriptor level while TensorFlow loads and looks for devices, then restored.
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def main(argv=None) -> int:
     """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
     debug = os.environ.get("UNET_DEBUG") == "1" or getattr(args, "verbose", 1) == 2
-    _quiet_tensorflow(debug)
     try:
+        if args.handler is not _app:  # the app's server process loads TensorFlow itself
+            _quiet_tensorflow(debug)
         return args.handler(args)
     except KeyboardInterrupt:
         print("\ninterrupted: finished epochs, checkpoints and submission rows are kept; run "

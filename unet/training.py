@@ -225,7 +225,7 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
             guard,
             callbacks.RunCheckpoints(run_dir, monitor=monitor, guard=guard),
             callbacks.HistoryCSV(run_dir / "history.csv"),
-            callbacks.backup_and_restore(run_dir / "backup"),
+            callbacks.BackupAndRestore(run_dir / "backup"),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
             _HParams(run_dir / "logs", {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,
