@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 
 from unet import files
+
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
 from unet import metrics as _metrics  # noqa: F401

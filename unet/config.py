@@ -71,9 +71,11 @@ class ModelConfig:
         for name in ("num_classes", "filters", "depth", "kernel_size"):
             _positive_int("model", name, getattr(self, name))
         if self.kernel_size % 2 == 0:
-            raise ValueError(f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
+            raise ValueError(
+                f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
         if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"model.dropout_rate must be in [0, 1); received {self.dropout_rate!r}.")
+            raise ValueError(
+                f"model.dropout_rate must be in [0, 1); received {self.dropout_rate!r}.")
 
 
 @dataclasses.dataclass(frozen=True)

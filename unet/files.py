@@ -32,7 +32,8 @@ def partial_path(path) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yields a sibling path to write; on success it replaces `path`, on failure it is removed.
+    """Yields a sibling path to write (a file or a folder); on success it replaces `path`, on
+    failure it is removed.
 
     Example:
     >>> with atomic_path("memory/curves.png") as partial:
@@ -43,7 +44,15 @@ def atomic_path(path):
     partial = partial_path(path)
     try:
         yield partial
-        os.replace(partial, path)
+        if partial.is_dir() and path.is_dir():
+            # A folder (a SavedModel) cannot replace a full one in one rename: move the old one
+            # aside first; a kill between the two renames leaves it there, named as partial.
+            old = partial_path(path.with_name(path.name + ".old"))
+            os.replace(path, old)
+            os.replace(partial, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, path)
     finally:
         if partial.is_dir():
             shutil.rmtree(partial, ignore_errors=True)

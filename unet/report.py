@@ -60,10 +60,32 @@ def overlay_figure(run_dir, count: int = 3):
     return viz.image_grid(panels, columns=4, titles=titles, legend=legend)
 
 
+def markdown_table(rows) -> list[str]:
+    """The runs of one dataset as Markdown table lines: axes, epochs, scores, speed, status."""
+    score = score_name(rows)
+    iou = "iou" if score == "dice" else "mean_iou"
+    lines = [
+        f"| run | folder | lr | batch | kernel | epochs | best epoch | val {score} | val IoU | "
+        + ("boundary F | " if score == "dice" else "")
+        + "train time (s) | images/s | parameters | status |",
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if score == "dice" else "")
+        + "---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | `{r['folder']}` | {r['learning_rate']:g} | {r['batch_size']} | "
+            f"{r['kernel_size']} | {r['epochs_done']}/{r['epochs_planned']} | "
+            f"{_format(r.get('best_epoch'))} | {_format(r.get(score))} | {_format(r.get(iou))} | "
+            + (f"{_format(r.get('boundary_f'))} | " if score == "dice" else "")
+            + f"{_format(r.get('train_seconds'), 1)} | "
+            f"{_format(r.get('train_images_per_second'), 1)} | "
+            f"{_format(r.get('parameters'))} | {r['status']} |")
+    return lines
+
+
 def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: bool):
     """Markdown lines and rendered figures `{file name: PNG bytes}` of one dataset's runs."""
     score = score_name(rows)
-    iou = "iou" if score == "dice" else "mean_iou"
     config = RunConfig.load(run_dirs[rows[0]["folder"]] / "config.json")
     data = config.data
     lines = [
@@ -82,21 +104,8 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
            if score == "dice" else " (pooled over the split, mean over classes present)")
         + ", from the best epoch's checkpoint",
         "",
-        f"| run | folder | lr | batch | kernel | epochs | best epoch | val {score} | val IoU | "
-        + ("boundary F | " if score == "dice" else "")
-        + "train time (s) | images/s | parameters | status |",
-        "|---|---|---|---|---|---|---|---|---|" + ("---|" if score == "dice" else "")
-        + "---|---|---|---|",
+        *markdown_table(rows),
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['run']} | `{r['folder']}` | {r['learning_rate']:g} | {r['batch_size']} | "
-            f"{r['kernel_size']} | {r['epochs_done']}/{r['epochs_planned']} | "
-            f"{_format(r.get('best_epoch'))} | {_format(r.get(score))} | {_format(r.get(iou))} | "
-            + (f"{_format(r.get('boundary_f'))} | " if score == "dice" else "")
-            + f"{_format(r.get('train_seconds'), 1)} | "
-            f"{_format(r.get('train_images_per_second'), 1)} | "
-            f"{_format(r.get('parameters'))} | {r['status']} |")
     finished = [r for r in rows if r["status"] == "finished"]
     if finished:
         best = finished[0]

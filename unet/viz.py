@@ -61,8 +61,13 @@ def png_bytes(figure) -> bytes:
     return buffer.getvalue()
 
 
-def save_figure(figure, path) -> Path:
-    """Saves a figure as PNG atomically and closes it."""
+def save_figure(figure, path, show: bool = False) -> Path:
+    """Saves a figure as PNG atomically and closes it; `show` first displays it inline (in a
+    notebook)."""
+    if show:
+        from IPython.display import display
+
+        display(figure)
     return files.write_bytes(path, png_bytes(figure))
 
 

@@ -156,10 +156,10 @@ def _sample_rle(rle, height, width, image_size):
 
 
 def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
-    """Resizes `(H, W, C)` to `image_size`, or pads it there by reflection."""
+    """Resizes `([N,] H, W, C)` to `image_size`, or pads it there by reflection."""
     if resize_mode == "resize":
         return tf.image.resize(tensor, image_size, method=method, antialias=antialias)
-    height, width = tf.shape(tensor)[0], tf.shape(tensor)[1]
+    height, width = tf.shape(tensor)[-3], tf.shape(tensor)[-2]
     fits = tf.debugging.assert_less_equal(
         tf.stack([height, width]), tf.constant(image_size, tf.int32),
         message=f"resize_mode='pad' needs images no larger than image_size={image_size}")
@@ -168,7 +168,40 @@ def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
     extra_h, extra_w = image_size[0] - height, image_size[1] - width
     paddings = [[extra_h // 2, extra_h - extra_h // 2], [extra_w // 2, extra_w - extra_w // 2],
                 [0, 0]]
+    if tensor.shape.rank == 4:
+        paddings = [[0, 0]] + paddings
     return tf.pad(tensor, paddings, mode="REFLECT")
+
+
+def model_input(image, image_size, resize_mode: str = "resize"):
+    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: fitted to
+    `image_size` (resized, or padded by reflection), rounded to uint8.
+
+    The one path from an image to model input: training and evaluation (after decoding), the
+    inference helpers, the exported SavedModel and the web app all call it, so a model sees
+    the same pixels whichever of them asks. Resizing antialiases when it shrinks more than
+    2x (for smaller shrinks plain bilinear is as good and cheaper). `scale` then maps the uint8
+    result to the model's float input.
+    """
+    if resize_mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
+    image_size = tuple(int(s) for s in image_size)
+    pixels = tf.cast(image, tf.float32)
+    if resize_mode == "resize":
+        shape = tf.cast(tf.shape(pixels)[-3:-1], tf.float32)
+        shrink = tf.reduce_max(shape / tf.constant(image_size, tf.float32))
+        fitted = tf.cond(shrink > 2.0,
+                         lambda: _fit(pixels, image_size, resize_mode, antialias=True),
+                         lambda: _fit(pixels, image_size, resize_mode, antialias=False))
+    else:
+        fitted = _fit(pixels, image_size, resize_mode)
+    fitted = tf.ensure_shape(fitted, [*([None] * (pixels.shape.rank - 3)), *image_size, 3])
+    return tf.cast(tf.clip_by_value(tf.round(fitted), 0, 255), tf.uint8)
+
+
+def scale(images):
+    """uint8 model input -> float32 in [0, 1], the model's input range."""
+    return tf.cast(images, tf.float32) / 255.0
 
 
 def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
@@ -183,8 +216,6 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     image_size = tuple(int(s) for s in image_size)
     info = image_files.inspect(sample_image)
     ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
-    # Antialiasing matters for large downscales only; after a DCT ratio the rest is below 2x.
-    antialias = max(info.height / ratio / image_size[0], info.width / ratio / image_size[1]) > 2
 
     def load_image(path):
         data = tf.io.read_file(path)
@@ -195,9 +226,7 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
         native = tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(data)[:2],
                          lambda: tf.shape(image)[:2])
-        image = _fit(tf.cast(image, tf.float32), image_size, resize_mode, antialias=antialias)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return tf.ensure_shape(image, (*image_size, 3)), native, data
+        return model_input(image, image_size, resize_mode), native, data
 
     return load_image
 
@@ -210,7 +239,7 @@ def make_image_dataset(paths, *, image_size, batch_size: int,
 
     def load(path):
         image, native, _ = load_image(path)
-        return tf.cast(image, tf.float32) / 255.0, native[0], native[1]
+        return scale(image), native[0], native[1]
 
     dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
     return (dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -313,7 +342,7 @@ def make_dataset(
         if training:
             dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda images, masks: (tf.cast(images, tf.float32) / 255.0, masks),
+    dataset = dataset.map(lambda images, masks: (scale(images), masks),
                           num_parallel_calls=AUTOTUNE)
     if training and augmentation is not None:
         layers = augmentation.layers(seed)
