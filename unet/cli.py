@@ -213,7 +213,8 @@ def _evaluate(args) -> int:
     summary, _ = evaluation.evaluate(
         model, pairs, dataset=config.data.dataset, image_size=config.data.image_size,
         num_classes=config.model.num_classes, batch_size=args.batch_size or 8,
-        resize_mode=config.data.resize_mode)
+        resize_mode=config.data.resize_mode, tta=args.tta,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -282,7 +283,8 @@ def _predict(args) -> int:
     result = predict_folder(
         args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
-        image_size=tuple(args.image_size) if args.image_size else None)
+        image_size=tuple(args.image_size) if args.image_size else None,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -342,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the size the model was trained at")
     evaluate.add_argument("--batch-size", type=POSITIVE_INT)
     evaluate.add_argument("--split", choices=("val", "train", "all"), default="val")
+    evaluate.add_argument("--tta", choices=("none", "flip"), default="none",
+                          help="flip: average the horizontal flip's prediction in")
+    evaluate.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                          help="predict at this size (default: the training size)")
     evaluate.set_defaults(handler=_evaluate)
 
     sweep = commands.add_parser("sweep", help="run the learning-rate x batch x kernel grid")
@@ -367,12 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
+    predict.add_argument("--tta", choices=("none", "flip"), default="auto",
+                         help="average the horizontal flip's prediction in (default: flip for "
+                              "binary models, none for multi-class)")
     predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
     predict.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                          help="training size, when no config.json lies beside the model")
+    predict.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                         help="predict at this size (default: the training size)")
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export", help="SavedModel (TF Serving) or TFLite")
