@@ -24,11 +24,11 @@ def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path
     for pair in pairs:
         (inputs / pair.name).symlink_to(pair.image)
     result = inference.predict_folder(model_path, inputs, tmp_path / "out", overlay=True,
-                                      progress=False)
+                                      tta="flip", progress=False)
     assert result == {"images": 5, "skipped": 0, "submission": None}
     model = checkpoints.load_model(model_path, compile=False)
     expected = evaluation.predict_native(model, pairs, image_size=config.data.image_size,
-                                         num_classes=1, tta="flip")  # predict's default
+                                         num_classes=1, tta="flip")
     for pair, probabilities in expected:
         written = np.asarray(Image.open(tmp_path / "out" / f"{pair.image.stem}_mask.png"))
         assert written.shape == (64, 96) and set(np.unique(written)) <= {0, 255}
@@ -131,16 +131,30 @@ def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carva
     assert sorted(names) == sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))
 
 
-def test_predict_flips_binary_models_by_default_and_none_turns_it_off(trained, tmp_path):
+def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, tmp_path):
+    import shutil
+
     model_path, config = trained
     _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
     image = val_pairs[0].image
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "best.keras")
+    assert inference.auto_tta(run / "best.keras")[0] == "none"  # nothing scored: off
     written = {}
-    for tta in ("auto", "flip", "none"):
-        inference.predict_folder(model_path, image, tmp_path / tta, tta=tta, progress=False)
+    for scores, name in (({"dice": 0.9, "dice_flip_tta": 0.91}, "helps"),
+                         ({"dice": 0.9, "dice_flip_tta": 0.89}, "hurts")):
+        (run / "metrics.json").write_text(json.dumps(scores))
+        tta, reason = inference.auto_tta(run / "best.keras")
+        assert tta == ("flip" if name == "helps" else "none") and "0.9000 without" in reason
+        inference.predict_folder(run / "best.keras", image, tmp_path / name, progress=False)
+        written[name] = np.asarray(Image.open(tmp_path / name / f"{image.stem}_mask.png"))
+    for tta in ("flip", "none"):
+        inference.predict_folder(run / "best.keras", image, tmp_path / tta, tta=tta,
+                                 progress=False)
         written[tta] = np.asarray(Image.open(tmp_path / tta / f"{image.stem}_mask.png"))
-    np.testing.assert_array_equal(written["auto"], written["flip"])
-    assert inference.default_tta(1) == "flip" and inference.default_tta(23) == "none"
+    np.testing.assert_array_equal(written["helps"], written["flip"])
+    np.testing.assert_array_equal(written["hurts"], written["none"])
     with pytest.raises(ValueError, match="tta must be one of"):
         inference.predict_folder(model_path, image, tmp_path / "x", tta="rotate")
 

@@ -278,10 +278,14 @@ def best_data_dir(config) -> str:
 
 
 def _predict(args) -> int:
-    from unet.inference import predict_folder
+    from unet.inference import auto_tta, predict_folder
 
+    tta = args.tta
+    if tta == "auto":
+        tta, reason = auto_tta(args.model)
+        print(reason)
     result = predict_folder(
-        args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
+        args.model, args.input, args.output, overlay=args.overlay, tta=tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
         image_size=tuple(args.image_size) if args.image_size else None,
         prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
@@ -373,9 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("none", "flip"), default="auto",
-                         help="average the horizontal flip's prediction in (default: flip for "
-                              "binary models, none for multi-class)")
+    predict.add_argument("--tta", choices=("auto", "flip", "none"), default="auto",
+                         help="average the horizontal flip's logits in; auto: when the run's "
+                         "metrics.json scored higher with it")
     predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)

@@ -7,6 +7,7 @@ resized back to each image's own size (or cropped, for padded models), then thre
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,11 +85,20 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
     return Settings(image_size, resize_mode, num_classes, prediction_size)
 
 
-def default_tta(num_classes: int) -> str:
-    """`"flip"` for binary (car) models: averaging the mirror image's logits in steadies the
-    outline, at twice the prediction cost; `"none"` for multi-class street scenes, whose
-    layout is not left-right symmetric (the driving side)."""
-    return "flip" if num_classes == 1 else "none"
+def auto_tta(model_path) -> tuple[str, str]:
+    """Whether flip TTA helps this model: `("flip" or "none", a one-line reason)`.
+
+    Training scores the validation split with and without it (`dice` and `dice_flip_tta` in
+    the run's `metrics.json`, beside `best.keras`); flip is used where it scored higher.
+    """
+    scores = Path(model_path).with_name("metrics.json")
+    scored = json.loads(scores.read_text()) if scores.is_file() else {}
+    if "dice_flip_tta" not in scored or "dice" not in scored:
+        return "none", "Flip TTA off: no flip-TTA score beside the model (--tta flip turns it on)"
+    helps = scored["dice_flip_tta"] > scored["dice"]
+    return ("flip" if helps else "none",
+            f"Flip TTA {'on' if helps else 'off'}: validation Dice {scored['dice']:.4f} without, "
+            f"{scored['dice_flip_tta']:.4f} with ({scores})")
 
 
 def list_inputs(inputs) -> list[Path]:
@@ -143,7 +153,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         output: Folder for `<name>_mask.png` (0/255, or class ids) and `<name>_overlay.jpg`.
         overlay: Also write overlays.
         tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
-            (`default_tta`: flip for binary models, none for multi-class).
+            (`auto_tta`: flip where the run's validation scored higher with it).
         threshold: Probability threshold (binary models).
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
         batch_size: Images per prediction batch.
@@ -158,7 +168,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         raise ValueError("Nothing to write: give an output folder, a submission path, or both.")
     model = checkpoints.load_model(model_path, compile=False)
     settings = settings_for(model_path, model, image_size, prediction_size)
-    tta = default_tta(settings.num_classes) if tta == "auto" else evaluation.check_tta(tta)
+    tta = auto_tta(model_path)[0] if tta == "auto" else evaluation.check_tta(tta)
     if submission is not None and settings.num_classes != 1:
         raise ValueError("A Carvana submission needs a binary model (one output channel).")
     paths = list_inputs(inputs)
