@@ -253,27 +253,33 @@ def _report(args) -> int:
 def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
+    from unet.data import sources
 
-    configs = experiments.grid_configs(preset("cpu"), default=experiments.DEMO_GRID)
-    print(f"Demo: {len(configs)} run(s) of the 'cpu' preset on generated Carvana-like data, "
-          f"in {experiments.runs_dir(args.runs_dir)}/")
+    configs = experiments.grid_configs(preset(experiments.DEMO_PRESET),
+                                       default=experiments.DEMO_GRID)
+    runs = experiments.runs_dir(args.runs_dir)
+    print(f"Demo: {len(configs)} run(s) of the '{experiments.DEMO_PRESET}' preset on generated "
+          f"Carvana-like data, in {runs}/", flush=True)
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
-    best = [row for row in rows if row["status"] == "finished"]
-    if best:
-        model = experiments.runs_dir(args.runs_dir) / best[0]["folder"] / "best.keras"
-        print(f"Best model: {model}\nTry: python -m unet evaluate --model {model}\n"
-              f"     python -m unet predict --model {model} --input "
-              f"{best_data_dir(configs[0])}/test --output predictions --overlay")
+    finished = [row for row in rows if row["status"] == "finished"]
+    if finished:
+        print(demo_next_steps(runs / finished[0]["folder"] / "best.keras",
+                              sources.dataset_dir(configs[0].data) / "test", runs))
     return 0
 
 
-def best_data_dir(config) -> str:
-    from unet.data import sources
-
-    return str(sources.dataset_dir(config.data))
+def demo_next_steps(model, test_images, runs) -> str:
+    """What to try after the demo, with the paths it wrote."""
+    return (f"Best model: {model}\nNext:\n"
+            f"  python -m unet evaluate --model {model}\n"
+            f"  python -m unet predict --model {model} --input {test_images} "
+            "--output predictions --overlay\n"
+            f"  python -m unet export --model {model} --format saved_model\n"
+            f"  python -m unet app --model {model}\n"
+            f"  tensorboard --logdir {runs}")
 
 
 def _predict(args) -> int:
