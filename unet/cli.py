@@ -283,10 +283,22 @@ def demo_next_steps(model, test_images, runs) -> str:
 
 
 def _predict(args) -> int:
+    from pathlib import Path
+
     from unet.inference import predict_folder
 
+    tta = None if args.tta == "none" else args.tta
+    if tta == "auto":
+        scores = Path(args.model).with_name("metrics.json")
+        scored = json.loads(scores.read_text()) if scores.is_file() else {}
+        helps = scored.get("dice_flip_tta", -1.0) > scored.get("dice", 1.0)
+        tta = "flip" if helps else None
+        print(f"Flip TTA {'on' if helps else 'off'}: "
+              + (f"validation Dice {scored['dice']:.4f} without, {scored['dice_flip_tta']:.4f} "
+                 f"with ({scores})" if "dice_flip_tta" in scored else
+                 "no flip-TTA score beside the model (--tta flip turns it on)"))
     result = predict_folder(
-        args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
+        args.model, args.input, args.output, overlay=args.overlay, tta=tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
         image_size=tuple(args.image_size) if args.image_size else None)
     print(json.dumps(result, indent=2))
@@ -373,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
+    predict.add_argument("--tta", choices=("auto", "flip", "none"), default="auto",
+                         help="average the horizontal flip's logits in; auto: when the run's "
+                         "metrics.json scored higher with it")
     predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
