@@ -34,7 +34,8 @@ def test_carvana_like_files_have_the_real_formats(carvana_dir):
     gif_path = next((carvana_dir / "train_masks").glob("*_01_mask.gif"))
     gif = Image.open(gif_path)
     assert gif.format == "GIF" and gif.mode == "P"
-    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}  # as FACTS says of Kaggle's
+    # As PIL gives for Kaggle's {0, 1} palette GIFs.
+    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}
     frames = tf.io.decode_gif(tf.io.read_file(str(gif_path))).numpy()
     assert frames.shape == (1, 64, 96, 3)  # frames x H x W x 3, as tf.io.decode_gif gives
     np.testing.assert_array_equal(frames[0, ..., 0] > 0, carvana.read_mask(gif_path) == 1)

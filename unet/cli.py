@@ -2,8 +2,8 @@
 
 Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
 (including a run folder that holds another configuration, or one in use), 3 training diverged,
-130 interrupted (Ctrl-C). Errors print one `error: ...` line; `--verbose 2` or `UNET_DEBUG=1`
-adds the traceback, and TensorFlow's own start-up messages.
+130 interrupted (Ctrl-C). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the
+traceback, and TensorFlow's own start-up messages.
 """
 
 from __future__ import annotations
@@ -129,8 +129,7 @@ def _add_config_arguments(parser) -> None:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="0 silent, 1 progress bars, 2 one line per epoch and TensorFlow's "
-                        "own messages")
+                        help="0 silent, 1 progress bars, 2 one line per epoch")
 
 
 def config_from_args(args):
@@ -254,27 +253,32 @@ def _report(args) -> int:
 def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
+    from unet.data import sources
 
-    configs = experiments.grid_configs(preset("cpu"), default=experiments.DEMO_GRID)
-    print(f"Demo: {len(configs)} run(s) of the 'cpu' preset on generated Carvana-like data, "
-          f"in {experiments.runs_dir(args.runs_dir)}/")
+    configs = experiments.grid_configs(preset(args.preset), default=experiments.DEMO_GRID)
+    runs = experiments.runs_dir(args.runs_dir)
+    print(f"Demo: {len(configs)} run(s) of the '{args.preset}' preset on generated "
+          f"Carvana-like data, in {runs}/", flush=True)
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
-    best = [row for row in rows if row["status"] == "finished"]
-    if best:
-        model = experiments.runs_dir(args.runs_dir) / best[0]["folder"] / "best.keras"
-        print(f"Best model: {model}\nTry: python -m unet evaluate --model {model}\n"
-              f"     python -m unet predict --model {model} --input "
-              f"{best_data_dir(configs[0])}/test --output predictions --overlay")
+    finished = [row for row in rows if row["status"] == "finished"]
+    if finished:
+        print(demo_next_steps(runs / finished[0]["folder"] / "best.keras",
+                              sources.dataset_dir(configs[0].data) / "test", runs))
     return 0
 
 
-def best_data_dir(config) -> str:
-    from unet.data import sources
-
-    return str(sources.dataset_dir(config.data))
+def demo_next_steps(model, test_images, runs) -> str:
+    """What to try after the demo, with the paths it wrote."""
+    return (f"Best model: {model}\nNext:\n"
+            f"  python -m unet evaluate --model {model}\n"
+            f"  python -m unet predict --model {model} --input {test_images} "
+            "--output predictions --overlay\n"
+            f"  python -m unet export --model {model} --format saved_model\n"
+            f"  python -m unet app --model {model}\n"
+            f"  tensorboard --logdir {runs}")
 
 
 def _predict(args) -> int:
@@ -329,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate data, train the cpu preset, publish the report in memory/")
     demo.add_argument("--runs-dir", help=runs_help)
     demo.add_argument("--memory-dir", help=memory_help)
+    demo.add_argument("--preset", default="cpu", choices=PRESET_NAMES,
+                      help="cpu (the README's demo) or smoke (seconds, for tests)")
     demo.set_defaults(handler=_demo)
 
     train = commands.add_parser("train", help="train one run (resumes if interrupted)")
@@ -407,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_tensorflow(verbose: bool) -> None:
     """Loads TensorFlow with its C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) hidden:
-    noise to a user, kept reachable with `--verbose 2` or `UNET_DEBUG=1`.
+    noise to a user, kept reachable with `UNET_DEBUG=1`.
 
     TensorFlow 2.21 prints them before absl's logging is initialised, where
     `TF_CPP_MIN_LOG_LEVEL` does not reach, so standard error is pointed at /dev/null at the
@@ -432,7 +438,7 @@ def _quiet_tensorflow(verbose: bool) -> None:
 def main(argv=None) -> int:
     """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
-    debug = os.environ.get("UNET_DEBUG") == "1" or getattr(args, "verbose", 1) == 2
+    debug = os.environ.get("UNET_DEBUG") == "1"
     try:
         if args.handler is not _app:  # the app's server process loads TensorFlow itself
             _quiet_tensorflow(debug)
