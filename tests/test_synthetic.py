@@ -1,6 +1,7 @@
 import hashlib
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -10,6 +11,12 @@ from unet.data import carla, carvana, synthetic
 def digest(folder):
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def cars():
+    """Eight generated cars, every view at 160x240, with the per-pixel part maps."""
+    return [synthetic.render_car_views(0, index, (160, 240), parts=True) for index in range(8)]
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -33,36 +40,106 @@ def test_carvana_like_files_have_the_real_formats(carvana_dir):
     gif_path = next((carvana_dir / "train_masks").glob("*_01_mask.gif"))
     gif = Image.open(gif_path)
     assert gif.format == "GIF" and gif.mode == "P"
-    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}  # as FACTS says of Kaggle's
+    assert set(np.unique(np.asarray(gif))) == {0, 1}  # palette indices, as Kaggle's
+    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}
     frames = tf.io.decode_gif(tf.io.read_file(str(gif_path))).numpy()
     assert frames.shape == (1, 64, 96, 3)  # frames x H x W x 3, as tf.io.decode_gif gives
     np.testing.assert_array_equal(frames[0, ..., 0] > 0, carvana.read_mask(gif_path) == 1)
     assert open(carvana_dir / "train_masks.csv").readline().strip() == "img,rle_mask"
+    assert len(list((carvana_dir / "test").glob("*.jpg"))) == 16
 
 
-def test_the_car_turns_through_16_views(carvana_dir):
-    pairs = [p for p in carvana.list_pairs(carvana_dir) if p.group == carvana.list_pairs(
-        carvana_dir)[0].group]
-    coverage = [carvana.read_mask(p.mask).mean() for p in pairs]
-    assert len(coverage) == 16
-    # Side views show the car's length, front and rear views its width.
-    side, front = max(coverage[4], coverage[12]), max(coverage[0], coverage[8])
-    assert side > 1.5 * front
+def test_csv_runs_equal_the_gif_masks_exactly(carvana_dir):
+    rows = carvana.read_rle_csv(carvana_dir / "train_masks.csv")
+    assert len(rows) == 48
+    for name, rle in rows.items():
+        gif = carvana.read_mask(carvana_dir / "train_masks" / carvana.mask_name(name))
+        np.testing.assert_array_equal(carvana.rle_decode(rle, shape=(64, 96)), gif)
+        assert gif.any()
 
 
-def test_light_cars_are_not_separable_by_brightness_alone(tmp_path):
+def test_the_car_turns_through_16_consistent_views(carvana_dir, cars):
+    pairs = carvana.list_pairs(carvana_dir)
+    assert {p.group for p in pairs} == {p.group for p in pairs if p.view == 16}
+    assert sorted(p.view for p in pairs if p.group == pairs[0].group) == list(range(1, 17))
+    for _, _, _, views in cars:
+        masks = [mask for _, mask, _ in views]
+        areas = np.array([mask.mean() for mask in masks])
+        widths = [np.ptp(np.flatnonzero(mask.any(0))) + 1 for mask in masks]
+        # Side views (05, 13) show the car's length, front and rear views (01, 09) its width.
+        assert min(widths[4], widths[12]) > 1.5 * max(widths[0], widths[8])
+        # Opposite views are near-mirror silhouettes; the area changes smoothly with the angle.
+        assert abs(widths[4] - widths[12]) <= 0.03 * widths[4]
+        assert abs(widths[0] - widths[8]) <= 0.2 * widths[0]
+        ratios = areas / np.roll(areas, 1)
+        assert 0.65 < ratios.min() and ratios.max() < 1.5
+
+
+def test_several_body_types_and_mostly_neutral_paint():
+    specs = [synthetic.render_car_views(0, index, (32, 48), views=[])[1:3] for index in range(16)]
+    assert len({body for body, _ in specs}) >= 5
+    neutral = sum(paint in ("white", "pearl", "light_grey", "silver", "grey", "dark_grey",
+                            "black") for _, paint in specs)
+    assert 0.4 * len(specs) < neutral < len(specs)
+
+
+def test_contact_shadow_is_dark_and_not_car(cars):
+    for _, _, _, views in cars:
+        image, mask, parts = views[2]
+        shadow = (parts["shadow"] > 0.4) & (mask == 0)
+        assert shadow.sum() > 200  # the shadow reaches out beyond the car's outline
+        darkening = parts["backdrop"].mean(-1) - image.astype(float).mean(-1)
+        assert darkening[shadow].mean() > 30
+        far_floor = (parts["shadow"] < 0.01) & (mask == 0)
+        far_floor[: image.shape[0] // 2] = False  # the floor, not the wall
+        assert image[shadow].mean() < image[far_floor].mean() - 20
+
+
+def test_thin_parts_are_car_and_thin():
+    car_id, _, _, views = synthetic.render_car_views(0, 1, (1280, 1918), parts=True, views=[5])
+    image, mask, parts = views[0]
+    antenna = parts["antenna"]
+    assert antenna.sum() > 50
+    assert mask[antenna].mean() > 0.9
+    rows, columns = np.nonzero(antenna)
+    length = np.hypot(np.ptp(rows), np.ptp(columns))
+    assert 1 <= antenna.sum() / length <= 3.5  # 1-3 px wide at Kaggle's 1918 width
+    thin = parts["thin"]
+    assert mask[thin].mean() > 0.9
+
+
+def test_glass_is_car_but_shows_the_studio(cars):
+    found = 0
+    for _, _, paint, views in cars:
+        image, mask, parts = views[4]
+        glass = parts["glass"]
+        assert mask[glass].all()
+        difference = np.abs(image.astype(float) - parts["backdrop"]).mean(-1)
+        assert np.median(difference[glass]) < 60
+        body = (mask == 1) & ~glass
+        if paint not in ("white", "pearl", "light_grey", "silver", "grey"):
+            assert np.median(difference[glass]) < np.median(difference[body])
+        found += glass.sum() > 100
+    assert found == len(cars)
+
+
+def test_some_paint_is_as_light_as_the_studio_behind_it(cars):
+    close = []
+    for _, _, _, views in cars:
+        image, mask, parts = views[2]
+        difference = np.abs(image.astype(float) - parts["backdrop"]).mean(-1)
+        close.append((difference[mask == 1] < 15).mean())
+    assert max(close) > 0.08  # some car pixels match the studio behind them
+
+
+def test_light_cars_are_written_in_the_metadata(tmp_path):
     assert {"white", "silver", "light_grey"} <= set(synthetic.PAINTS)
     root = synthetic.make_carvana_like(tmp_path, cars=6, image_size=(64, 96), seed=0,
                                        progress=False)
-    rows = list(open(root / "metadata.csv"))[1:]
-    assert any(row.strip().endswith(("white", "silver", "light_grey")) for row in rows)
-    # Some car pixels are as bright as the backdrop around them.
-    pair = next(p for p in carvana.list_pairs(root) if p.view == 5 and any(
-        row.startswith(p.group) and row.strip().endswith(("white", "silver", "light_grey"))
-        for row in rows))
-    image = np.asarray(Image.open(pair.image).convert("L"), float)
-    mask = carvana.read_mask(pair.mask).astype(bool)
-    assert np.percentile(image[mask], 90) > np.percentile(image[~mask], 10)
+    rows = [row.strip().split(",") for row in list(open(root / "metadata.csv"))[1:]]
+    assert {row[2] for row in rows} <= set(synthetic.BODY_TYPES)
+    assert {row[3] for row in rows} <= set(synthetic.PAINTS)
+    assert any(row[3] in ("white", "silver", "light_grey", "pearl") for row in rows)
 
 
 def test_carla_like_masks_hold_real_class_ids(carla_dir):
