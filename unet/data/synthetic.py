@@ -379,9 +379,9 @@ def _studio(rng, size):
     floor_z = origin[2] + t_floor * rays[..., 2]
     wall_x = origin[0] + t_wall * rays[..., 0]
     wall_y = origin[1] + t_wall * rays[..., 1]
-    wall_level, disc_level = rng.uniform(205, 228), rng.uniform(118, 160)
+    wall_level, disc_level = rng.uniform(216, 236), rng.uniform(118, 160)
     floor_level = disc_level + rng.uniform(-10, 25)
-    wall = wall_level - 14 * np.clip(1.0 - wall_y, 0, 1) + 6 * np.clip(wall_y - 2, 0, 2)
+    wall = wall_level - 14 * np.clip(1.0 - wall_y, 0, 1) + 12 * np.clip((wall_y - 1.5) / 2, 0, 1)
     letter_height = rng.uniform(1.0, 1.2)  # metres
     letter_bottom = rng.uniform(0.1, 0.3)
     metres_per_pixel = letter_height / 400
@@ -405,7 +405,7 @@ def _studio(rng, size):
     floor = floor + (wall_level - 25 - floor) * 0.6 * np.where(np.isfinite(cove), cove, 0)
     tone = np.where(on_floor, floor, wall)
     ys, xs = np.mgrid[0:height, 0:width]
-    vignette = 1 - 0.22 * (((xs - width / 2) / (width / 2)) ** 2 + ((ys - height / 2) / (
+    vignette = 1 - 0.16 * (((xs - width / 2) / (width / 2)) ** 2 + ((ys - height / 2) / (
         height / 2)) ** 2) / 2
     tint = rng.uniform(-3, 3, 3)
     pixels = tone[..., None] * vignette[..., None] + tint
