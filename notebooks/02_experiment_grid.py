@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -55,7 +57,8 @@ USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Driv
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
 ROOT = colab.repository_root()
-MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))
+RUNS = Path(os.environ.get("UNET_RUNS_DIR", ROOT / "runs"))  # git-ignored: checkpoints, logs
+MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))  # the report
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
 PRESET = "smoke" if SMOKE else ("colab_gpu" if HAS_GPU else "cpu")
 LEARNING_RATES = (5e-5, 1e-4, 2e-4, 5e-4)
@@ -63,13 +66,12 @@ BATCH_SIZES = (4,) if SMOKE else ((16, 32) if HAS_GPU else (8,))
 KERNEL_SIZES = (3,) if SMOKE else (3, 5)
 EPOCHS = 1 if SMOKE else 10
 
-base = preset(PRESET).override(train={"epochs": EPOCHS})
-if DATASET == "carvana":
-    base = base.override(data={"dataset": "carvana", "data_dir": CARVANA_DIR})
-else:
-    base = base.override(data={"dataset": "synthetic", "data_dir": None})
+# Raising EPOCHS later continues finished points to the new count; any other change trains
+# new points in their own folders (a run is its whole configuration).
+base = preset(PRESET).for_dataset(DATASET).override(
+    train={"epochs": EPOCHS}, data={"data_dir": CARVANA_DIR if DATASET == "carvana" else None})
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
-print(f"{len(configs)} grid points, preset {PRESET}, report folder {MEMORY}")
+print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {MEMORY}")
 
 
 def points(learning_rate):
@@ -82,54 +84,54 @@ def points(learning_rate):
 # Each cell trains its points in turn and prints one line per epoch.
 
 # %%
-experiments.run_grid(points(5e-5), MEMORY);
+experiments.run_grid(points(5e-5), RUNS);
 
 # %% [markdown]
 # ## Learning rate 1e-4
 
 # %%
-experiments.run_grid(points(1e-4), MEMORY);
+experiments.run_grid(points(1e-4), RUNS);
 
 # %% [markdown]
 # ## Learning rate 2e-4
 
 # %%
-experiments.run_grid(points(2e-4), MEMORY);
+experiments.run_grid(points(2e-4), RUNS);
 
 # %% [markdown]
 # ## Learning rate 5e-4
 # The largest rate: the published grid saw some runs unstable mid-run here.
 
 # %%
-experiments.run_grid(points(5e-4), MEMORY);
+experiments.run_grid(points(5e-4), RUNS);
 
 # %% [markdown]
 # ## Results
-# The report is rebuilt from the run folders: `memory/README.md`, `sweep.csv`, learning curves,
-# Dice against learning rate, and the best and worst validation images.
+# The report is rebuilt from these points' run folders into `memory/`: `README.md`, `sweep.csv`,
+# learning curves, Dice against learning rate, and the best and worst validation images. The
+# same figures are drawn here.
 
 # %%
 from IPython.display import Markdown, display
 
 from unet import report
+from unet.callbacks import read_history
 
-rows = experiments.summarize(MEMORY)
-names = [row["run"] for row in rows]
-assert all(names.count(c.name) == 1 for c in configs), "every grid point exactly once"
-readme = report.write_report(MEMORY, command="notebooks/02_experiment_grid")
-table = readme.read_text().split("## Grid")[1].split("## ")[0]
-display(Markdown(table))
-
-# %% [markdown]
-# The figures, as saved in the report folder.
+run_dirs = [experiments.run_dir_for(c, RUNS) for c in configs]
+rows = experiments.sort_rows([experiments.summarize_run(d) for d in run_dirs])
+assert sorted(r["folder"] for r in rows) == sorted(str(c.folder) for c in configs)
+report.write_report(RUNS, MEMORY, command="notebooks/02_experiment_grid", run_dirs=run_dirs)
+display(Markdown("\n".join(report.markdown_table(rows))))
 
 # %%
 import matplotlib.pyplot as plt
 
-for name in ("learning_curves.png", "dice_vs_learning_rate.png", "overlays_best_worst.png"):
-    assert (MEMORY / name).is_file(), name
-    plt.figure(figsize=(14, 5))
-    plt.imshow(plt.imread(MEMORY / name))
-    plt.axis("off")
-    plt.title(name)
-plt.show()
+from unet import viz
+
+histories = {r["run"]: read_history(RUNS / r["folder"] / "history.csv") for r in rows}
+display(viz.plot_learning_curves(histories))
+finished = [r for r in rows if r["status"] == "finished"]
+if len(finished) > 1:
+    display(viz.plot_score_vs_learning_rate(finished))
+display(report.overlay_figure(RUNS / finished[0]["folder"]))
+plt.close("all")

@@ -51,73 +51,55 @@ USE_DRIVE = False
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
 ROOT = colab.repository_root()
+RUNS = Path(os.environ.get("UNET_RUNS_DIR", ROOT / "runs"))  # where 02 trained its grid
 MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))
 WORST = 4  # how many of the worst images to show
 
 # %% [markdown]
 # ## The best model
-# The best finished grid point (run `02_experiment_grid` first); with none, a smoke run is
-# trained here so the notebook stands on its own.
+# The best finished binary run under `runs/` (run `02_experiment_grid` first); with none, a
+# smoke run is trained here so the notebook stands on its own.
 
 # %%
-from unet import checkpoints, experiments
+from unet import experiments
 from unet.config import RunConfig, preset
 
-finished = [r for r in experiments.summarize(MEMORY) if r["status"] == "finished"
-            and (MEMORY / "runs" / r["run"] / "best.keras").is_file()]
+finished = [r for r in experiments.summarize(RUNS) if r["status"] == "finished"
+            and "dice" in r and (RUNS / r["folder"] / "best.keras").is_file()]
 if not finished:
-    finished = [experiments.run_point(preset("smoke"), MEMORY)]
-run_dir = MEMORY / "runs" / finished[0]["run"]
+    finished = [experiments.run_point(preset("smoke"), RUNS)]
+run_dir = RUNS / finished[0]["folder"]
 config = RunConfig.load(run_dir / "config.json")
-model = checkpoints.load_model(run_dir / "best.keras", compile=False)
-print(f"{run_dir.name}: validation Dice {finished[0]['dice']:.4f} at native size")
+print(f"{finished[0]['folder']}: validation Dice {finished[0]['dice']:.4f} at native size")
 
 # %% [markdown]
 # ## Per-image Dice
 # Scores from the run's `per_image.csv` (native resolution, Kaggle's per-image rule).
 
 # %%
-import matplotlib.pyplot as plt
-
 from unet import viz
 
 per_image = experiments.read_per_image(run_dir)
 dice = [row["dice"] for row in per_image]
 viz.save_figure(viz.plot_histogram(dice, "validation Dice per image"),
-                MEMORY / "inspect_dice_distribution.png")
+                MEMORY / "inspect_dice_distribution.png", show=True)
 print(f"{len(dice)} images; worst {dice[0]:.4f}, median {sorted(dice)[len(dice) // 2]:.4f}")
 
 # %% [markdown]
 # ## The worst images first
-# Prediction over the photo, then errors: red = false positive, blue = false negative.
+# Prediction over the photo, then the errors, with their colours in the legend.
 
 # %%
 from unet import evaluation
-from unet.data import image_files, sources
 
-_, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-by_name = {pair.name: pair for pair in val_pairs}
-worst = [by_name[row["image"]] for row in per_image[:WORST]]
-
-
-def predicted_masks(pairs):
-    """(pair, image, truth, prediction) at native size, for a handful of pairs."""
-    for pair, probabilities in evaluation.predict_native(
-            model, pairs, image_size=config.data.image_size, num_classes=1,
-            resize_mode=config.data.resize_mode):
-        yield (pair, image_files.decode(pair.image, "RGB"),
-               sources.read_native_mask(pair, config.data.dataset),
-               evaluation.labels_from_probabilities(probabilities, 1))
-
-
-panels, titles, worst_masks = [], [], list(predicted_masks(worst))
-for (pair, image, truth, prediction), row in zip(worst_masks, per_image):
-    panels += [viz.overlay(image, prediction), viz.error_map(image, truth, prediction)]
-    titles += [f"{pair.name} Dice {row['dice']:.4f}", "red FP, blue FN"]
-viz.save_figure(viz.image_grid(panels, columns=4, titles=titles), MEMORY / "inspect_worst.png")
-plt.imshow(plt.imread(MEMORY / "inspect_worst.png"))
-plt.axis("off")
-plt.show()
+worst = evaluation.examples(run_dir, [row["image"] for row in per_image[:WORST]])
+panels, titles = [], []
+for example, row in zip(worst, per_image):
+    panels += [viz.overlay(example.image, example.prediction),
+               viz.error_map(example.image, example.truth, example.prediction)]
+    titles += [f"{example.name} Dice {row['dice']:.4f}", "errors"]
+viz.save_figure(viz.image_grid(panels, columns=4, titles=titles, legend=viz.ERROR_LEGEND),
+                MEMORY / "inspect_worst.png", show=True)
 
 # %% [markdown]
 # ## Zoomed boundaries
@@ -125,12 +107,14 @@ plt.show()
 
 # %%
 crops = []
-for _, image, truth, prediction in worst_masks:
-    size = max(32, image.shape[0] // 4)
-    top, left, bottom, right = viz.error_window(truth, prediction, size=size)
-    crops.append(viz.error_map(image, truth, prediction)[top:bottom, left:right])
-viz.save_figure(viz.image_grid(crops, columns=len(crops), titles=[p.name for p, *_ in worst_masks]),
-                MEMORY / "inspect_boundaries.png")
+for example in worst:
+    size = max(32, example.image.shape[0] // 4)
+    top, left, bottom, right = viz.error_window(example.truth, example.prediction, size=size)
+    crops.append(viz.error_map(example.image, example.truth, example.prediction)
+                 [top:bottom, left:right])
+viz.save_figure(viz.image_grid(crops, columns=len(crops), titles=[e.name for e in worst],
+                               legend=viz.ERROR_LEGEND),
+                MEMORY / "inspect_boundaries.png", show=True)
 
 # %% [markdown]
 # ## All 16 views of the hardest car
@@ -141,55 +125,52 @@ import collections
 
 by_car = collections.defaultdict(list)
 for row in per_image:
-    by_car[by_name[row["image"]].group].append(row["dice"])
-hardest = min(by_car, key=lambda car: sum(by_car[car]) / len(by_car[car]))
-views = sorted((p for p in val_pairs if p.group == hardest), key=lambda p: p.view)
-panels = [viz.error_map(image, truth, prediction)
-          for _, image, truth, prediction in predicted_masks(views)]
-viz.save_figure(viz.image_grid(panels, columns=4, titles=[f"view {p.view:02d}" for p in views]),
-                MEMORY / "inspect_car_views.png")
-print(f"hardest car {hardest}: mean Dice {sum(by_car[hardest]) / len(by_car[hardest]):.4f}")
+    by_car[row["image"].rsplit("_", 1)[0]].append(row)
+hardest = min(by_car, key=lambda car: sum(r["dice"] for r in by_car[car]) / len(by_car[car]))
+views = sorted(row["image"] for row in by_car[hardest])
+panels = [viz.error_map(e.image, e.truth, e.prediction)
+          for e in evaluation.examples(run_dir, views)]
+viz.save_figure(viz.image_grid(panels, columns=4, titles=views, legend=viz.ERROR_LEGEND),
+                MEMORY / "inspect_car_views.png", show=True)
+print(f"hardest car {hardest}: mean Dice "
+      f"{sum(r['dice'] for r in by_car[hardest]) / len(by_car[hardest]):.4f}")
 
 # %% [markdown]
 # ## CARLA: class maps and confusion matrix
 # A multi-class model on CARLA scenes (`CARLA_DIR`, else generated ones), trained here with the
-# same trainer: 23 classes, sparse cross-entropy, 96x128 as in the assignment.
+# same trainer and the dataset's defaults: 23 classes, sparse cross-entropy, 96x128 as in the
+# assignment.
 
 # %%
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from unet.data import carla, synthetic
+from unet.data import carla, sources, synthetic
 
 carla_root = CARLA_DIR or synthetic.make_carla_like(
     sources.data_root() / "carla_like_inspection", count=40 if SMOKE else 200, progress=False)
-carla_config = preset("smoke" if SMOKE else "cpu").override(
-    data={"dataset": "carla", "data_dir": str(carla_root), "image_size": (96, 128)},
-    model={"num_classes": carla.NUM_CLASSES}, train={"loss": "sparse_ce"})
-carla_memory = MEMORY / "carla"
-carla_result = experiments.run_point(carla_config, carla_memory)
-carla_run = carla_memory / "runs" / carla_config.name
-carla_model = checkpoints.load_model(carla_run / "best.keras", compile=False)
+carla_config = preset("smoke" if SMOKE else "cpu").for_dataset("carla").override(
+    data={"data_dir": str(carla_root)})
+carla_result = experiments.run_point(carla_config, RUNS)
+carla_run = experiments.run_dir_for(carla_config, RUNS)
 print(f"CARLA mean IoU {carla_result['mean_iou']:.4f}, pixel accuracy "
       f"{carla_result['pixel_accuracy']:.4f}")
 
-_, carla_val = sources.split_pairs(carla_config.data, seed=carla_config.train.seed)
-truths, predictions, panels = [], [], []
-for pair, probabilities in evaluation.predict_native(
-        carla_model, carla_val, image_size=(96, 128), num_classes=carla.NUM_CLASSES):
-    truth = carla.read_mask(pair.mask)
-    prediction = evaluation.labels_from_probabilities(probabilities, carla.NUM_CLASSES)
-    truths.append(truth.ravel())
-    predictions.append(prediction.ravel())
-    if len(panels) < 9:
-        panels += [image_files.decode(pair.image, "RGB"), viz.class_map(truth),
-                   viz.class_map(prediction)]
-viz.save_figure(viz.image_grid(panels, columns=3, titles=["photo", "truth", "prediction"] * 3),
-                MEMORY / "inspect_carla_class_maps.png")
-present = sorted(set(np.concatenate(truths)) | set(np.concatenate(predictions)))
-matrix = confusion_matrix(np.concatenate(truths), np.concatenate(predictions), labels=present)
+scenes = [row["image"] for row in experiments.read_per_image(carla_run)]
+carla_examples = evaluation.examples(carla_run, scenes)
+truths = np.concatenate([e.truth.ravel() for e in carla_examples])
+predictions = np.concatenate([e.prediction.ravel() for e in carla_examples])
+panels = [panel for e in carla_examples[:3]
+          for panel in (e.image, viz.class_map(e.truth), viz.class_map(e.prediction))]
+legend = viz.class_legend([e.truth for e in carla_examples[:3]]
+                          + [e.prediction for e in carla_examples[:3]])
+viz.save_figure(viz.image_grid(panels, columns=3, titles=["photo", "truth", "prediction"] * 3,
+                               legend=legend),
+                MEMORY / "inspect_carla_class_maps.png", show=True)
+present = sorted(set(truths) | set(predictions))
+matrix = confusion_matrix(truths, predictions, labels=present)
 viz.save_figure(viz.plot_confusion_matrix(matrix, [carla.CLASS_NAMES[i] for i in present]),
-                MEMORY / "inspect_carla_confusion.png")
+                MEMORY / "inspect_carla_confusion.png", show=True)
 
 # %% [markdown]
 # ## Results

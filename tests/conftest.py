@@ -49,14 +49,17 @@ def carvana_copy(carvana_dir, tmp_path):
 
 @pytest.fixture(scope="session")
 def smoke_sweep(tmp_path_factory):
-    """A finished two-point smoke grid in a report folder; treat as read-only."""
+    """A finished two-point smoke grid under a runs root; treat as read-only.
+
+    Returns `(runs root, rows)`; run folders are `<root>/synthetic/smoke/lr..._bs4_k3`.
+    """
     from unet import experiments
     from unet.config import preset
 
-    memory = tmp_path_factory.mktemp("memory")
+    runs = tmp_path_factory.mktemp("runs")
     configs = experiments.grid_configs(preset("smoke"), [1e-3, 3e-3], [4], [3])
-    rows = experiments.run_grid(configs, memory, verbose=0)
-    return memory, rows
+    rows = experiments.run_grid(configs, runs, verbose=0)
+    return runs, rows
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +67,6 @@ def trained(smoke_sweep):
     """The better smoke run's `best.keras` and its configuration."""
     from unet.config import RunConfig
 
-    memory, _ = smoke_sweep
-    run_dir = memory / "runs" / "lr3e-3_bs4_k3"
+    runs, _ = smoke_sweep
+    run_dir = runs / "synthetic" / "smoke" / "lr3e-3_bs4_k3"
     return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,31 +9,106 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def run_cli(*args, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_cli(*args, cwd, env=None):
+    environment = {**os.environ, **(env or {})}
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command line quiets TensorFlow itself
     return subprocess.run([sys.executable, "-m", "unet", *args], capture_output=True, text=True,
-                          env=env, timeout=600, cwd=cwd)
+                          env=environment, timeout=600, cwd=cwd)
 
 
-def test_train_then_evaluate_agree_on_native_size_dice(tmp_path):
-    trained = run_cli("train", "--preset", "smoke", "--learning-rate", "0.002", "--kernel-size",
-                      "5", "--memory-dir", "mem", "--verbose", "0", cwd=tmp_path)
+def test_help_answers_without_importing_tensorflow(tmp_path):
+    code = ("import sys; sys.argv = ['-m']; import unet, unet.cli; "
+            "unet.cli.build_parser(); print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+    helped = run_cli("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "demo" in helped.stdout
+
+
+def test_the_readme_sequence_in_smoke_form(tmp_path):
+    """The README's commands in order, on a fresh folder: each works and finds the files the
+    one before it wrote; TensorFlow's start-up lines stay hidden."""
+    env = {"UNET_RUNS_DIR": str(tmp_path / "runs"), "UNET_MEMORY_DIR": str(tmp_path / "memory"),
+           "UNET_DATA_ROOT": str(tmp_path / "data")}
+    data = tmp_path / "data" / "carvana_like"
+    made = run_cli("data", "synthetic", "--dataset", "carvana", "--out", str(data), "--count",
+                   "3", "--image-size", "64", "96", "--test-cars", "1", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    checked = run_cli("data", "check", "--dataset", "carvana", "--data-dir", str(data),
+                      cwd=tmp_path, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    trained = run_cli("train", "--preset", "smoke", "--dataset", "carvana", "--data-dir",
+                      str(data), "--verbose", "0", cwd=tmp_path, env=env)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    run_dir = tmp_path / "mem" / "runs" / "lr2e-3_bs4_k5"
+    assert "I0000" not in trained.stderr and "E0000" not in trained.stderr
+    run_dir = tmp_path / "runs" / "carvana" / "smoke" / "lr1e-3_bs4_k3"
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["kernel_size"] == 5 and config["train"]["learning_rate"] == 0.002
-    evaluated = run_cli("evaluate", "--model", str(run_dir / "best.keras"), cwd=tmp_path)
+    model = run_dir / "best.keras"
+
+    again = run_cli("train", "--preset", "smoke", "--dataset", "carvana", "--data-dir",
+                    str(data), "--verbose", "0", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "Skipped" in again.stdout and "finished" in again.stdout
+
+    evaluated = run_cli("evaluate", "--model", str(model), cwd=tmp_path, env=env)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     summary = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
     assert summary["dice"] == pytest.approx(metrics["dice"], abs=1e-6)
-    assert summary["images"] == metrics["val_images"]
+
+    reported = run_cli("report", cwd=tmp_path, env=env)
+    assert reported.returncode == 0, reported.stderr[-3000:]
+    assert "carvana/smoke/lr1e-3_bs4_k3" in (tmp_path / "memory" / "README.md").read_text()
+
+    predicted = run_cli("predict", "--model", str(model), "--input", str(data / "test"),
+                        "--output", "predictions", "--submission", "submission.csv.gz",
+                        cwd=tmp_path, env=env)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert len(list((tmp_path / "predictions").glob("*_mask.png"))) == 16
+    exported = run_cli("export", "--model", str(model), "--format", "saved_model",
+                       cwd=tmp_path, env=env)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (tmp_path / exported.stdout.strip().splitlines()[-1]).exists()
 
 
-def test_report_command_and_a_diverging_run_exit_clearly(tmp_path):
+def test_evaluate_reads_size_and_classes_from_a_model_without_config(trained, carvana_dir,
+                                                                     tmp_path):
+    """Defect: with no config.json beside it, the model path was copied into `architecture`."""
+    model_path, config = trained
+    alone = tmp_path / "alone.keras"
+    shutil.copy(model_path, alone)
+    evaluated = run_cli("evaluate", "--model", str(alone), "--dataset", "carvana",
+                        "--data-dir", str(carvana_dir), cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    summary = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
+    assert 0.0 <= summary["dice"] <= 1.0 and summary["images"] > 0
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--epochs", "0"], "--epochs"), (["--batch-size", "-2"], "--batch-size"),
+    (["--learning-rate", "-1e-3"], "--learning-rate"), (["--learning-rate", "nan"],
+                                                        "--learning-rate"),
+    (["--val-fraction", "1.5"], "--val-fraction"), (["--kernel-size", "4"], "--kernel-size"),
+    (["--image-size", "0", "96"], "--image-size"), (["--filters", "0"], "--filters"),
+    (["--depth", "0"], "--depth"), (["--steps-per-epoch", "0"], "--steps-per-epoch"),
+    (["--preset", "gpu"], "--preset"),
+])
+def test_bad_values_are_refused_before_anything_runs(flags, named, tmp_path):
+    refused = run_cli("train", *flags, "--runs-dir", "runs", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert named in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_errors_are_one_line_with_their_exit_code(tmp_path):
+    missing = run_cli("train", "--preset", "smoke", "--dataset", "carvana", "--data-dir",
+                      "nowhere", "--runs-dir", "runs", cwd=tmp_path)
+    assert missing.returncode == 1, missing.stderr
+    assert missing.stderr.strip().startswith("error: ") and "nowhere" in missing.stderr
+    assert "Traceback" not in missing.stderr and not (tmp_path / "runs").exists()
     diverged = run_cli("train", "--preset", "smoke", "--learning-rate", "1e12",
                        "--run-dir", "run", "--verbose", "0", cwd=tmp_path)
-    assert diverged.returncode == 2
+    assert diverged.returncode == 3
     assert "Training diverged" in diverged.stderr and "Lower the learning rate" in diverged.stderr
-    missing = run_cli("report", "--memory-dir", "nowhere", cwd=tmp_path)
-    assert missing.returncode != 0 and "No runs under" in missing.stderr
+    no_runs = run_cli("report", "--runs-dir", "nowhere", "--memory-dir", "mem", cwd=tmp_path)
+    assert no_runs.returncode == 1 and "No runs under" in no_runs.stderr
+    assert not (tmp_path / "mem").exists()

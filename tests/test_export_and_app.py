@@ -18,11 +18,40 @@ def test_saved_model_serves_uint8_images_of_any_size_like_keras(trained, tmp_pat
     result = served.serve(tf.constant(image))
     assert result["masks"].shape == (1, 50, 70, 1) and result["masks"].dtype == tf.uint8
     model = checkpoints.load_model(model_path, compile=False)
-    pixels = tf.image.resize(image.astype("float32") / 255.0, config.data.image_size,
-                             antialias=True)
-    expected = tf.image.resize(tf.sigmoid(model(pixels)), (50, 70))
+    settings = inference.settings_for(model_path, model)
+    # The same path as inference: model input, logits back to native size, then probabilities.
+    pixels = tf.cast(tf.round(tf.image.resize(image.astype("float32"), config.data.image_size)),
+                     tf.float32) / 255.0
+    expected = tf.sigmoid(tf.image.resize(model(pixels), (50, 70)))
     np.testing.assert_allclose(result["probabilities"], expected, atol=1e-5)
-    np.testing.assert_array_equal(result["masks"].numpy(), (expected.numpy() > 0.5))
+    np.testing.assert_array_equal(result["masks"].numpy()[0, ..., 0],
+                                  inference.predict_array(model, image[0], settings))
+
+
+def test_a_padded_model_is_padded_by_the_saved_model_and_the_app(trained, tmp_path):
+    """Defect: the web app and the SavedModel resized a model trained with `pad`."""
+    import json
+    import shutil
+
+    model_path, config = trained
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "best.keras")
+    values = config.to_dict()
+    values["data"]["resize_mode"] = "pad"
+    (run / "config.json").write_text(json.dumps(values))
+    model = checkpoints.load_model(run / "best.keras", compile=False)
+    padded = inference.settings_for(run / "best.keras", model)
+    assert padded.resize_mode == "pad"
+    height, width = config.data.image_size
+    image = np.random.default_rng(4).integers(0, 256, (height - 4, width - 6, 3), np.uint8)
+    reflected = np.pad(image, ((2, 2), (3, 3), (0, 0)), mode="reflect")
+    logits = model(reflected[None].astype("float32") / 255.0)[0, 2:-2, 3:-3, 0].numpy()
+    expected = (logits > 0).astype(np.uint8)
+    np.testing.assert_array_equal(inference.predict_array(model, image, padded), expected)
+    served = tf.saved_model.load(str(export.export(run / "best.keras", "saved_model")))
+    masks = served.serve(tf.constant(image[None]))["masks"].numpy()[0, ..., 0]
+    np.testing.assert_array_equal(masks, expected)
 
 
 def test_tflite_matches_keras_on_the_same_input(trained, tmp_path):

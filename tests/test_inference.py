@@ -37,16 +37,17 @@ def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path
         assert (tmp_path / "out" / f"{pair.image.stem}_overlay.jpg").is_file()
 
 
-def test_flip_tta_averages_the_flipped_prediction(trained):
+def test_flip_tta_averages_the_flipped_logits(trained):
     model_path, config = trained
     model = checkpoints.load_model(model_path, compile=False)
     images = np.random.default_rng(0).random((2, *config.data.image_size, 3)).astype("float32")
-    plain = evaluation.predict_probabilities(model, images, 1)
-    flipped = evaluation.predict_probabilities(model, images[:, :, ::-1], 1)[:, :, ::-1]
-    both = evaluation.predict_probabilities(model, images, 1, tta="flip")
+    plain = evaluation.predict_logits(model, images)
+    flipped = evaluation.predict_logits(model, images[:, :, ::-1])[:, :, ::-1]
+    both = evaluation.predict_logits(model, images, tta="flip")
     np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
+    assert not np.allclose(both, plain, atol=1e-3)  # the flip does change the prediction
     with pytest.raises(ValueError, match="tta must be None or 'flip'"):
-        evaluation.predict_probabilities(model, images, 1, tta="rotate")
+        evaluation.predict_logits(model, images, tta="rotate")
 
 
 def test_the_submission_decodes_back_to_the_written_masks(trained, carvana_dir, tmp_path):

@@ -138,3 +138,33 @@ def test_streaming_keras_metrics_equal_the_functions_on_the_whole_set(aggregate,
 def test_unknown_aggregate_is_rejected():
     with pytest.raises(ValueError, match="aggregate must be one of"):
         metrics.dice(TRUE[None], as_probabilities(PRED[None]), aggregate="mean")
+
+
+def _square(offset=0, size=(40, 40)):
+    mask = np.zeros(size, np.uint8)
+    mask[10 + offset:30 + offset, 10:30] = 1
+    return mask
+
+
+@pytest.mark.parametrize("offset, expected", [(0, 1.0), (1, 1.0), (2, 1.0)])
+def test_boundary_f_forgives_shifts_within_the_tolerance(offset, expected):
+    assert metrics.boundary_f_score(_square(), _square(offset), tolerance=2) == expected
+
+
+def test_boundary_f_by_hand_for_a_shift_beyond_the_tolerance():
+    # Shifted down 4 px. Each outline: 76 px (a 20x20 square less its 18x18 core). Of the
+    # truth's outline, within 2 px of the shifted one: its two side columns from row 12 on
+    # (2 x 18 = 36), and on its bottom edge (row 29) the 2 x 2 pixels next to the shifted
+    # sides (x = 11, 12, 27, 28): 40 of 76. The same holds the other way, so F = 40 / 76.
+    score = metrics.boundary_f_score(_square(), _square(4), tolerance=2)
+    assert score == pytest.approx(40 / 76)
+    assert metrics.boundary_f_score(_square(), _square(8), tolerance=2) < score
+
+
+def test_boundary_f_empty_masks_and_the_image_border():
+    empty = np.zeros((8, 8), np.uint8)
+    assert metrics.boundary_f_score(empty, empty) == 1.0
+    assert metrics.boundary_f_score(empty, _square()) == 0.0
+    assert metrics.boundary_f_score(_square(), np.zeros((40, 40), np.uint8)) == 0.0
+    full = np.ones((8, 8), np.uint8)  # the image's edge is not an outline
+    assert metrics.boundary_f_score(full, full) == 1.0

@@ -60,11 +60,11 @@ def test_a_training_killed_mid_run_resumes_and_logs_each_epoch_once(tmp_path):
 
 
 def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_path):
-    memory = tmp_path / "memory"
+    memory, root = tmp_path / "memory", tmp_path / "runs"
     command = ("sweep", "--preset", "smoke", "--epochs", "3", "--learning-rates", "1e-3", "2e-3",
                "--batch-sizes", "4", "--kernel-sizes", "3", "5", "--memory-dir", str(memory),
-               "--verbose", "0")
-    runs = memory / "runs"
+               "--runs-dir", str(root), "--verbose", "0")
+    runs = root / "synthetic" / "smoke"
     first = runs / "lr1e-3_bs4_k3"
     third = runs / "lr2e-3_bs4_k3"
     # 1. Between points: as soon as the first point has finished.
@@ -74,7 +74,7 @@ def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_
     kill_when(start(*command, cwd=tmp_path), lambda: len(epochs(third)) >= 1)
     assert not (third / "metrics.json").exists()
     finish(start(*command, cwd=tmp_path))
-    rows = experiments.summarize(memory)
+    rows = experiments.summarize(root)
     assert sorted(r["run"] for r in rows) == ["lr1e-3_bs4_k3", "lr1e-3_bs4_k5",
                                               "lr2e-3_bs4_k3", "lr2e-3_bs4_k5"]
     assert all(r["status"] == "finished" for r in rows)
@@ -83,3 +83,69 @@ def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_
         assert epochs(runs / row["run"]) == [1, 2, 3]
     sweep_rows = (memory / "sweep.csv").read_text().strip().splitlines()[1:]
     assert len(sweep_rows) == 4
+
+
+def partials(run_dir):
+    return [p for p in run_dir.rglob("*") if ".partial-" in p.name]
+
+
+def test_a_kill_before_the_first_epoch_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "2", "--run-dir", str(run_dir),
+               "--verbose", "0")
+    kill_when(start(*command, cwd=tmp_path), lambda: (run_dir / "config.json").exists())
+    assert epochs(run_dir) == []
+    finish(start(*command, cwd=tmp_path))
+    assert epochs(run_dir) == [1, 2] and (run_dir / "metrics.json").is_file()
+
+
+def test_a_kill_during_native_evaluation_scores_again_without_training(tmp_path):
+    """Keras removes its backup at the end of `fit`: the rerun used to retrain from epoch 1,
+    and then `metrics.json` described another epoch than `best.keras` held."""
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "2", "--run-dir", str(run_dir),
+               "--verbose", "0")
+    kill_when(start(*command, cwd=tmp_path),
+              lambda: (run_dir / "trained.json").exists())
+    assert not (run_dir / "metrics.json").exists()
+    best = (run_dir / "best.keras").stat().st_mtime_ns
+    history = (run_dir / "history.csv").read_text()
+    finish(start(*command, cwd=tmp_path))
+    assert (run_dir / "history.csv").read_text() == history  # no epoch trained again
+    assert (run_dir / "best.keras").stat().st_mtime_ns == best
+    assert (run_dir / "metrics.json").is_file()
+
+
+def test_a_kill_during_a_checkpoint_write_leaves_no_partial_after_the_rerun(tmp_path):
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "4", "--run-dir", str(run_dir),
+               "--verbose", "0")
+    process = start(*command, cwd=tmp_path)
+    deadline = time.monotonic() + TIMEOUT
+    while not partials(run_dir) if run_dir.exists() else True:
+        assert process.poll() is None, "finished before a checkpoint write could be caught"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finish(start(*command, cwd=tmp_path))
+    assert partials(run_dir) == []
+    assert epochs(run_dir) == [1, 2, 3, 4] and (run_dir / "metrics.json").is_file()
+
+
+def test_two_trainings_on_one_folder_one_runs_the_other_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "3", "--run-dir", str(run_dir),
+               "--verbose", "0")
+    first = start(*command, cwd=tmp_path)
+    deadline = time.monotonic() + TIMEOUT
+    while not (run_dir / "config.json").exists():
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.02)
+    second = start(*command, cwd=tmp_path)
+    _, refused = second.communicate(timeout=TIMEOUT)
+    assert second.returncode == 2
+    assert refused.startswith("error: ") and "in use by process" in refused
+    assert "Traceback" not in refused
+    finish(first)
+    assert epochs(run_dir) == [1, 2, 3]

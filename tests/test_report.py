@@ -9,33 +9,76 @@ from unet import report
 pytestmark = pytest.mark.slow
 
 
-def test_report_lists_every_point_sorted_by_dice_with_figures(smoke_sweep):
-    memory, rows = smoke_sweep
-    readme = report.write_report(memory, command="pytest")
+def test_report_lists_every_point_sorted_by_dice_with_figures(smoke_sweep, tmp_path):
+    runs, rows = smoke_sweep
+    memory = tmp_path / "memory"
+    readme = report.write_report(runs, memory, command="pytest")
     text = readme.read_text()
     table = [line for line in text.splitlines() if line.startswith("| lr")]
     assert len(table) == 2
-    dice = [float(line.split("|")[7]) for line in table]
+    dice = [float(line.split("|")[8]) for line in table]
     assert dice == sorted(dice, reverse=True)
     assert "TensorFlow" in text and "Keras" in text and "commit" in text
-    for name in ("learning_curves.png", "dice_vs_learning_rate.png", "overlays_best_worst.png"):
+    for name in ("synthetic_learning_curves.png", "synthetic_score_vs_learning_rate.png",
+                 "synthetic_overlays_best_worst.png"):
         assert f"]({name})" in text
         with Image.open(memory / name) as image:
             assert image.size[0] > 200 and image.size[1] > 100
     with (memory / "sweep.csv").open() as stream:
         sweep = list(csv.DictReader(stream))
-    assert {r["run"] for r in sweep} == {"lr1e-3_bs4_k3", "lr3e-3_bs4_k3"}
+    assert {r["folder"] for r in sweep} == {"synthetic/smoke/lr1e-3_bs4_k3",
+                                            "synthetic/smoke/lr3e-3_bs4_k3"}
     assert float(sweep[0]["dice"]) == pytest.approx(rows[0]["dice"])
 
 
-def test_report_is_rebuilt_from_the_run_folders_alone(smoke_sweep):
-    memory, _ = smoke_sweep
-    first = report.write_report(memory, command="make demo", overlays=False).read_text()
+def test_report_is_rebuilt_from_the_run_folders_alone(smoke_sweep, tmp_path):
+    runs, _ = smoke_sweep
+    memory = tmp_path / "memory"
+    first = report.write_report(runs, memory, command="make demo", overlays=False).read_text()
     (memory / "sweep.csv").unlink()
     (memory / "README.md").write_text("stale")
-    second = report.write_report(memory, overlays=False).read_text()  # as `unet report` does
+    second = report.write_report(runs, memory, overlays=False).read_text()  # as `unet report`
     assert first == second and "Made by `make demo`" in second
     assert (memory / "sweep.csv").is_file()
+
+
+def test_report_puts_binary_and_multiclass_runs_in_their_own_tables(smoke_sweep, tmp_path):
+    """Defect: a multi-class run beside binary ones crashed the report (KeyError: 'dice')
+    after part of the folder had been rewritten."""
+    import shutil
+
+    from unet import experiments, training
+    from unet.config import preset
+    from unet.data import synthetic
+
+    runs = shutil.copytree(smoke_sweep[0], tmp_path / "runs")
+    carla_dir = synthetic.make_carla_like(tmp_path / "carla", count=40, image_size=(48, 64),
+                                          progress=False)
+    carla = preset("smoke").for_dataset("carla").override(
+        data={"data_dir": str(carla_dir), "image_size": (32, 48)})
+    training.train(carla, experiments.run_dir_for(carla, runs), verbose=0)
+    memory = tmp_path / "memory"
+    text = report.write_report(runs, memory, command="pytest", overlays=True).read_text()
+    assert "## Dataset `synthetic`" in text and "## Dataset `carla`" in text
+    carla_section = text[text.index("## Dataset `carla`"):]
+    assert "val mean_dice" in carla_section and "| lr1e-3_bs4_k3 | `carla/smoke/" in carla_section
+    assert (memory / "carla_overlays_best_worst.png").is_file()
+    assert (memory / "synthetic_overlays_best_worst.png").is_file()
+
+
+def test_a_failing_report_leaves_the_previous_one_whole(smoke_sweep, tmp_path, monkeypatch):
+    runs, _ = smoke_sweep
+    memory = tmp_path / "memory"
+    report.write_report(runs, memory, command="first", overlays=False)
+    before = {p.name: p.read_bytes() for p in memory.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(report.viz, "plot_score_vs_learning_rate", broken)
+    with pytest.raises(RuntimeError):
+        report.write_report(runs, memory, command="second", overlays=False)
+    assert {p.name: p.read_bytes() for p in memory.iterdir()} == before
 
 
 def test_viz_panels_colour_the_right_pixels():

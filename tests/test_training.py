@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep):
-    memory, rows = smoke_sweep
-    run_dir = memory / "runs" / "lr1e-3_bs4_k3"
+    runs, rows = smoke_sweep
+    run_dir = runs / "synthetic" / "smoke" / "lr1e-3_bs4_k3"
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.json", "history.csv", "metrics.json", "per_image.csv", "best.keras",
             "last.keras", "logs"} <= names
@@ -32,20 +32,83 @@ def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep
     assert again == result and (run_dir / "best.keras").stat().st_mtime == stamp
 
 
-def test_a_folder_of_another_configuration_is_refused(smoke_sweep, tmp_path):
-    memory, _ = smoke_sweep
+def _copy_run(smoke_sweep, tmp_path, name="lr1e-3_bs4_k3"):
     import shutil
 
-    run_dir = shutil.copytree(memory / "runs" / "lr1e-3_bs4_k3", tmp_path / "run")
+    runs, _ = smoke_sweep
+    return shutil.copytree(runs / "synthetic" / "smoke" / name, tmp_path / "run")
+
+
+def test_a_folder_of_another_configuration_is_refused(smoke_sweep, tmp_path):
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    before = (run_dir / "metrics.json").read_text()
+    other = preset("smoke").override(train={"learning_rate": 1e-3}, model={"filters": 8})
+    with pytest.raises(training.RunConflict, match="holds a run of another configuration"):
+        training.train(other, run_dir)
+    assert (run_dir / "metrics.json").read_text() == before
+
+
+def test_more_epochs_continue_a_finished_run_and_fewer_are_refused(smoke_sweep, tmp_path):
+    """Defect: `--epochs 3` on a finished 1-epoch run returned the old result untrained."""
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    first_rows = callbacks.read_history(run_dir / "history.csv")
+    longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
+    result = training.train(longer, run_dir, verbose=0)
+    rows = callbacks.read_history(run_dir / "history.csv")
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[0] == first_rows[0]
+    assert result["epochs"] == 2
+    assert json.loads((run_dir / "config.json").read_text())["train"]["epochs"] == 2
+    with pytest.raises(training.RunConflict, match="trained for 2 epochs; asked for 1"):
+        training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir)
+
+
+def test_a_trained_run_whose_scoring_was_killed_is_scored_not_retrained(smoke_sweep, tmp_path):
+    """A kill during the native-size evaluation: the rerun evaluates best.keras only."""
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    expected = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").unlink()
-    with pytest.raises(ValueError, match="holds a run of another configuration"):
-        training.train(preset("smoke").override(train={"epochs": 5}), run_dir)
+    stamps = {name: (run_dir / name).stat().st_mtime_ns
+              for name in ("best.keras", "last.keras", "history.csv")}
+    result = training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir,
+                            verbose=0)
+    assert result["dice"] == pytest.approx(expected["dice"], abs=1e-6)
+    assert result["best_epoch"] == expected["best_epoch"]
+    assert {name: (run_dir / name).stat().st_mtime_ns for name in stamps} == stamps
+
+
+def test_a_failed_start_writes_nothing(tmp_path):
+    """Defect: a missing --data-dir left a config.json that refused the corrected command."""
+    config = preset("smoke").for_dataset("carvana").override(
+        data={"data_dir": str(tmp_path / "missing")})
+    with pytest.raises(Exception, match="missing"):
+        training.train(config, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_in_use_is_refused_with_its_holder_named(tmp_path):
+    from unet import files
+
+    with files.lock(tmp_path / "run", "run folder"):
+        with pytest.raises(files.Locked, match=r"in use by process \d+"):
+            training.train(preset("smoke"), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_the_split_is_written_into_the_run_folder(smoke_sweep):
+    runs, _ = smoke_sweep
+    run_dir = runs / "synthetic" / "smoke" / "lr1e-3_bs4_k3"
+    split = json.loads((run_dir / "split.json").read_text())
+    assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
+    with (run_dir / "per_image.csv").open() as stream:
+        cars = {row["image"].rsplit("_", 1)[0] for row in csv.DictReader(stream)}
+    assert cars == set(split["val"])
 
 
 def test_an_absurd_learning_rate_stops_with_a_clear_message(tmp_path):
     config = preset("smoke").override(train={"learning_rate": 1e12, "epochs": 2})
     with pytest.raises(training.TrainingDiverged,
-                       match=r"loss became NaN at epoch 1, batch \d+, with learning rate 1e\+12"
+                       match=r"loss became NaN or infinite at epoch 1, batch \d+, with "
+                             r"learning rate 1e\+12"
                              r"\. Lower the learning rate"):
         training.train(config, tmp_path / "run", verbose=0)
     saved = json.loads((tmp_path / "run" / "diverged.json").read_text())
@@ -74,7 +137,7 @@ def test_the_last_good_checkpoint_survives_a_nan_in_a_later_epoch(tmp_path):
         def on_train_batch_begin(self, batch, logs=None):
             counter.assign_add(1.0)
 
-    guard = callbacks.StopOnNaN()
+    guard = callbacks.StopOnDivergence()
     saver = callbacks.RunCheckpoints(tmp_path, monitor="loss", mode="min", guard=guard)
     x, y = np.ones((8, 4)), np.ones((8, 1))
     model.fit(x, y, batch_size=2, epochs=3, verbose=0,
@@ -82,6 +145,28 @@ def test_the_last_good_checkpoint_survives_a_nan_in_a_later_epoch(tmp_path):
     assert guard.diverged_at == (2, 1)  # 4 batches per epoch: the 5th batch is epoch 2's first
     good = keras.models.load_model(tmp_path / "last.keras", compile=False)
     assert np.isfinite(good.predict(x, verbose=0)).all()
+
+
+def test_a_loss_that_explodes_without_becoming_nan_stops_as_diverged(tmp_path):
+    """A learning rate of 1e6 gave losses near 1e12, Dice 0.0 and exit 0."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    counter = keras.Variable(0.0, trainable=False)
+
+    def loss(y_true, y_pred):
+        value = keras.ops.mean((keras.ops.cast(y_true, "float32") - y_pred) ** 2) + 1.0
+        return value * keras.ops.where(counter.value >= 9, 1e9, 1.0)
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            counter.assign_add(1.0)
+
+    model.compile(optimizer="sgd", loss=loss)
+    guard = callbacks.StopOnDivergence()
+    x, y = np.ones((8, 4)), np.ones((8, 1))
+    model.fit(x, y, batch_size=2, epochs=5, verbose=0, callbacks=[Count(), guard])
+    assert guard.diverged_at == (3, 1)  # the 9th batch: epoch 3, batch 1
+    assert "exploded" in guard.reason
+    assert counter.value == 9  # stopped there
 
 
 def test_history_keeps_each_epoch_once_when_an_epoch_is_redone(tmp_path):

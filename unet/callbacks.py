@@ -1,43 +1,22 @@
-"""Keras callbacks that make a run resumable: exactly-once history, atomic backups and
-best/last checkpoints, and a clear stop on a NaN loss.
+"""Keras callbacks that make a run resumable: exactly-once history, best/last checkpoints that
+survive a kill, Keras' backup of the training state, and a clear stop on a diverging loss.
 
-Keras' own `CSVLogger` appends blindly, so an epoch redone after a kill would appear twice;
-`ModelCheckpoint` forgets the best score on restart; and both it and `BackupAndRestore` write
-files in place, so a kill mid-write leaves a file the next run cannot load.
+Keras' own `CSVLogger` appends blindly, so an epoch redone after a kill would appear twice, and
+`ModelCheckpoint` forgets the best score on restart and writes its file in place, so a kill
+mid-write leaves a file the next run cannot load: hence `HistoryCSV` and `RunCheckpoints`.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import json
 import math
-import os
+import shutil
 import time
 from pathlib import Path
 
 import keras
 
-from unet import checkpoints
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Writes `text` to `path` through a sibling file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
-def write_csv_atomic(path, rows, columns) -> None:
-    """Writes dict rows under a header of `columns` (other keys ignored), atomically."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
+from unet import checkpoints, files
 
 
 def read_history(path) -> list[dict]:
@@ -78,24 +57,43 @@ class HistoryCSV(keras.callbacks.Callback):
         if optimizer is not None:
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         rows.append(row)
-        write_csv_atomic(self.path, rows, dict.fromkeys(key for r in rows for key in r))
+        files.write_csv(self.path, rows, dict.fromkeys(key for r in rows for key in r))
 
 
-class StopOnNaN(keras.callbacks.TerminateOnNaN):
-    """Stops training at the first NaN or infinite loss and remembers where it happened."""
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops training at the first loss that is NaN, infinite, or `explosion` times larger than
+    the run's first losses (a learning rate of 1e6 gives losses near 1e12 that never become
+    NaN), and remembers where and why."""
 
-    def __init__(self):
+    def __init__(self, explosion: float = 1e4, reference_batches: int = 5):
         super().__init__()
+        self.explosion = explosion
+        self.reference_batches = reference_batches
         self.diverged_at = None  # (epoch, batch), both from 1
+        self.reason = None
+        self._first_losses = []
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)) and self.diverged_at is None:
-            self.diverged_at = (getattr(self, "_epoch", 0) + 1, batch + 1)
-            self.model.stop_training = True
+        if loss is None or self.diverged_at is not None:
+            return
+        loss = float(loss)
+        if not math.isfinite(loss):
+            self.reason = "became NaN or infinite"
+        elif len(self._first_losses) < self.reference_batches:
+            self._first_losses.append(abs(loss))
+            return
+        elif loss > self.explosion * max(max(self._first_losses), 1e-3):
+            self.reason = (f"exploded to {loss:.3g} (over {self.explosion:g} times its first "
+                           f"value, {max(self._first_losses):.3g})")
+        else:
+            return
+        self.diverged_at = (self._epoch + 1, batch + 1)
+        self.model.stop_training = True
 
 
 class RunCheckpoints(keras.callbacks.Callback):
@@ -126,20 +124,25 @@ class RunCheckpoints(keras.callbacks.Callback):
             checkpoints.save_model(self.model, self.run_dir / "best.keras")
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' `BackupAndRestore`, with its weights and metadata replaced atomically.
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' backup of the training state, keeping the previous copy (`double_checkpoint`).
 
-    The stock callback writes `latest.weights.h5` in place: SIGKILL during that write (the
-    reliability test hits it at epoch ends) leaves a truncated HDF5 file and the rerun fails.
-    Writing a sibling and renaming keeps the previous backup whole. A kill between the two
-    renames resumes one epoch early with the newer weights; the history stays exactly-once.
+    Keras writes the backup in place, and with `double_checkpoint` falls back to the previous
+    copy when the newer one cannot be read. What it lacks: a kill during the very first backup
+    write leaves a torn file and no previous copy, and Keras then fails on every rerun
+    (`OSError: bad object header`, seen in tests/test_reliability.py). Such a backup holds at
+    most one epoch, so it is dropped and training starts again from the first epoch; the
+    history keeps each epoch once (`HistoryCSV`).
     """
 
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        weights = Path(self._weights_path)
-        partial = weights.with_name(f".partial-{os.getpid()}.weights.h5")
-        self.model.save_weights(str(partial), overwrite=True)
-        os.replace(partial, weights)
-        write_text_atomic(self._training_metadata_path, json.dumps(
-            {"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+    def __init__(self, backup_dir):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:  # torn weights, or torn JSON metadata
+            print(f"The training backup in {self.backup_dir} was cut short by a kill "
+                  f"({error.__class__.__name__}); starting from the first epoch.")
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+            super().on_train_begin(logs)

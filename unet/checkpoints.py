@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import keras
+
+from unet import files
 
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
@@ -19,11 +20,6 @@ class CheckpointError(ValueError):
     """A checkpoint file exists but cannot be used (truncated, foreign or broken)."""
 
 
-def temporary_path(path: Path) -> Path:
-    """A sibling of `path` to write first: the same folder keeps the final rename atomic."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-
-
 def save_model(model: keras.Model, path) -> Path:
     """Saves `model` to the `.keras` file `path` atomically (write a sibling, then rename).
 
@@ -32,13 +28,8 @@ def save_model(model: keras.Model, path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Checkpoints are .keras files; received {path}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = temporary_path(path)
-    try:
+    with files.atomic_path(path) as partial:
         model.save(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

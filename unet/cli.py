@@ -1,23 +1,65 @@
-"""The command line: `python -m unet {demo,train,evaluate,sweep,report,predict,export,app,data}`."""
+"""The command line: `python -m unet {demo,train,evaluate,sweep,report,predict,export,app,data}`.
+
+Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
+(including a run folder that holds another configuration, or one in use), 3 training diverged,
+130 interrupted (Ctrl-C). Errors print one `error: ...` line; `--verbose 2` or `UNET_DEBUG=1`
+adds the traceback, and TensorFlow's own start-up messages.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+
+PRESET_NAMES = ("smoke", "cpu", "colab_gpu", "full")  # unet.config.PRESETS, without importing TF
+EXIT_DATA, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _positive(kind):
+    """An argparse type: a finite number above zero."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be above 0; received {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _fraction(text):
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1; received {text}")
+    return value
+
+
+def _odd(text):
+    value = _positive(int)(text)
+    if value % 2 == 0:
+        raise argparse.ArgumentTypeError(f"must be odd (3, 5, 7); received {text}")
+    return value
+
+
+POSITIVE_INT, POSITIVE_FLOAT = _positive(int), _positive(float)
 
 
 def _data_check(args) -> int:
-    from unet.data import DataError, carla, carvana
+    from unet.data import carla, carvana
 
-    try:
-        if args.dataset == "carvana":
-            report = carvana.check(args.data_dir)
-        else:
-            report = carla.check(args.data_dir, num_classes=args.num_classes)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    if args.dataset == "carvana":
+        report = carvana.check(args.data_dir)
+    else:
+        report = carla.check(args.data_dir, num_classes=args.num_classes)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -46,46 +88,49 @@ def _add_data_commands(commands) -> None:
         "check", help="validate a dataset folder; exits non-zero on problems")
     check.add_argument("--dataset", choices=("carvana", "carla"), required=True)
     check.add_argument("--data-dir", required=True)
-    check.add_argument("--num-classes", type=int, default=23, help="CARLA class count")
+    check.add_argument("--num-classes", type=POSITIVE_INT, default=23, help="CARLA class count")
     check.set_defaults(handler=_data_check)
 
     synthetic = data_commands.add_parser(
         "synthetic", help="generate a look-alike dataset in the real on-disk format")
     synthetic.add_argument("--dataset", choices=("carvana", "carla"), required=True)
     synthetic.add_argument("--out", required=True)
-    synthetic.add_argument("--count", type=int, default=4,
+    synthetic.add_argument("--count", type=POSITIVE_INT, default=4,
                            help="cars for Carvana (16 images each), scenes for CARLA")
     synthetic.add_argument("--seed", type=int, default=0)
-    synthetic.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+    synthetic.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                            help="default: the real size (1280 1918 or 480 640)")
-    synthetic.add_argument("--test-cars", type=int, default=0,
+    synthetic.add_argument("--test-cars", type=int, default=0, choices=range(0, 1000),
+                           metavar="N",
                            help="Carvana: cars written to test/ without masks")
     synthetic.set_defaults(handler=_data_synthetic)
 
 
 def _add_config_arguments(parser) -> None:
     """The flags that shape a run; each overrides the preset's value when given."""
-    parser.add_argument("--preset", default="cpu", help="smoke, cpu, colab_gpu or full")
+    parser.add_argument("--preset", default="cpu", choices=PRESET_NAMES)
     parser.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
     parser.add_argument("--data-dir", help="the dataset folder (default: generated data)")
-    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--kernel-size", type=int)
-    parser.add_argument("--filters", type=int)
-    parser.add_argument("--depth", type=int)
+    parser.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"))
+    parser.add_argument("--epochs", type=POSITIVE_INT)
+    parser.add_argument("--batch-size", type=POSITIVE_INT)
+    parser.add_argument("--learning-rate", type=POSITIVE_FLOAT)
+    parser.add_argument("--kernel-size", type=_odd)
+    parser.add_argument("--filters", type=POSITIVE_INT)
+    parser.add_argument("--depth", type=POSITIVE_INT)
     parser.add_argument("--model", choices=("unet", "mobilenetv2"))
     parser.add_argument("--encoder-weights", choices=("imagenet", "none"),
                         help="MobileNetV2 encoder: ImageNet weights (downloaded) or none")
     parser.add_argument("--loss", choices=("bce", "dice", "bce_dice", "sparse_ce"))
-    parser.add_argument("--val-fraction", type=float)
+    parser.add_argument("--val-fraction", type=_fraction)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--steps-per-epoch", type=POSITIVE_INT)
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
-    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 silent, 1 progress bars, 2 one line per epoch and TensorFlow's "
+                        "own messages")
 
 
 def config_from_args(args):
@@ -93,17 +138,11 @@ def config_from_args(args):
     from unet.config import preset
 
     config = preset(args.preset)
-    model, data, train = {}, {}, {}
     if args.dataset:
-        data["dataset"] = args.dataset
-        if args.dataset == "carla":
-            model["num_classes"] = 23
-            train["loss"] = "sparse_ce"
-            data["image_size"] = (96, 128)  # the assignment's size, unless given
-        elif config.model.num_classes != 1:
-            model["num_classes"] = 1
-    if args.dataset is None and config.data.dataset != "synthetic" and not args.data_dir:
-        data["dataset"] = "synthetic"  # no data given: the generated set
+        config = config.for_dataset(args.dataset)
+    elif config.data.dataset != "synthetic" and not args.data_dir:
+        config = config.for_dataset("synthetic")  # no data given: the generated set
+    model, data, train = {}, {}, {}
     for flag, section, key in (
         ("data_dir", data, "data_dir"), ("image_size", data, "image_size"),
         ("val_fraction", data, "val_fraction"), ("epochs", train, "epochs"),
@@ -129,17 +168,14 @@ def config_from_args(args):
 
 def _train(args) -> int:
     from unet import experiments
-    from unet.training import TrainingDiverged, train
+    from unet.training import train
 
     config = config_from_args(args)
-    run_dir = args.run_dir or experiments.run_dir_for(config, args.memory_dir)
+    run_dir = args.run_dir or experiments.run_dir_for(config, args.runs_dir)
     print(f"Run {config.name} in {run_dir}")
-    try:
-        result = train(config, run_dir, verbose=args.verbose)
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
+    result = train(config, run_dir, verbose=args.verbose)
+    print(json.dumps({k: v for k, v in result.items() if k not in ("per_class", "environment")},
+                     indent=2))
     return 0
 
 
@@ -152,7 +188,18 @@ def _evaluate(args) -> int:
 
     model_path = Path(args.model)
     saved = model_path.parent / "config.json"
-    config = RunConfig.load(saved) if saved.is_file() else config_from_args(args)
+    model = checkpoints.load_model(model_path, compile=False)
+    if saved.is_file():
+        config = RunConfig.load(saved)
+    else:  # what the model itself says: its input size and class count
+        from unet.config import preset
+
+        dataset = args.dataset or ("carla" if model.output_shape[-1] > 1 else "synthetic")
+        config = preset(args.preset).for_dataset(dataset)
+        height, width = model.input_shape[1:3]
+        if height and width:
+            config = config.override(data={"image_size": (height, width)})
+        config = config.override(model={"num_classes": int(model.output_shape[-1])})
     data = {}
     if args.dataset:
         data["dataset"] = args.dataset
@@ -161,7 +208,6 @@ def _evaluate(args) -> int:
     if args.image_size:
         data["image_size"] = tuple(args.image_size)
     config = config.override(data=data)
-    model = checkpoints.load_model(model_path, compile=False)
     train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
     pairs = {"val": val_pairs, "train": train_pairs, "all": train_pairs + val_pairs}[args.split]
     summary, _ = evaluation.evaluate(
@@ -183,18 +229,24 @@ def _sweep(args) -> int:
     from unet import experiments, report
 
     configs = _grid(args, config_from_args(args))
-    rows = experiments.run_grid(configs, args.memory_dir, verbose=args.verbose)
+    rows = experiments.run_grid(configs, args.runs_dir, verbose=args.verbose)
     for row in rows:
-        print(f"{row['run']}: {row['status']}, val dice {row.get('dice', row.get('mean_dice'))}")
+        print(f"{row['folder']}: {row['status']}, "
+              f"val {report.score_name([row])} {row.get('dice', row.get('mean_dice'))}")
     if not args.no_report:
-        print(f"Report: {report.write_report(args.memory_dir, command=_command_line())}")
+        run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
+        path = report.write_report(args.runs_dir, args.memory_dir, _command_line(),
+                                   run_dirs=run_dirs)
+        print(f"Report: {path}")
     return 0
 
 
 def _report(args) -> int:
-    from unet import report
+    from unet import experiments, report
 
-    print(report.write_report(args.memory_dir, overlays=not args.no_overlays))
+    run_dirs = experiments.find_runs(args.runs_dir) if args.all else None
+    print(report.write_report(args.runs_dir, args.memory_dir, overlays=not args.no_overlays,
+                              run_dirs=run_dirs))
     return 0
 
 
@@ -202,29 +254,47 @@ def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
 
-    base = preset("cpu")
-    grid = experiments.DEMO_GRID
-    configs = experiments.grid_configs(base, grid["learning_rates"], grid["batch_sizes"],
-                                       grid["kernel_sizes"])
-    print(f"Demo: {len(configs)} grid points of the 'cpu' preset on generated Carvana-like data")
-    experiments.run_grid(configs, args.memory_dir, verbose=2)
-    path = report.write_report(args.memory_dir, command="make demo")
+    configs = experiments.grid_configs(preset("cpu"), default=experiments.DEMO_GRID)
+    print(f"Demo: {len(configs)} run(s) of the 'cpu' preset on generated Carvana-like data, "
+          f"in {experiments.runs_dir(args.runs_dir)}/")
+    rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
+    run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
+    path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
+    best = [row for row in rows if row["status"] == "finished"]
+    if best:
+        model = experiments.runs_dir(args.runs_dir) / best[0]["folder"] / "best.keras"
+        print(f"Best model: {model}\nTry: python -m unet evaluate --model {model}\n"
+              f"     python -m unet predict --model {model} --input "
+              f"{best_data_dir(configs[0])}/test --output predictions --overlay")
     return 0
 
 
+def best_data_dir(config) -> str:
+    from unet.data import sources
+
+    return str(sources.dataset_dir(config.data))
+
+
 def _predict(args) -> int:
-    from unet.data import DataError
+    from pathlib import Path
+
     from unet.inference import predict_folder
 
-    try:
-        result = predict_folder(
-            args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
-            threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
-            image_size=tuple(args.image_size) if args.image_size else None)
-    except (DataError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    tta = None if args.tta == "none" else args.tta
+    if tta == "auto":
+        scores = Path(args.model).with_name("metrics.json")
+        scored = json.loads(scores.read_text()) if scores.is_file() else {}
+        helps = scored.get("dice_flip_tta", -1.0) > scored.get("dice", 1.0)
+        tta = "flip" if helps else None
+        print(f"Flip TTA {'on' if helps else 'off'}: "
+              + (f"validation Dice {scored['dice']:.4f} without, {scored['dice_flip_tta']:.4f} "
+                 f"with ({scores})" if "dice_flip_tta" in scored else
+                 "no flip-TTA score beside the model (--tta flip turns it on)"))
+    result = predict_folder(
+        args.model, args.input, args.output, overlay=args.overlay, tta=tta,
+        threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
+        image_size=tuple(args.image_size) if args.image_size else None)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -242,7 +312,12 @@ def _app(args) -> int:
     from pathlib import Path
 
     app = Path(__file__).with_name("app.py")
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--", "--model", args.model]
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"{args.model}: no such model file.")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
+               str(args.port), "--browser.gatherUsageStats", "false", "--server.headless",
+               "true", "--", "--model", args.model]
+    print(f"Web demo on http://localhost:{args.port} (Ctrl-C stops it)")
     return subprocess.call(command)
 
 
@@ -254,39 +329,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m unet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="generate data, run a small grid, write the report")
-    demo.add_argument("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR or memory/)")
+    runs_help = "runs root (default: $UNET_RUNS_DIR or runs/)"
+    memory_help = "report folder (default: $UNET_MEMORY_DIR or memory/)"
+    demo = commands.add_parser(
+        "demo", help="generate data, train the cpu preset, publish the report in memory/")
+    demo.add_argument("--runs-dir", help=runs_help)
+    demo.add_argument("--memory-dir", help=memory_help)
     demo.set_defaults(handler=_demo)
 
     train = commands.add_parser("train", help="train one run (resumes if interrupted)")
     _add_config_arguments(train)
-    train.add_argument("--run-dir", help="default: <memory>/runs/<lr..._bs..._k...>")
-    train.add_argument("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR or memory/)")
+    train.add_argument("--run-dir",
+                       help="default: <runs root>/<dataset>/<preset>/<lr..._bs..._k...>")
+    train.add_argument("--runs-dir", help=runs_help)
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a model at native resolution")
     evaluate.add_argument("--model", required=True, help="a .keras file")
-    evaluate.add_argument("--preset", default="cpu",
+    evaluate.add_argument("--preset", default="cpu", choices=PRESET_NAMES,
                           help="used when no config.json lies beside the model")
     evaluate.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
     evaluate.add_argument("--data-dir")
-    evaluate.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+    evaluate.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                           help="the size the model was trained at")
-    evaluate.add_argument("--batch-size", type=int)
+    evaluate.add_argument("--batch-size", type=POSITIVE_INT)
     evaluate.add_argument("--split", choices=("val", "train", "all"), default="val")
     evaluate.set_defaults(handler=_evaluate)
 
     sweep = commands.add_parser("sweep", help="run the learning-rate x batch x kernel grid")
     _add_config_arguments(sweep)
-    sweep.add_argument("--learning-rates", type=float, nargs="+")
-    sweep.add_argument("--batch-sizes", type=int, nargs="+")
-    sweep.add_argument("--kernel-sizes", type=int, nargs="+")
-    sweep.add_argument("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR or memory/)")
+    sweep.add_argument("--learning-rates", type=POSITIVE_FLOAT, nargs="+")
+    sweep.add_argument("--batch-sizes", type=POSITIVE_INT, nargs="+")
+    sweep.add_argument("--kernel-sizes", type=_odd, nargs="+")
+    sweep.add_argument("--runs-dir", help=runs_help)
+    sweep.add_argument("--memory-dir", help=memory_help)
     sweep.add_argument("--no-report", action="store_true")
     sweep.set_defaults(handler=_sweep)
 
-    report = commands.add_parser("report", help="rewrite the report from the run folders")
-    report.add_argument("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR or memory/)")
+    report = commands.add_parser(
+        "report", help="rewrite the report from the run folders (those it lists, or --all)")
+    report.add_argument("--runs-dir", help=runs_help)
+    report.add_argument("--memory-dir", help=memory_help)
+    report.add_argument("--all", action="store_true", help="every run under the runs root")
     report.add_argument("--no-overlays", action="store_true")
     report.set_defaults(handler=_report)
 
@@ -295,11 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
-    predict.add_argument("--threshold", type=float, default=0.5)
+    predict.add_argument("--tta", choices=("auto", "flip", "none"), default="auto",
+                         help="average the horizontal flip's logits in; auto: when the run's "
+                         "metrics.json scored higher with it")
+    predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
-    predict.add_argument("--batch-size", type=int, default=4)
-    predict.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
+    predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
+    predict.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                          help="training size, when no config.json lies beside the model")
     predict.set_defaults(handler=_predict)
 
@@ -307,20 +393,73 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", required=True)
     export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
     export.add_argument("--out", help="default: beside the model")
-    export.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"))
+    export.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"))
     export.set_defaults(handler=_export)
 
     app = commands.add_parser("app", help="the Streamlit web demo")
     app.add_argument("--model", required=True)
+    app.add_argument("--port", type=POSITIVE_INT, default=8501)
     app.set_defaults(handler=_app)
 
     _add_data_commands(commands)
     return parser
 
 
+def _quiet_tensorflow(verbose: bool) -> None:
+    """Loads TensorFlow with its C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) hidden:
+    noise to a user, kept reachable with `--verbose 2` or `UNET_DEBUG=1`.
+
+    TensorFlow 2.21 prints them before absl's logging is initialised, where
+    `TF_CPP_MIN_LOG_LEVEL` does not reach, so standard error is pointed at /dev/null at the
+    file-descriptor level while TensorFlow loads and looks for devices, then restored.
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv=None) -> int:
+    """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    debug = os.environ.get("UNET_DEBUG") == "1" or getattr(args, "verbose", 1) == 2
+    try:
+        if args.handler is not _app:  # the app's server process loads TensorFlow itself
+            _quiet_tensorflow(debug)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished epochs, checkpoints and submission rows are kept; run "
+              "the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the boundary: user-facing errors become one line
+        code = _exit_code(error)
+        if code is None or debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return code
+
+
+def _exit_code(error) -> int | None:
+    """The exit code for an error a user can fix, or None for a bug (shown with traceback)."""
+    name = type(error).__name__
+    if name == "TrainingDiverged":
+        return EXIT_DIVERGED
+    if name in ("DataError", "CheckpointError", "FileNotFoundError", "IsADirectoryError",
+                "NotADirectoryError", "PermissionError"):
+        return EXIT_DATA
+    if name in ("RunConflict", "Locked", "ValueError", "KaggleCredentialsMissing"):
+        return EXIT_USAGE
+    return None
 
 
 if __name__ == "__main__":

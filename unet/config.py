@@ -7,11 +7,44 @@ read as the call it stands for. Every run folder keeps its `config.json`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 from pathlib import Path
 
 ARCHITECTURES = ("unet", "mobilenetv2")
 DATASETS = ("synthetic", "carvana", "carla")
+LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
+RESIZE_MODES = ("resize", "pad")
+
+# What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
+# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size.
+DATASET_DEFAULTS = {
+    "synthetic": {"model": {"num_classes": 1}},
+    "carvana": {"model": {"num_classes": 1}},
+    "carla": {"model": {"num_classes": 23}, "train": {"loss": "sparse_ce"},
+              "data": {"image_size": (96, 128)}},
+}
+
+
+def _positive_int(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}.{name} must be a positive whole number; received {value!r}.")
+
+
+def _positive_float(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"{owner}.{name} must be a positive finite number; received {value!r}.")
+
+
+def _size(owner: str, name: str, value) -> tuple[int, int]:
+    size = tuple(value)
+    if len(size) != 2:
+        raise ValueError(f"{owner}.{name} must be (height, width); received {value!r}.")
+    for item in size:
+        _positive_int(owner, name, item)
+    return size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +68,14 @@ class ModelConfig:
             raise ValueError(
                 f"architecture must be one of {ARCHITECTURES}; received {self.architecture!r}."
             )
+        for name in ("num_classes", "filters", "depth", "kernel_size"):
+            _positive_int("model", name, getattr(self, name))
+        if self.kernel_size % 2 == 0:
+            raise ValueError(
+                f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(
+                f"model.dropout_rate must be in [0, 1); received {self.dropout_rate!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,14 +91,25 @@ class DataConfig:
     resize_mode: str = "resize"
     synthetic_cars: int = 12
     synthetic_image_size: tuple[int, int] = (320, 480)
+    crop_size: tuple[int, int] | None = None  # train on random crops of image_size examples
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}; received {self.dataset!r}.")
-        if not 0.0 < self.val_fraction < 1.0:
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 < self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in (0, 1); received {self.val_fraction!r}.")
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(
+                f"resize_mode must be one of {RESIZE_MODES}; received {self.resize_mode!r}.")
+        _positive_int("data", "synthetic_cars", self.synthetic_cars)
         for name in ("image_size", "synthetic_image_size"):
-            object.__setattr__(self, name, tuple(int(s) for s in getattr(self, name)))
+            object.__setattr__(self, name, _size("data", name, getattr(self, name)))
+        if self.crop_size is not None:
+            object.__setattr__(self, "crop_size", _size("data", "crop_size", self.crop_size))
+            if (self.crop_size[0] > self.image_size[0] or self.crop_size[1] > self.image_size[1]
+                    or self.resize_mode == "pad"):
+                raise ValueError(f"data.crop_size {self.crop_size} must fit in image_size "
+                                 f"{self.image_size} (and needs resize_mode 'resize').")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +126,24 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     reduce_lr_patience: int | None = None
     steps_per_epoch: int | None = None
+    schedule: str = "constant"  # or "warmup_cosine" (unet.schedules)
+    warmup_epochs: int = 1
+
+    def __post_init__(self):
+        _positive_int("train", "epochs", self.epochs)
+        _positive_int("train", "batch_size", self.batch_size)
+        _positive_float("train", "learning_rate", self.learning_rate)
+        if self.loss not in LOSSES:
+            raise ValueError(f"train.loss must be one of {LOSSES}; received {self.loss!r}.")
+        for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
+            if getattr(self, name) is not None:
+                _positive_int("train", name, getattr(self, name))
+        if self.schedule not in ("constant", "warmup_cosine"):
+            raise ValueError(f"train.schedule must be 'constant' or 'warmup_cosine'; received "
+                             f"{self.schedule!r}.")
+        if self.schedule != "constant" and self.reduce_lr_patience:
+            raise ValueError("train.reduce_lr_patience needs schedule 'constant' (a schedule "
+                             "sets the learning rate itself).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +162,41 @@ class RunConfig:
             f"lr{format_learning_rate(self.train.learning_rate)}"
             f"_bs{self.train.batch_size}_k{self.model.kernel_size}"
         )
+
+    @property
+    def folder(self) -> Path:
+        """Where the run lives under the runs root: `<dataset>/<preset>/<name>[-<hash>]`.
+
+        A run is its whole configuration. Runs that differ from their preset only in the grid's
+        axes (learning rate, batch size, kernel size), the epoch count or the data folder are
+        named by those axes; any other change adds a short hash of the configuration, so two
+        configurations never share a folder. The epoch count is left out on purpose: raising
+        it continues the finished run. Two data folders can share a name; `train` tells them
+        apart by the `config.json` inside.
+        """
+        name = self.name
+        base = PRESETS.get(self.preset)
+        if base is None or _identity(self) != _identity(base.for_dataset(self.data.dataset)
+                                                         .override(**_axes(self))):
+            name += "-" + hashlib.sha1(json.dumps(_identity(self), sort_keys=True).encode()
+                                       ).hexdigest()[:6]
+        return Path(self.data.dataset) / self.preset / name
+
+    def for_dataset(self, dataset: str) -> RunConfig:
+        """This configuration moved to `dataset`, with that dataset's defaults (class count,
+        loss, CARLA's size) replacing the preset's."""
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}; received {dataset!r}.")
+        defaults = DATASET_DEFAULTS[dataset]
+        changes = {section: dict(values) for section, values in defaults.items()}
+        changes.setdefault("data", {})["dataset"] = dataset
+        if dataset != "carla" and self.train.loss == "sparse_ce":
+            changes.setdefault("train", {})["loss"] = "bce_dice"
+        return self.override(**changes)
+
+    def same_run(self, other: RunConfig) -> bool:
+        """Whether `other` describes this run, possibly with another epoch count."""
+        return _identity(self, data_dir=True) == _identity(other, data_dir=True)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -130,6 +235,23 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _identity(config: RunConfig, data_dir: bool = False) -> dict:
+    """The configuration less the epoch count (raising it continues a run), and less the data
+    folder unless `data_dir`."""
+    values = config.to_dict()
+    values["train"].pop("epochs")
+    if not data_dir:
+        values["data"].pop("data_dir")
+    return values
+
+
+def _axes(config: RunConfig) -> dict:
+    """The grid axes of `config`, as `override` arguments."""
+    return {"train": {"learning_rate": config.train.learning_rate,
+                      "batch_size": config.train.batch_size},
+            "model": {"kernel_size": config.model.kernel_size}}
+
+
 def _section(kind, values: dict):
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(values) - known
@@ -155,12 +277,17 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
         preset="smoke",
     ),
-    # Minutes on 2 CPU cores: the README's demo grid.
+    # About 12 minutes on 2 CPU cores for 8 cars (128 photos): the README's demo. Whole images
+    # at 192x288 (boundaries 6.7x finer than native, where 96x144 gave 13x), learnt from random
+    # 128x192 crops (a U-Net is fully convolutional) so each step costs less than a whole
+    # image; 16 filters; warm-up and cosine decay; no rotation (turntable photos are upright).
+    # Generated data at Carvana's native 1918x1280, so Dice is scored where Kaggle scored it.
     "cpu": RunConfig(
-        model=ModelConfig(filters=8, depth=4, batch_norm_momentum=0.9),
-        data=DataConfig(image_size=(96, 144), synthetic_cars=16, synthetic_image_size=(320, 480),
-                        val_fraction=0.25),
-        train=TrainConfig(epochs=16, batch_size=8, learning_rate=1e-3),
+        model=ModelConfig(filters=16, depth=4, batch_norm_momentum=0.9),
+        data=DataConfig(image_size=(192, 288), crop_size=(128, 192), synthetic_cars=12,
+                        synthetic_image_size=(1280, 1918), val_fraction=0.34),
+        train=TrainConfig(epochs=24, batch_size=8, learning_rate=2e-3,
+                          schedule="warmup_cosine"),
         preset="cpu",
     ),
     # A free Colab GPU (T4, 15 GB): the canonical U-Net at a quarter of Carvana's size per side.

@@ -1,8 +1,10 @@
 """The learning-rate x batch-size x kernel-size grid: one call per point, rerunnable, resumable.
 
-Each point trains in `memory/runs/<lr..._bs..._k...>/`. A finished point (its `metrics.json`
-exists) is skipped, an interrupted one resumes from its backup, a diverged one is recorded and
-not retried. The summary is read from the run folders, so it holds every point exactly once.
+Each point trains in its own folder under the runs root (`runs/` by default, git-ignored),
+`<dataset>/<preset>/<lr..._bs..._k...>`, named from its whole configuration. A finished point of
+the same configuration is skipped (the console says so), an interrupted one resumes from its
+backup, one with more epochs asked for continues, a diverged one is recorded and not retried.
+The summary is read from the run folders, so it holds every point exactly once.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from unet.config import RunConfig
 from unet.training import TrainingDiverged, train
 
 MEMORY_ENV = "UNET_MEMORY_DIR"
-# The published Carvana grid (FACTS.md): all within Dice 0.988-0.990 after 10 epochs.
+RUNS_ENV = "UNET_RUNS_DIR"
+# The published Carvana grid (a batch-norm U-Net at 160x240, 10 epochs a point): all points
+# within validation Dice 0.988-0.990.
 PUBLISHED_GRID = {
     "learning_rates": (5e-5, 1e-4, 2e-4, 5e-4),
     "batch_sizes": (16, 32),
     "kernel_sizes": (3, 5),
 }
-# The README demo on 2 CPU cores: the same axes, fewer values.
-DEMO_GRID = {"learning_rates": (5e-4, 2e-3), "batch_sizes": (8,), "kernel_sizes": (3, 5)}
+# The README demo on 2 CPU cores: the `cpu` preset's own point (its recipe, about 15 minutes).
+DEMO_GRID = {"learning_rates": None, "batch_sizes": None, "kernel_sizes": None}
 
 
 def memory_dir(path=None) -> Path:
@@ -33,25 +37,39 @@ def memory_dir(path=None) -> Path:
     return Path(path or os.environ.get(MEMORY_ENV, "memory"))
 
 
+def runs_dir(path=None) -> Path:
+    """The runs root: `path`, else `$UNET_RUNS_DIR` (e.g. on Google Drive), else `runs/`."""
+    return Path(path or os.environ.get(RUNS_ENV, "runs"))
+
+
 def grid_configs(base: RunConfig, learning_rates=None, batch_sizes=None,
-                 kernel_sizes=None) -> list[RunConfig]:
-    """Every point of the grid around `base`, ordered by learning rate, batch size, kernel."""
-    learning_rates = learning_rates or PUBLISHED_GRID["learning_rates"]
-    batch_sizes = batch_sizes or PUBLISHED_GRID["batch_sizes"]
-    kernel_sizes = kernel_sizes or PUBLISHED_GRID["kernel_sizes"]
+                 kernel_sizes=None, default=PUBLISHED_GRID) -> list[RunConfig]:
+    """Every point of the grid around `base`, ordered by learning rate, batch size, kernel.
+
+    An axis not given takes `default`'s values; an axis `default` leaves at `None` keeps
+    `base`'s own value.
+    """
+    def axis(values, name, own):
+        values = values or default.get(name)
+        return tuple(values) if values else (own,)
+
+    learning_rates = axis(learning_rates, "learning_rates", base.train.learning_rate)
+    batch_sizes = axis(batch_sizes, "batch_sizes", base.train.batch_size)
+    kernel_sizes = axis(kernel_sizes, "kernel_sizes", base.model.kernel_size)
     return [
         base.override(train={"learning_rate": lr, "batch_size": bs}, model={"kernel_size": k})
         for lr, bs, k in itertools.product(learning_rates, batch_sizes, kernel_sizes)
     ]
 
 
-def run_dir_for(config: RunConfig, memory=None) -> Path:
-    return memory_dir(memory) / "runs" / config.name
+def run_dir_for(config: RunConfig, runs=None) -> Path:
+    """The folder of `config`'s run under the runs root (see `RunConfig.folder`)."""
+    return runs_dir(runs) / config.folder
 
 
-def run_point(config: RunConfig, memory=None, verbose=2) -> dict:
+def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
     """Trains one grid point (or skips it when finished); returns its summary row."""
-    run_dir = run_dir_for(config, memory)
+    run_dir = run_dir_for(config, runs)
     try:
         train(config, run_dir, verbose=verbose)
     except TrainingDiverged as error:
@@ -59,12 +77,17 @@ def run_point(config: RunConfig, memory=None, verbose=2) -> dict:
     return summarize_run(run_dir)
 
 
-def run_grid(configs, memory=None, verbose=2) -> list[dict]:
-    """Runs every point in turn; a rerun after a kill repeats nothing that finished."""
+def run_grid(configs, runs=None, verbose=2) -> list[dict]:
+    """Runs every point in turn; a rerun after a kill repeats nothing that finished.
+
+    Returns the summary rows of these points (not of other runs under the same root).
+    """
+    rows = []
     for index, config in enumerate(configs, start=1):
-        print(f"[{index}/{len(configs)}] {config.name}", flush=True)
-        run_point(config, memory, verbose)
-    return summarize(memory)
+        print(f"[{index}/{len(configs)}] {config.name} ({run_dir_for(config, runs)})",
+              flush=True)
+        rows.append(run_point(config, runs, verbose))
+    return sort_rows(rows)
 
 
 def summarize_run(run_dir) -> dict:
@@ -73,6 +96,9 @@ def summarize_run(run_dir) -> dict:
     config = RunConfig.load(run_dir / "config.json")
     row = {
         "run": config.name,
+        "folder": str(config.folder),
+        "dataset": config.data.dataset,
+        "preset": config.preset,
         "learning_rate": config.train.learning_rate,
         "batch_size": config.train.batch_size,
         "kernel_size": config.model.kernel_size,
@@ -89,12 +115,20 @@ def summarize_run(run_dir) -> dict:
     return row
 
 
-def summarize(memory=None) -> list[dict]:
-    """Rows of every run folder under `memory/runs/`, best validation Dice first."""
-    runs = memory_dir(memory) / "runs"
-    folders = sorted(p for p in runs.glob("*") if (p / "config.json").is_file())
-    rows = [summarize_run(folder) for folder in folders]
-    return sorted(rows, key=lambda r: (-r.get("dice", r.get("mean_dice", -1.0)), r["run"]))
+def find_runs(runs=None) -> list[Path]:
+    """Every run folder (one holding a `config.json`) below the runs root, sorted."""
+    root = runs_dir(runs)
+    return sorted(path.parent for path in root.glob("**/config.json"))
+
+
+def sort_rows(rows) -> list[dict]:
+    """Best validation score first (Dice for binary runs, mean Dice for multi-class ones)."""
+    return sorted(rows, key=lambda r: (-r.get("dice", r.get("mean_dice", -1.0)), r["folder"]))
+
+
+def summarize(runs=None) -> list[dict]:
+    """Rows of every run folder below the runs root, best validation Dice first."""
+    return sort_rows([summarize_run(folder) for folder in find_runs(runs)])
 
 
 def read_per_image(run_dir) -> list[dict]:

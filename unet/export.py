@@ -3,53 +3,44 @@ that size out) and a TFLite model (fixed training size, for phones and edge devi
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from unet import checkpoints
+from unet import checkpoints, evaluation, files
+from unet.data import pipeline
 from unet.inference import settings_for
 
 FORMATS = ("saved_model", "tflite")
 
 
-def _probabilities(model, images, num_classes: int):
-    logits = model(images, training=False)
-    return tf.sigmoid(logits) if num_classes == 1 else tf.nn.softmax(logits, axis=-1)
-
-
-def _labels(probabilities, num_classes: int):
-    if num_classes == 1:
-        return tf.cast(probabilities > 0.5, tf.uint8)
-    return tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)[..., None]
-
-
 def export_saved_model(model_path, out_dir, image_size=None) -> Path:
     """Writes a SavedModel whose `serve` signature takes `images` (uint8, `[N, H, W, 3]`, any
     H and W) and returns `masks` (uint8 `[N, H, W, 1]`: {0, 1} or class ids) and
-    `probabilities` (float32 `[N, H, W, C]`), resized like `unet.inference` does."""
+    `probabilities` (float32 `[N, H, W, C]`), through the same steps as `unet.inference`
+    (resized or padded as the model was trained)."""
     model = checkpoints.load_model(model_path, compile=False)
     settings = settings_for(model_path, model, image_size)
+    classes = settings.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def serve(images):
-        native = tf.shape(images)[1:3]
-        pixels = tf.image.resize(tf.cast(images, tf.float32) / 255.0, settings.image_size,
-                                 antialias=True)
-        probabilities = tf.image.resize(
-            _probabilities(model, pixels, settings.num_classes), native, method="bilinear")
-        return {"masks": _labels(probabilities, settings.num_classes),
+        pixels = pipeline.scale(pipeline.model_input(images, settings.image_size,
+                                                     settings.resize_mode))
+        logits = evaluation.native_logits(model(pixels, training=False), tf.shape(images)[1:3],
+                                          settings.resize_mode)
+        probabilities = evaluation.probabilities_from_logits(logits, classes)
+        return {"masks": evaluation.labels_from_probabilities(probabilities, classes)[..., None],
                 "probabilities": probabilities}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("serve", serve)
     out_dir = Path(out_dir)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    archive.write_out(str(out_dir))
+    with files.atomic_path(out_dir) as partial:
+        archive.write_out(str(partial), verbose=False)
     return out_dir
 
 
@@ -59,11 +50,13 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     model = checkpoints.load_model(model_path, compile=False)
     settings = settings_for(model_path, model, image_size)
     height, width = settings.image_size
+    classes = settings.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
                                                  name="image")])
     def predict(image):
-        return {"probabilities": _probabilities(model, image, settings.num_classes)}
+        logits = model(image, training=False)
+        return {"probabilities": evaluation.probabilities_from_logits(logits, classes)}
 
     # Through a SavedModel: converting it freezes the weights into constants (converting the
     # concrete function directly left them as variables the interpreter reads uninitialised).
@@ -74,12 +67,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
         archive.write_out(staging)
         converter = tf.lite.TFLiteConverter.from_saved_model(staging)
         flat = converter.convert()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(f".{out_path.name}.partial")
-    partial.write_bytes(flat)
-    partial.replace(out_path)
-    return out_path
+    return files.write_bytes(out_path, flat)
 
 
 def export(model_path, fmt: str, out=None, image_size=None) -> Path:

@@ -32,7 +32,8 @@ def partial_path(path) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yields a sibling path to write; on success it replaces `path`, on failure it is removed.
+    """Yields a sibling path to write (a file or a folder); on success it replaces `path`, on
+    failure it is removed.
 
     Example:
     >>> with atomic_path("memory/curves.png") as partial:
@@ -43,7 +44,15 @@ def atomic_path(path):
     partial = partial_path(path)
     try:
         yield partial
-        os.replace(partial, path)
+        if partial.is_dir() and path.is_dir():
+            # A folder (a SavedModel) cannot replace a full one in one rename: move the old one
+            # aside first; a kill between the two renames leaves it there, named as partial.
+            old = partial_path(path.with_name(path.name + ".old"))
+            os.replace(path, old)
+            os.replace(partial, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, path)
     finally:
         if partial.is_dir():
             shutil.rmtree(partial, ignore_errors=True)
@@ -69,9 +78,11 @@ def write_json(path, values) -> Path:
 
 
 def write_csv(path, rows, fieldnames) -> Path:
-    """Writes dict `rows` as CSV with a header, atomically (fields quoted where needed)."""
+    """Writes dict `rows` as CSV under a header of `fieldnames` (other keys left out),
+    atomically; fields are quoted where needed."""
     stream = io.StringIO(newline="")
-    writer = csv.DictWriter(stream, fieldnames=list(fieldnames), lineterminator="\n")
+    writer = csv.DictWriter(stream, fieldnames=list(fieldnames), extrasaction="ignore",
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return write_text(path, stream.getvalue())
@@ -107,3 +118,41 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class Locked(RuntimeError):
+    """Another live process holds the lock; the message names it."""
+
+
+@contextlib.contextmanager
+def lock(folder, what: str = "folder"):
+    """Holds an exclusive lock on `folder` (its `.lock` file) for the `with` block.
+
+    The lock is the kernel's (`fcntl.flock`): it ends with the process, so a killed run never
+    leaves a stale lock behind; the file itself stays and records the last holder.
+
+    Raises:
+        Locked: another process holds it; the message names its pid and command.
+    """
+    import fcntl
+    import sys
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    stream = open(path, "a+")  # noqa: SIM115 (held for the block)
+    try:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            stream.seek(0)
+            holder = stream.read().strip() or "another process"
+            raise Locked(f"{folder}: this {what} is in use by {holder}; wait for it to end "
+                         "or stop it, then run the command again.") from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(f"process {os.getpid()} ({' '.join(sys.argv)[:200]})")
+        stream.flush()
+        yield path
+    finally:
+        stream.close()

@@ -10,13 +10,12 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 from tqdm.auto import tqdm
 
 from unet import checkpoints, evaluation, viz
 from unet.config import RunConfig
-from unet.data import carvana
+from unet.data import carvana, pipeline
 from unet.data.pairs import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -66,16 +65,13 @@ def list_inputs(inputs) -> list[Path]:
 
 def predict_array(model, image, settings: Settings, *, tta=None, threshold: float = 0.5):
     """The mask of one RGB uint8 image `(H, W, 3)` at its own size (for the web demo)."""
-    # The same steps as training's loader, from decoded pixels: resize, round to 8 bits.
     height, width = image.shape[:2]
-    antialias = max(height / settings.image_size[0], width / settings.image_size[1]) > 2
-    resized = tf.image.resize(tf.cast(image, tf.float32), settings.image_size,
-                              antialias=antialias)
-    pixels = tf.round(tf.clip_by_value(resized, 0, 255))[None] / 255.0
-    probabilities = evaluation.predict_probabilities(model, pixels, settings.num_classes,
-                                                     tta)[0]
-    native = evaluation.to_native(probabilities, (height, width))
-    return evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
+    pixels = pipeline.scale(pipeline.model_input(image, settings.image_size,
+                                                 settings.resize_mode))[None]
+    logits = evaluation.predict_logits(model, pixels, tta)[0]
+    native = evaluation.to_native(logits, (height, width), settings.resize_mode)
+    probabilities = evaluation.probabilities_from_logits(native, settings.num_classes).numpy()
+    return evaluation.labels_from_probabilities(probabilities, settings.num_classes, threshold)
 
 
 def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=None,

@@ -15,6 +15,7 @@ Conventions, stated once:
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 AGGREGATES = ("per_image", "dataset")
@@ -269,3 +270,37 @@ def training_metrics(num_classes: int) -> list:
         IoU(num_classes=num_classes, aggregate=aggregate),
         PixelAccuracy(num_classes=num_classes),
     ]
+
+
+def boundary_f_score(truth, prediction, tolerance: int = 2) -> float:
+    """F-score of the outlines of two binary masks `(H, W)`, within `tolerance` pixels.
+
+    The outline is the mask less its 3x3 erosion (the image's own border is not an outline).
+    Precision is the share of predicted outline pixels within `tolerance` pixels (a disk) of
+    the true outline, recall the converse; F = 2PR / (P + R). Both empty scores 1, one empty 0.
+    A blurred or shifted edge lowers it where Dice barely moves: at native Carvana size a 3 px
+    band along the outline costs about 0.3% of Dice but most of this score.
+
+    Written with OpenCV's erosion and dilation (no library ships this measure for masks).
+    """
+    import cv2
+
+    truth = np.asarray(truth).astype(np.uint8)
+    prediction = np.asarray(prediction).astype(np.uint8)
+    if truth.any() != prediction.any():
+        return 0.0
+    square = np.ones((3, 3), np.uint8)
+    true_outline = truth - cv2.erode(truth, square, borderType=cv2.BORDER_REPLICATE)
+    predicted_outline = prediction - cv2.erode(prediction, square,
+                                               borderType=cv2.BORDER_REPLICATE)
+    true_count, predicted_count = int(true_outline.sum()), int(predicted_outline.sum())
+    if true_count == 0 and predicted_count == 0:
+        return 1.0
+    if true_count == 0 or predicted_count == 0:
+        return 0.0
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
+    near_truth = cv2.dilate(true_outline, disk)
+    near_prediction = cv2.dilate(predicted_outline, disk)
+    precision = float((predicted_outline & near_truth).sum()) / predicted_count
+    recall = float((true_outline & near_prediction).sum()) / true_count
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)

@@ -1,24 +1,27 @@
-"""The report folder `memory/`: `README.md`, `sweep.csv` and PNG figures, rebuilt from the run
-folders alone so that it always agrees with them."""
+"""The report folder `memory/`: `README.md`, `sweep.csv`, `report.json` and PNG figures, rebuilt
+from run folders alone so that it always agrees with them; one table per dataset."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from unet import environment, experiments, viz
-from unet.callbacks import read_history, write_csv_atomic, write_text_atomic
+from unet import environment, evaluation, experiments, files, viz
+from unet.callbacks import read_history
 from unet.config import RunConfig
 
-SWEEP_COLUMNS = ("run", "status", "learning_rate", "batch_size", "kernel_size", "epochs_done",
-                 "epochs_planned", "best_epoch", "dice", "iou", "mean_dice", "mean_iou",
-                 "pixel_accuracy", "train_seconds", "train_images_per_second", "parameters")
+SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
+                 "kernel_size", "epochs_done", "epochs_planned", "best_epoch", "dice", "iou",
+                 "boundary_f", "mean_dice", "mean_iou", "pixel_accuracy", "train_seconds",
+                 "train_images_per_second", "parameters")
 
 
-def _score_name(rows) -> str:
+def score_name(rows) -> str:
+    """`dice` for binary runs, `mean_dice` for multi-class ones."""
     return "dice" if any("dice" in r for r in rows) else "mean_dice"
 
 
@@ -28,132 +31,181 @@ def _format(value, digits=4):
     return "" if value is None else str(value)
 
 
-def _overlay_figure(memory: Path, best_row: dict, count: int = 3):
-    """Best and worst validation images of the best run, predicted by its `best.keras`."""
-    from unet import checkpoints, evaluation
-    from unet.data import image_files, sources
-
-    run_dir = memory / "runs" / best_row["run"]
-    model_path = checkpoints.find_checkpoint(run_dir, "best")
-    per_image = run_dir / "per_image.csv"
-    if model_path is None or not per_image.is_file():
+def overlay_figure(run_dir, count: int = 3):
+    """Best and worst validation images of a finished run, predicted by its `best.keras`:
+    prediction and error map (binary, colours explained in a legend), or prediction and truth
+    (class maps with a legend). `None` if the run has no checkpoint or scores."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "best.keras").is_file() or not (run_dir / "per_image.csv").is_file():
         return None
-    config = RunConfig.load(run_dir / "config.json")
-    score = "dice" if config.model.num_classes == 1 else "mean_dice"
-    with per_image.open() as stream:
-        scored = sorted(csv.DictReader(stream), key=lambda r: float(r[score]))
+    scored = experiments.read_per_image(run_dir)  # worst first
+    score = "dice" if "dice" in scored[0] else "mean_dice"
     best_rows = scored[::-1][:count]
     worst_rows = [row for row in scored[:count] if row not in best_rows]
     chosen = [("best", row) for row in best_rows] + [("worst", row) for row in worst_rows]
-    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    by_name = {pair.name: pair for pair in val_pairs}
-    chosen = [(kind, row) for kind, row in chosen if row["image"] in by_name]
-    pairs = [by_name[row["image"]] for _, row in chosen]
-    model = checkpoints.load_model(model_path, compile=False)
     panels, titles = [], []
-    predictions = evaluation.predict_native(
-        model, pairs, image_size=config.data.image_size, num_classes=config.model.num_classes,
-        resize_mode=config.data.resize_mode)
-    for (pair, probabilities), (kind, row) in zip(predictions, chosen):
-        image = image_files.decode(pair.image, "RGB")
-        truth = sources.read_native_mask(pair, config.data.dataset)
-        predicted = evaluation.labels_from_probabilities(probabilities, config.model.num_classes)
-        if config.model.num_classes == 1:
-            panels += [viz.overlay(image, predicted), viz.error_map(image, truth, predicted)]
+    examples = evaluation.examples(run_dir, [row["image"] for _, row in chosen])
+    binary = True
+    for (kind, row), example in zip(chosen, examples):
+        binary = example.num_classes == 1
+        if binary:
+            panels += [viz.overlay(example.image, example.prediction),
+                       viz.error_map(example.image, example.truth, example.prediction)]
         else:
-            panels += [viz.class_map(predicted), viz.class_map(truth)]
-        label = f"{kind}: {pair.name} Dice {float(row[score]):.4f}"
-        titles += [label, "errors: red FP, blue FN" if config.model.num_classes == 1 else "truth"]
-    return viz.image_grid(panels, columns=4, titles=titles)
+            panels += [viz.class_map(example.prediction), viz.class_map(example.truth)]
+        titles += [f"{kind}: {example.name} {score} {row[score]:.4f}",
+                   "errors" if binary else "truth"]
+    legend = (viz.ERROR_LEGEND if binary else
+              viz.class_legend([e.truth for e in examples] + [e.prediction for e in examples]))
+    return viz.image_grid(panels, columns=4, titles=titles, legend=legend)
 
 
-def write_report(memory=None, command: str | None = None, overlays: bool = True) -> Path:
-    """Writes `README.md`, `sweep.csv` and figures into the report folder; returns README's path.
+def markdown_table(rows) -> list[str]:
+    """The runs of one dataset as Markdown table lines: axes, epochs, scores, speed, status."""
+    score = score_name(rows)
+    iou = "iou" if score == "dice" else "mean_iou"
+    lines = [
+        f"| run | folder | lr | batch | kernel | epochs | best epoch | val {score} | val IoU | "
+        + ("boundary F | " if score == "dice" else "")
+        + "train time (s) | images/s | parameters | status |",
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if score == "dice" else "")
+        + "---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | `{r['folder']}` | {r['learning_rate']:g} | {r['batch_size']} | "
+            f"{r['kernel_size']} | {r['epochs_done']}/{r['epochs_planned']} | "
+            f"{_format(r.get('best_epoch'))} | {_format(r.get(score))} | {_format(r.get(iou))} | "
+            + (f"{_format(r.get('boundary_f'))} | " if score == "dice" else "")
+            + f"{_format(r.get('train_seconds'), 1)} | "
+            f"{_format(r.get('train_images_per_second'), 1)} | "
+            f"{_format(r.get('parameters'))} | {r['status']} |")
+    return lines
+
+
+def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: bool):
+    """Markdown lines and rendered figures `{file name: PNG bytes}` of one dataset's runs."""
+    score = score_name(rows)
+    config = RunConfig.load(run_dirs[rows[0]["folder"]] / "config.json")
+    data = config.data
+    lines = [
+        f"## Dataset `{dataset}`",
+        "",
+        f"- Data: `{dataset}`"
+        + (f" ({data.synthetic_cars} generated cars, {data.synthetic_image_size[1]}x"
+           f"{data.synthetic_image_size[0]} px)" if dataset == "synthetic" else "")
+        + f", validation split by {'frame block' if dataset == 'carla' else 'car'} "
+        f"({data.val_fraction:.0%})",
+        f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
+        f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "
+        f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} epochs",
+        f"- Scores: validation {score} at each image's native size"
+        + (" (per image, then averaged), and the outline F-score within 2 px (`boundary_f`)"
+           if score == "dice" else " (pooled over the split, mean over classes present)")
+        + ", from the best epoch's checkpoint",
+        "",
+        *markdown_table(rows),
+    ]
+    finished = [r for r in rows if r["status"] == "finished"]
+    if finished:
+        best = finished[0]
+        lines += ["", f"Best: `{best['folder']}` with validation {score} {best[score]:.4f}"
+                  + (f"; spread over {len(finished)} finished runs "
+                     f"{np.ptp([r[score] for r in finished]):.4f}." if len(finished) > 1
+                     else ".")]
+    lines.append("")
+
+    figures = {}
+    histories = {r["run"] if len({x["run"] for x in rows}) == len(rows) else r["folder"]:
+                 read_history(run_dirs[r["folder"]] / "history.csv") for r in rows}
+    figures[f"{dataset}_learning_curves.png"] = (
+        "Learning curves", viz.png_bytes(viz.plot_learning_curves(histories, "dice")))
+    if len(finished) > 1:
+        figures[f"{dataset}_score_vs_learning_rate.png"] = (
+            f"Validation {score} against learning rate",
+            viz.png_bytes(viz.plot_score_vs_learning_rate(finished, score)))
+    if finished and overlays:
+        figure = overlay_figure(run_dirs[finished[0]["folder"]])
+        if figure is not None:
+            figures[f"{dataset}_overlays_best_worst.png"] = (
+                "Best and worst validation images of the best run", viz.png_bytes(figure))
+    for name, (title, _) in figures.items():
+        lines += [f"### {title}", "", f"![{title} ({dataset})]({name})", ""]
+    return lines, {name: data for name, (_, data) in figures.items()}, finished
+
+
+def write_report(runs=None, memory=None, command: str | None = None, overlays: bool = True,
+                 run_dirs=None) -> Path:
+    """Writes `README.md`, `sweep.csv`, `report.json` and figures into the report folder.
+
+    Everything is rendered before anything is written, so an error leaves the previous report
+    whole; each file is then replaced atomically.
 
     Args:
+        runs: The runs root (default: `unet.experiments.runs_dir()`).
         memory: The report folder (default: `unet.experiments.memory_dir()`).
         command: The command that produced the runs, quoted in the report and kept in
             `report.json`; `None` keeps the one recorded there by an earlier report.
         overlays: Draw prediction overlays (needs the best run's `best.keras`).
+        run_dirs: The run folders to report; default: those `report.json` lists, else every
+            run under `runs`.
+
+    Returns:
+        The path of `README.md`.
     """
     memory = experiments.memory_dir(memory)
+    root = experiments.runs_dir(runs)
     recorded = memory / "report.json"
-    if command is None:
-        saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
-        command = saved.get("command", "python -m unet report")
-    rows = experiments.summarize(memory)
+    saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
+    command = command or saved.get("command", "python -m unet report")
+    if run_dirs is None:
+        listed = [root / folder for folder in saved.get("runs", [])]
+        run_dirs = listed if listed and all((d / "config.json").is_file() for d in listed) \
+            else experiments.find_runs(root)
+    rows = [experiments.summarize_run(d) for d in run_dirs]
     if not rows:
-        raise FileNotFoundError(f"No runs under {memory / 'runs'}: run a sweep first.")
-    score = _score_name(rows)
-    write_csv_atomic(memory / "sweep.csv", rows, SWEEP_COLUMNS)
-    figures = []
-    histories = {r["run"]: read_history(memory / "runs" / r["run"] / "history.csv") for r in rows}
-    viz.save_figure(viz.plot_learning_curves(histories), memory / "learning_curves.png")
-    figures.append(("Learning curves", "learning_curves.png"))
-    finished = [r for r in rows if r["status"] == "finished"]
-    if finished:
-        viz.save_figure(viz.plot_score_vs_learning_rate(finished, score),
-                        memory / "dice_vs_learning_rate.png")
-        figures.append((f"Validation {score} against learning rate", "dice_vs_learning_rate.png"))
-        if overlays:
-            figure = _overlay_figure(memory, finished[0])
-            if figure is not None:
-                viz.save_figure(figure, memory / "overlays_best_worst.png")
-        if (memory / "overlays_best_worst.png").is_file():
-            figures.append(("Best and worst validation images of the best run",
-                            "overlays_best_worst.png"))
+        raise FileNotFoundError(f"No runs under {root}: train or sweep first.")
+    by_folder = {row["folder"]: Path(d) for row, d in zip(rows, run_dirs)}
 
-    config = RunConfig.load(memory / "runs" / rows[0]["run"] / "config.json")
-    # Recorded by the best run when it trained; described now only for runs that predate that.
-    env = finished[0].get("environment") if finished else None
-    env = env or environment.describe()
+    # 1. Render: one section per dataset, binary first.
+    rows = experiments.sort_rows(rows)
+    datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d == "carla", d))
     lines = [
         "# Experiment report",
         "",
         f"Made by `{command}`; regenerate with `python -m unet report`. Every number below is "
-        "read from the run folders in `runs/` (checkpoints and logs are not committed).",
+        "read from the run folders named in the tables (under the runs root, `runs/` by "
+        "default; checkpoints and logs are not committed).",
         "",
-        "## What was run",
-        "",
-        f"- Dataset: `{config.data.dataset}`"
-        + (f" ({config.data.synthetic_cars} generated cars, "
-           f"{config.data.synthetic_image_size[1]}x{config.data.synthetic_image_size[0]} px)"
-           if config.data.dataset == "synthetic" else "")
-        + f", validation split by car ({config.data.val_fraction:.0%} of cars)",
-        f"- Preset `{config.preset}`: images {config.data.image_size[1]}x"
-        f"{config.data.image_size[0]}, U-Net with {config.model.filters} base filters, "
-        f"depth {config.model.depth}, loss `{config.train.loss}`, "
-        f"{config.train.epochs} epochs",
-        f"- Environment: TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python "
-        f"{env['python']}, {env['device']}, commit `{env['commit']}`",
-        f"- Scores: validation {score} at each image's native size (per image, then averaged), "
-        "from the best epoch's checkpoint",
-        "",
-        "## Grid",
-        "",
-        f"| run | lr | batch | kernel | epochs | best epoch | val {score} | val IoU | "
-        "train time (s) | images/s | parameters | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    iou = "iou" if score == "dice" else "mean_iou"
-    for r in rows:
-        lines.append(
-            f"| {r['run']} | {r['learning_rate']:g} | {r['batch_size']} | {r['kernel_size']} | "
-            f"{r['epochs_done']}/{r['epochs_planned']} | {_format(r.get('best_epoch'))} | "
-            f"{_format(r.get(score))} | {_format(r.get(iou))} | "
-            f"{_format(r.get('train_seconds'), 1)} | "
-            f"{_format(r.get('train_images_per_second'), 1)} | "
-            f"{_format(r.get('parameters'))} | {r['status']} |")
-    if finished:
-        best = finished[0]
-        lines += ["", f"Best: `{best['run']}` with validation {score} "
-                      f"{best[score]:.4f}; spread over finished points "
-                      f"{np.ptp([r[score] for r in finished]):.4f}."]
-    lines += [""]
-    for title, name in figures:
-        lines += [f"## {title}", "", f"![{title}]({name})", ""]
-    lines += ["Also here: `sweep.csv` (one row per grid point).", ""]
-    readme = memory / "README.md"
-    write_text_atomic(readme, "\n".join(lines))
-    write_text_atomic(recorded, json.dumps({"command": command}, indent=2) + "\n")
+    pictures, best = {}, None
+    for dataset in datasets:
+        section, figures, finished = _dataset_section(
+            dataset, [r for r in rows if r["dataset"] == dataset], by_folder, overlays)
+        lines += section
+        pictures.update(figures)
+        best = best or (finished[0] if finished else None)
+    env = (best or {}).get("environment") or environment.describe()
+    lines += [
+        f"Environment: TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python "
+        f"{env['python']}, {env['device']}, commit `{env['commit']}`.",
+        "",
+        "Also here: `sweep.csv` (one row per run) and `report.json` (the command and runs).",
+        "",
+    ]
+    sweep = io.StringIO()
+    writer = csv.DictWriter(sweep, fieldnames=SWEEP_COLUMNS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    report_json = json.dumps({"command": command, "runs": [
+        str(Path(d).relative_to(root)) if Path(d).is_relative_to(root) else str(d)
+        for d in run_dirs]}, indent=2) + "\n"
+
+    # 2. Write: figures first, the README that links them last.
+    for name, data in pictures.items():
+        files.write_bytes(memory / name, data)
+    files.write_text(memory / "sweep.csv", sweep.getvalue())
+    files.write_text(recorded, report_json)
+    readme = files.write_text(memory / "README.md", "\n".join(lines))
     return readme

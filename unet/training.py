@@ -1,8 +1,10 @@
 """Training one run: data, model, `model.fit` with resumable callbacks, native-size evaluation.
 
-A run folder holds `config.json`, `history.csv`, `best.keras`, `last.keras`, `logs/`
-(TensorBoard), then `metrics.json` and `per_image.csv` once finished. Rerunning a finished run
-returns its metrics; rerunning an interrupted one resumes from its last completed epoch.
+A run folder holds `config.json`, `split.json` (the car ids on each side), `history.csv`,
+`best.keras`, `last.keras`, `logs/` (TensorBoard), `trained.json` once its epochs are done, then
+`metrics.json` and `per_image.csv` once scored. Rerunning a finished run of the same
+configuration returns its metrics (and says so); an interrupted one resumes from its last
+completed epoch; a trained one is only scored again; asking for more epochs continues it.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from unet import callbacks, checkpoints, environment, evaluation, losses, metrics
+from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
 from unet.config import RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
 from unet.model import build_model
+from unet.schedules import learning_rate_for
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message says where and what to change."""
+    """The loss became NaN, infinite or exploded; the message says where and what to change."""
 
 
 def select_strategy(devices=None) -> tf.distribute.Strategy:
@@ -72,25 +75,55 @@ class _HParams(keras.callbacks.Callback):
             hp.hparams(self.hparams, trial_id=self.trial_id)
 
 
-def _write_json(path, values) -> None:
-    callbacks.write_text_atomic(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+class RunConflict(ValueError):
+    """A run folder holds another configuration's run, or more epochs than asked for."""
 
 
-def _claim_run_dir(config: RunConfig, run_dir: Path) -> None:
+def check_config(config: RunConfig) -> None:
+    """Refuses a configuration that cannot train, before anything is read or written."""
+    expected_classes = sources.num_classes_of(config.data)
+    if config.model.num_classes != expected_classes:
+        raise ValueError(
+            f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
+            f"has num_classes={config.model.num_classes}."
+        )
+
+
+def run_state(config: RunConfig, run_dir) -> str:
+    """What `train` will do in `run_dir`: `new`, `resume` (interrupted), `continue` (finished
+    with fewer epochs than asked), `evaluate` (trained, not yet scored), `finished` or
+    `diverged`.
+
+    Raises:
+        RunConflict: the folder holds another configuration, or more epochs than asked.
+    """
+    run_dir = Path(run_dir)
     saved = run_dir / "config.json"
-    if saved.is_file():
-        previous = RunConfig.load(saved)
-        if previous != config:
-            raise ValueError(
-                f"{run_dir} holds a run of another configuration ({saved}); "
-                "use another --run-dir or delete that folder."
-            )
-        return
-    _write_json(saved, config.to_dict())
+    if not saved.is_file():
+        return "new"
+    previous = RunConfig.load(saved)
+    if not previous.same_run(config):
+        raise RunConflict(
+            f"{run_dir} holds a run of another configuration ({saved}); "
+            "use another --run-dir or delete that folder.")
+    if (run_dir / "diverged.json").is_file():
+        return "diverged"
+    trained = run_dir / "trained.json"
+    done = json.loads(trained.read_text())["epochs"] if trained.is_file() else None
+    if done is None:
+        return "resume"
+    if config.train.epochs < done:
+        raise RunConflict(
+            f"{run_dir} holds a run trained for {done} epochs; asked for "
+            f"{config.train.epochs}. Ask for {done} or more (more continues it), or use "
+            "another --run-dir.")
+    if config.train.epochs > done:
+        return "continue"
+    return "finished" if (run_dir / "metrics.json").is_file() else "evaluate"
 
 
 def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate=True) -> dict:
-    """Trains (or resumes, or skips) the run `config` describes, in `run_dir`.
+    """Trains (or resumes, continues, or skips) the run `config` describes, in `run_dir`.
 
     Args:
         config: The run's configuration.
@@ -103,37 +136,81 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         The contents of `metrics.json`.
 
     Raises:
-        TrainingDiverged: the loss became NaN; the last good checkpoint is kept.
+        TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
+        RunConflict: `run_dir` holds another configuration.
+        unet.data.DataError: a problem in the data (named), found before anything is written.
+        unet.files.Locked: another process is training in `run_dir`.
 
     Example:
     >>> from unet.config import preset
-    >>> metrics = train(preset("smoke"), "memory/runs/smoke")
+    >>> metrics = train(preset("smoke"), "runs/smoke")
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    finished = run_dir / "metrics.json"
-    if finished.is_file():
-        return json.loads(finished.read_text())
-    diverged = run_dir / "diverged.json"
-    if diverged.is_file():
-        raise TrainingDiverged(json.loads(diverged.read_text())["message"])
-    _claim_run_dir(config, run_dir)
-    model_config, data_config, train_config = config.model, config.data, config.train
-    expected_classes = sources.num_classes_of(data_config)
-    if model_config.num_classes != expected_classes:
-        raise ValueError(
-            f"dataset {data_config.dataset!r} has {expected_classes} class(es) but the model "
-            f"has num_classes={model_config.num_classes}."
-        )
+    # 1. Everything is checked before anything is written: a failed start claims no folder.
+    check_config(config)
+    run_state(config, run_dir)
+    train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
 
+    with files.lock(run_dir, "run folder"):
+        state = run_state(config, run_dir)  # again, now that no other process can change it
+        removed = files.remove_partials(run_dir, recursive=True)
+        if removed:
+            print(f"Removed {len(removed)} partial file(s) of an interrupted write in {run_dir}.")
+        if state == "finished":
+            print(f"Skipped {run_dir}: finished ({config.train.epochs} epochs, metrics.json).")
+            return json.loads((run_dir / "metrics.json").read_text())
+        if state == "diverged":
+            raise TrainingDiverged(json.loads((run_dir / "diverged.json").read_text())["message"])
+        files.write_json(run_dir / "config.json", config.to_dict())
+        files.write_json(run_dir / "split.json", {
+            "train": sorted({p.group for p in train_pairs}),
+            "val": sorted({p.group for p in val_pairs})})
+        if state in ("new", "resume", "continue"):
+            if state == "continue":
+                print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
+            policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
+            history = callbacks.read_history(run_dir / "history.csv")
+            files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
+                                                        "epochs_done": len(history),
+                                                        "precision": policy})
+            (run_dir / "metrics.json").unlink(missing_ok=True)  # of fewer epochs
+        result = _summary(config, run_dir, train_pairs, val_pairs)
+        if evaluate:
+            result.update(_evaluate_best(config, run_dir, val_pairs, verbose))
+        files.write_json(run_dir / "metrics.json", result)
+        return result
+
+
+def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy,
+                    steps: int) -> keras.Model:
+    """A new model, or for `continue` the last checkpoint with its optimizer state."""
+    model_config, train_config = config.model, config.train
+    with strategy.scope():
+        if state == "continue" and not (run_dir / "backup").is_dir():
+            return checkpoints.load_model(run_dir / "last.keras", compile=True)
+        # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
+        input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
+        model = build_model(model_config, input_shape=input_shape)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
+            loss=losses.get_loss(train_config.loss, model_config.num_classes),
+            metrics=metrics.training_metrics(model_config.num_classes),
+            jit_compile=train_config.jit_compile,
+        )
+        return model
+
+
+def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> str:
+    """`model.fit` with the run's callbacks; resumes from `backup/` after a kill. Returns the
+    precision policy it trained under."""
+    model_config, data_config, train_config = config.model, config.data, config.train
     # 1. Data: split by car (or by frame blocks), streamed through tf.data.
-    train_pairs, val_pairs = sources.split_pairs(data_config, seed=train_config.seed)
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
     train_data = make_dataset(train_pairs, training=True, seed=train_config.seed,
                               augmentation=Augmentation() if data_config.augment else None,
-                              **common)
+                              crop_size=data_config.crop_size, **common)
     val_data = make_dataset(val_pairs, **common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
@@ -142,23 +219,19 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
     policy = precision_policy(train_config.mixed_precision, strategy)
     keras.mixed_precision.set_global_policy(policy)
     try:
-        with strategy.scope():
-            model = build_model(model_config, input_shape=(*data_config.image_size, 3))
-            model.compile(
-                optimizer=keras.optimizers.Adam(train_config.learning_rate),
-                loss=losses.get_loss(train_config.loss, model_config.num_classes),
-                metrics=metrics.training_metrics(model_config.num_classes),
-                jit_compile=train_config.jit_compile,
-            )
+        steps = train_config.steps_per_epoch or math.ceil(len(train_pairs)
+                                                          / train_config.batch_size)
+        model = _compiled_model(config, run_dir, state, strategy, steps)
+        history = callbacks.read_history(run_dir / "history.csv")
 
-        # 3. Callbacks: NaN guard first, so nothing after it saves a diverged model.
-        guard = callbacks.StopOnNaN()
+        # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
+        guard = callbacks.StopOnDivergence()
         monitor = "val_dice"
         run_callbacks = [
             guard,
             callbacks.RunCheckpoints(run_dir, monitor=monitor, guard=guard),
             callbacks.HistoryCSV(run_dir / "history.csv"),
-            callbacks.AtomicBackupAndRestore(str(run_dir / "backup")),
+            callbacks.BackupAndRestore(run_dir / "backup"),
             keras.callbacks.TensorBoard(str(run_dir / "logs")),
             _HParams(run_dir / "logs", {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,
@@ -171,54 +244,75 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             run_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, mode="max", patience=train_config.early_stopping_patience))
 
-        # 4. Fit (resumes from backup/ when a previous attempt was killed).
+        # 4. Fit: `backup/` (a killed attempt) wins over `initial_epoch` (a continued run).
+        initial_epoch = len(history) if state == "continue" else 0
         model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
-                  steps_per_epoch=train_config.steps_per_epoch, callbacks=run_callbacks,
-                  shuffle=False, verbose=verbose)  # the dataset shuffles itself
+                  initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
+                  callbacks=run_callbacks, shuffle=False, verbose=verbose)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-
     if guard.diverged_at is not None:
-        epoch, batch = guard.diverged_at
-        last = checkpoints.find_checkpoint(run_dir, "last")
-        kept = (f"the last good checkpoint, {last}, is kept" if last
-                else "no epoch finished before it, so there is no checkpoint")
-        message = (
-            f"Training diverged: the loss became NaN at epoch {epoch}, batch {batch}, with "
-            f"learning rate {train_config.learning_rate:g}. Lower the learning rate; {kept}."
-        )
-        shutil.rmtree(run_dir / "backup", ignore_errors=True)  # holds the diverged weights
-        _write_json(diverged, {"epoch": epoch, "batch": batch, "message": message})
-        raise TrainingDiverged(message)
+        _record_divergence(config, run_dir, guard)
+    return policy
 
-    # 5. Native-resolution evaluation of the best checkpoint, then the run is finished.
+
+def _record_divergence(config, run_dir, guard) -> None:
+    epoch, batch = guard.diverged_at
+    last = checkpoints.find_checkpoint(run_dir, "last")
+    kept = (f"the last good checkpoint, {last}, is kept" if last
+            else "no epoch finished before it, so there is no checkpoint")
+    message = (
+        f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, with "
+        f"learning rate {config.train.learning_rate:g}. Lower the learning rate; {kept}."
+    )
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # holds the diverged weights
+    files.write_json(run_dir / "diverged.json", {"epoch": epoch, "batch": batch,
+                                                 "message": message})
+    raise TrainingDiverged(message)
+
+
+def _summary(config, run_dir, train_pairs, val_pairs) -> dict:
+    """What the history says of the training: epochs, best epoch, time, speed, size."""
+    monitor = "val_dice"
     history = callbacks.read_history(run_dir / "history.csv")
+    trained = json.loads((run_dir / "trained.json").read_text())
     epoch_seconds = [row["seconds"] for row in history]
     steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
+    train_config = config.train
     train_images = (train_config.steps_per_epoch * train_config.batch_size
                     if train_config.steps_per_epoch else len(train_pairs))
-    result = {
+    best = max(history, key=lambda r: r.get(monitor, -math.inf))
+    return {
         "run": config.name,
         "epochs": len(history),
-        "best_epoch": max(history, key=lambda r: r.get(monitor, -math.inf))["epoch"],
-        "best_val_dice_at_training_size": max(r.get(monitor, -math.inf) for r in history),
+        "best_epoch": best["epoch"],
+        "best_val_dice_at_training_size": best.get(monitor),
         "train_seconds": round(sum(epoch_seconds), 2),
         "train_images_per_second": round(train_images / statistics.median(steady), 2),
-        "parameters": model.count_params(),
+        "parameters": _parameters(run_dir),
         "train_images": len(train_pairs),
         "val_images": len(val_pairs),
-        "precision": policy,
+        "precision": trained.get("precision", "float32"),
         "environment": environment.describe(),
     }
-    if evaluate:
-        best = checkpoints.load_model(run_dir / "best.keras", compile=False)
-        started = time.perf_counter()
-        summary, rows = evaluation.evaluate(
-            best, val_pairs, dataset=data_config.dataset, image_size=data_config.image_size,
-            num_classes=model_config.num_classes, batch_size=train_config.batch_size,
-            resize_mode=data_config.resize_mode, progress=verbose != 0)
-        summary["seconds"] = round(time.perf_counter() - started, 2)
-        result.update(summary)
-        callbacks.write_csv_atomic(run_dir / "per_image.csv", rows, rows[0])
-    _write_json(finished, result)
-    return result
+
+
+def _parameters(run_dir) -> int:
+    return checkpoints.load_model(run_dir / "best.keras", compile=False).count_params()
+
+
+def _evaluate_best(config, run_dir, val_pairs, verbose) -> dict:
+    """Native-resolution scores of `best.keras` on the validation split; `per_image.csv`."""
+    best = checkpoints.load_model(run_dir / "best.keras", compile=False)
+    started = time.perf_counter()
+    common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
+              "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
+              "resize_mode": config.data.resize_mode, "progress": verbose != 0}
+    summary, rows = evaluation.evaluate(best, val_pairs, **common)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if config.model.num_classes == 1:
+        # The same with flip TTA: `predict` uses it by default where it scored higher here.
+        flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
+        summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})
+    files.write_csv(run_dir / "per_image.csv", rows, rows[0])
+    return summary

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
+from unet import files
 from unet.data import carla
 
 FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
@@ -51,19 +53,46 @@ def class_map(labels) -> np.ndarray:
     return palette[_plane(labels).astype(np.uint8)]
 
 
-def save_figure(figure, path) -> Path:
-    """Saves a figure as PNG atomically (sibling file, then rename) and closes it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
-    figure.savefig(partial, dpi=110, bbox_inches="tight")
-    os.replace(partial, path)
+def png_bytes(figure) -> bytes:
+    """The figure as PNG bytes (and closed): render first, write later."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    return path
+    return buffer.getvalue()
 
 
-def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6):
-    """A figure of images (`panels`), `columns` wide, with optional titles."""
+def save_figure(figure, path, show: bool = False) -> Path:
+    """Saves a figure as PNG atomically and closes it; `show` first displays it inline (in a
+    notebook)."""
+    if show:
+        from IPython.display import display
+
+        display(figure)
+    return files.write_bytes(path, png_bytes(figure))
+
+
+ERROR_LEGEND = (("predicted car, is background (false positive)", FALSE_POSITIVE),
+                ("missed car (false negative)", FALSE_NEGATIVE))
+
+
+def add_legend(figure, entries) -> None:
+    """A legend of colour patches under the figure: `entries` are (label, RGB 0-255) pairs."""
+    handles = [Patch(color=np.asarray(rgb) / 255.0, label=label) for label, rgb in entries]
+    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8,
+                  frameon=False, bbox_to_anchor=(0.5, -0.02))
+
+
+def class_legend(labels) -> list[tuple[str, tuple]]:
+    """Legend entries for the CARLA classes present in `labels`."""
+    present = np.unique(np.concatenate([np.unique(_plane(np.asarray(x))) for x in labels]))
+    return [(carla.CLASS_NAMES[i] if i < len(carla.CLASS_NAMES) else str(i),
+             tuple(int(c) for c in carla.CLASS_COLORS[i % len(carla.CLASS_COLORS)]))
+            for i in present.astype(int)]
+
+
+def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6, legend=None):
+    """A figure of images (`panels`), `columns` wide, with optional titles and a colour legend
+    (`legend`: (label, RGB) pairs such as `ERROR_LEGEND` or `class_legend(...)`)."""
     rows = max(1, -(-len(panels) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(panel_size * columns * 1.4,
                                                         panel_size * rows), squeeze=False)
@@ -74,31 +103,38 @@ def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6):
             if titles is not None:
                 axis.set_title(titles[index], fontsize=8)
     figure.tight_layout()
+    if legend:
+        figure.subplots_adjust(bottom=0.06 + 0.25 / rows)
+        add_legend(figure, legend)
     return figure
 
 
 def plot_learning_curves(histories: dict, metric: str = "dice"):
-    """One panel per run: training and validation loss, and validation `metric`."""
-    names = list(histories)
-    columns = min(4, max(1, len(names)))
-    rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows),
-                                squeeze=False)
-    for axis in axes.flat[len(names):]:
-        axis.axis("off")
-    for axis, name in zip(axes.flat, names):
-        history = histories[name]
+    """Two panels sharing the epoch axis: loss (training solid, validation dashed) and the
+    validation `metric`, one colour per run, each run's best epoch marked with a star."""
+    figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = plt.get_cmap("tab10")
+    for index, (name, history) in enumerate(histories.items()):
+        colour = colours(index % 10)
         epochs = [row["epoch"] for row in history]
-        axis.plot(epochs, [row.get("loss", np.nan) for row in history], label="loss")
-        axis.plot(epochs, [row.get("val_loss", np.nan) for row in history], label="val loss")
-        axis.set_title(name, fontsize=9)
-        axis.set_xlabel("epoch", fontsize=8)
-        twin = axis.twinx()
-        twin.plot(epochs, [row.get(f"val_{metric}", np.nan) for row in history], "g.-",
-                  label=f"val {metric}")
-        twin.set_ylim(0, 1)
-        axis.legend(loc="upper left", fontsize=7)
-        twin.legend(loc="lower right", fontsize=7)
+        loss_axis.plot(epochs, [row.get("loss", np.nan) for row in history], "-",
+                       color=colour, label=f"{name} (training)")
+        loss_axis.plot(epochs, [row.get("val_loss", np.nan) for row in history], "--",
+                       color=colour, label=f"{name} (validation)")
+        scores = [row.get(f"val_{metric}", np.nan) for row in history]
+        score_axis.plot(epochs, scores, ".-", color=colour, label=name)
+        if np.isfinite(scores).any():
+            best = int(np.nanargmax(scores))
+            score_axis.plot(epochs[best], scores[best], "*", color=colour, markersize=13,
+                            markeredgecolor="black")
+    loss_axis.set(xlabel="epoch", ylabel="loss", title="Loss (solid: training, dashed: "
+                  "validation)")
+    score_axis.set(xlabel="epoch", ylabel=f"validation {metric} (training size)",
+                   title=f"Validation {metric} (star: best epoch, kept as best.keras)")
+    for axis in (loss_axis, score_axis):
+        axis.grid(alpha=0.3)
+    if len(histories) <= 8:
+        score_axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     return figure
 

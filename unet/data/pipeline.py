@@ -29,7 +29,8 @@ class Augmentation:
 
     Attributes:
         flip: Horizontal flips.
-        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees).
+        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees); off by
+            default, as the studio photos are all upright.
         shift: Largest shift as a fraction of height and width.
         zoom: Largest zoom in or out as a fraction.
         brightness: Largest brightness change (images are in [0, 1]).
@@ -38,7 +39,7 @@ class Augmentation:
     """
 
     flip: bool = True
-    rotation: float = 0.02
+    rotation: float = 0.0  # turntable photos are upright; rotating adds reflected corners
     shift: float = 0.05
     zoom: float = 0.1
     brightness: float = 0.1
@@ -156,10 +157,10 @@ def _sample_rle(rle, height, width, image_size):
 
 
 def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
-    """Resizes `(H, W, C)` to `image_size`, or pads it there by reflection."""
+    """Resizes `([N,] H, W, C)` to `image_size`, or pads it there by reflection."""
     if resize_mode == "resize":
         return tf.image.resize(tensor, image_size, method=method, antialias=antialias)
-    height, width = tf.shape(tensor)[0], tf.shape(tensor)[1]
+    height, width = tf.shape(tensor)[-3], tf.shape(tensor)[-2]
     fits = tf.debugging.assert_less_equal(
         tf.stack([height, width]), tf.constant(image_size, tf.int32),
         message=f"resize_mode='pad' needs images no larger than image_size={image_size}")
@@ -168,7 +169,40 @@ def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
     extra_h, extra_w = image_size[0] - height, image_size[1] - width
     paddings = [[extra_h // 2, extra_h - extra_h // 2], [extra_w // 2, extra_w - extra_w // 2],
                 [0, 0]]
+    if tensor.shape.rank == 4:
+        paddings = [[0, 0]] + paddings
     return tf.pad(tensor, paddings, mode="REFLECT")
+
+
+def model_input(image, image_size, resize_mode: str = "resize"):
+    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: fitted to
+    `image_size` (resized, or padded by reflection), rounded to uint8.
+
+    The one path from an image to model input: training and evaluation (after decoding), the
+    inference helpers, the exported SavedModel and the web app all call it, so a model sees
+    the same pixels whichever of them asks. Resizing antialiases when it shrinks more than
+    2x (for smaller shrinks plain bilinear is as good and cheaper). `scale` then maps the uint8
+    result to the model's float input.
+    """
+    if resize_mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
+    image_size = tuple(int(s) for s in image_size)
+    pixels = tf.cast(image, tf.float32)
+    if resize_mode == "resize":
+        shape = tf.cast(tf.shape(pixels)[-3:-1], tf.float32)
+        shrink = tf.reduce_max(shape / tf.constant(image_size, tf.float32))
+        fitted = tf.cond(shrink > 2.0,
+                         lambda: _fit(pixels, image_size, resize_mode, antialias=True),
+                         lambda: _fit(pixels, image_size, resize_mode, antialias=False))
+    else:
+        fitted = _fit(pixels, image_size, resize_mode)
+    fitted = tf.ensure_shape(fitted, [*([None] * (pixels.shape.rank - 3)), *image_size, 3])
+    return tf.cast(tf.clip_by_value(tf.round(fitted), 0, 255), tf.uint8)
+
+
+def scale(images):
+    """uint8 model input -> float32 in [0, 1], the model's input range."""
+    return tf.cast(images, tf.float32) / 255.0
 
 
 def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
@@ -183,8 +217,6 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     image_size = tuple(int(s) for s in image_size)
     info = image_files.inspect(sample_image)
     ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
-    # Antialiasing matters for large downscales only; after a DCT ratio the rest is below 2x.
-    antialias = max(info.height / ratio / image_size[0], info.width / ratio / image_size[1]) > 2
 
     def load_image(path):
         data = tf.io.read_file(path)
@@ -195,9 +227,7 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
         native = tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(data)[:2],
                          lambda: tf.shape(image)[:2])
-        image = _fit(tf.cast(image, tf.float32), image_size, resize_mode, antialias=antialias)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return tf.ensure_shape(image, (*image_size, 3)), native, data
+        return model_input(image, image_size, resize_mode), native, data
 
     return load_image
 
@@ -210,7 +240,7 @@ def make_image_dataset(paths, *, image_size, batch_size: int,
 
     def load(path):
         image, native, _ = load_image(path)
-        return tf.cast(image, tf.float32) / 255.0, native[0], native[1]
+        return scale(image), native[0], native[1]
 
     dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
     return (dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -255,6 +285,24 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
     return load
 
 
+def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
+    """The same random `crop_size` window of each image and its mask; stateless crops seeded
+    from a `tf.data` random stream, so deterministic mode repeats them exactly."""
+    crop_size = tuple(int(s) for s in crop_size)
+    if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
+        raise ValueError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+
+    def crop(example, pair_seed):
+        image, mask = example
+        stacked = tf.concat([image, mask], axis=-1)
+        window = tf.image.stateless_random_crop(stacked, (*crop_size, 4), seed=pair_seed)
+        return window[..., :3], window[..., 3:]
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(
+        crop, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+
+
 def make_dataset(
     pairs,
     *,
@@ -268,6 +316,7 @@ def make_dataset(
     seed: int = 0,
     deterministic: bool = False,
     drop_remainder: bool = False,
+    crop_size=None,
 ) -> tf.data.Dataset:
     """Batches of `(images, masks)` for `model.fit`, `evaluate` and `predict`.
 
@@ -285,6 +334,10 @@ def make_dataset(
         seed: Seed of shuffling and augmentation.
         deterministic: Same order and same augmentation on every run (for tests).
         drop_remainder: Drop the last, smaller batch.
+        crop_size: (height, width) of random crops taken from each `image_size` example for
+            training (image and mask alike, a new crop every epoch): a U-Net is fully
+            convolutional, so it can learn on crops of a higher-resolution image and predict
+            whole images at that resolution. `None` trains on whole images.
 
     Returns:
         A `tf.data.Dataset`.
@@ -312,8 +365,10 @@ def make_dataset(
         dataset = dataset.cache("" if cache == "memory" else str(cache))
         if training:
             dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    if training and crop_size is not None:
+        dataset = _random_crops(dataset, image_size, crop_size, seed, ordered)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda images, masks: (tf.cast(images, tf.float32) / 255.0, masks),
+    dataset = dataset.map(lambda images, masks: (scale(images), masks),
                           num_parallel_calls=AUTOTUNE)
     if training and augmentation is not None:
         layers = augmentation.layers(seed)

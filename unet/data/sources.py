@@ -12,8 +12,13 @@ DATA_ROOT_ENV = "UNET_DATA_ROOT"
 
 
 def data_root() -> Path:
-    """Where generated datasets live: `$UNET_DATA_ROOT`, else `data/`."""
-    return Path(os.environ.get(DATA_ROOT_ENV, "data"))
+    """Where generated datasets live: `$UNET_DATA_ROOT`, else the checkout's `data/` (found from
+    the working folder, so a notebook in `notebooks/` uses the same one), else `./data`."""
+    from unet.colab import repository_root
+
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV])
+    return repository_root() / "data"
 
 
 def synthetic_carvana_dir(config) -> Path:

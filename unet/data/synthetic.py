@@ -23,19 +23,19 @@ _NEUTRAL = ("white", "pearl", "light_grey", "silver", "grey", "dark_grey", "blac
 # Body types: length, width and height ranges (metres), ground clearance, wheel radius, wheelbase
 # as a fraction of the length, the belt line as a fraction of the height, and the side profile's
 # top edge from the rear (-1) to the front (+1) as (position, fraction of the height).
-BODY_TYPES = {
+BODY_TYPES = {  # in the order cars take them, so any six cars show all six
     "sedan": dict(length=(4.5, 5.0), width=(1.78, 1.9), height=(1.38, 1.48), clearance=(0.13, 0.17),
                   radius=(0.31, 0.34), wheelbase=0.59, belt=0.66,
                   top=[(-1, .46), (-.97, .62), (-.85, .68), (-.55, .71), (-.28, .97), (.1, 1.0),
                        (.36, .69), (.85, .61), (.97, .55), (1, .42)]),
-    "coupe": dict(length=(4.3, 4.8), width=(1.8, 1.9), height=(1.28, 1.38), clearance=(0.11, 0.14),
-                  radius=(0.32, 0.35), wheelbase=0.6, belt=0.66,
-                  top=[(-1, .46), (-.96, .64), (-.8, .70), (-.45, .9), (-.12, 1.0), (.12, .98),
-                       (.4, .67), (.9, .56), (1, .40)]),
     "hatchback": dict(length=(3.9, 4.35), width=(1.72, 1.82), height=(1.44, 1.54),
                       clearance=(0.13, 0.17), radius=(0.30, 0.33), wheelbase=0.63, belt=0.62,
                       top=[(-1, .5), (-.97, .74), (-.9, .9), (-.78, 1.0), (.05, 1.0), (.36, .66),
                            (.86, .59), (1, .44)]),
+    "coupe": dict(length=(4.3, 4.8), width=(1.8, 1.9), height=(1.28, 1.38), clearance=(0.11, 0.14),
+                  radius=(0.32, 0.35), wheelbase=0.6, belt=0.66,
+                  top=[(-1, .46), (-.96, .64), (-.8, .70), (-.45, .9), (-.12, 1.0), (.12, .98),
+                       (.4, .67), (.9, .56), (1, .40)]),
     "suv": dict(length=(4.4, 4.95), width=(1.84, 1.98), height=(1.66, 1.8), clearance=(0.19, 0.24),
                 radius=(0.36, 0.39), wheelbase=0.6, belt=0.6,
                 top=[(-1, .52), (-.98, .84), (-.93, .97), (-.8, 1.0), (.2, 1.0), (.46, .64),
@@ -443,9 +443,9 @@ def _render_view(car, camera, backdrop, azimuth, rng, parts=False):
     draw = ImageDraw.Draw(shadow)
     length, car_width = info["length"], info["width"]
     t = np.linspace(0, 2 * np.pi, 40)
-    footprint = np.stack([0.52 * length * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3,
+    footprint = np.stack([0.55 * length * np.sign(np.cos(t)) * np.abs(np.cos(t)) ** 0.3,
                           np.zeros_like(t),
-                          0.53 * car_width * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3], 1)
+                          0.6 * car_width * np.sign(np.sin(t)) * np.abs(np.sin(t)) ** 0.3], 1)
     draw.polygon([tuple(p) for p in camera.project(footprint @ rotation.T)[0] / small], fill=150)
     for axle in info["axles"]:
         for side in (-1, 1):
@@ -453,7 +453,7 @@ def _render_view(car, camera, backdrop, azimuth, rng, parts=False):
             patch = np.stack([axle + 0.3 * np.cos(t), 0 * t, z + 0.16 * np.sin(t)], 1)
             draw.polygon([tuple(p) for p in camera.project(patch @ rotation.T)[0] / small],
                          fill=255)
-    blur = float(0.12 * camera.focal / np.linalg.norm(camera.position) / small)
+    blur = float(0.15 * camera.focal / np.linalg.norm(camera.position) / small)
     shadow = np.asarray(shadow.filter(ImageFilter.GaussianBlur(blur)).resize(
         (width, height), Image.BILINEAR), np.float32)[:height, :width] / 255
     base = backdrop * (1 - 0.7 * shadow[..., None])
@@ -531,9 +531,9 @@ def _write_gif_mask(mask, path):
     image.save(path, format="GIF", optimize=False)
 
 
-def _car_spec(rng):
-    """A car's random choices: body type, paint name."""
-    body_type = str(rng.choice(sorted(BODY_TYPES)))
+def _car_spec(rng, car_index):
+    """A car's body type (the six in turn) and paint name (mostly achromatic)."""
+    body_type = list(BODY_TYPES)[car_index % len(BODY_TYPES)]
     neutral = rng.random() < 0.65  # most real cars are white, grey, silver or black
     names = [n for n in sorted(PAINTS) if (n in _NEUTRAL) == neutral]
     return body_type, str(rng.choice(names))
@@ -556,7 +556,7 @@ def render_car_views(seed, car_index, image_size, parts=False, views=None):
     """
     rng = np.random.default_rng([seed, car_index])
     car_id = rng.bytes(6).hex()
-    body_type, paint_name = _car_spec(rng)
+    body_type, paint_name = _car_spec(rng, car_index)
     car = _make_car(rng, body_type, PAINTS[paint_name])
     camera, backdrop = _studio(rng, image_size)
     views = range(1, carvana.VIEWS + 1) if views is None else views
