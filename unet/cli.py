@@ -2,8 +2,8 @@
 
 Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
 (including a run folder that holds another configuration, or one in use), 3 training diverged,
-130 interrupted (Ctrl-C). Errors print one `error: ...` line; `--verbose 2` or `UNET_DEBUG=1`
-adds the traceback, and TensorFlow's own start-up messages.
+130 interrupted (Ctrl-C). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the
+traceback, and TensorFlow's own start-up messages.
 """
 
 from __future__ import annotations
@@ -134,8 +134,7 @@ def _add_config_arguments(parser) -> None:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="0 silent, 1 progress bars, 2 one line per epoch and TensorFlow's "
-                        "own messages")
+                        help="0 silent, 1 progress bars, 2 one line per epoch")
 
 
 def config_from_args(args):
@@ -294,9 +293,9 @@ def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
 
-    configs = experiments.grid_configs(preset("cpu"), default=experiments.DEMO_GRID)
-    print(f"Demo: {len(configs)} run(s) of the 'cpu' preset on generated Carvana-like data, "
-          f"in {experiments.runs_dir(args.runs_dir)}/")
+    configs = experiments.grid_configs(preset(args.preset), default=experiments.DEMO_GRID)
+    print(f"Demo: {len(configs)} run(s) of the '{args.preset}' preset on generated "
+          f"Carvana-like data, in {experiments.runs_dir(args.runs_dir)}/")
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
@@ -317,10 +316,22 @@ def best_data_dir(config) -> str:
 
 
 def _predict(args) -> int:
+    from pathlib import Path
+
     from unet.inference import predict_folder
 
+    tta = None if args.tta == "none" else args.tta
+    if tta == "auto":
+        scores = Path(args.model).with_name("metrics.json")
+        scored = json.loads(scores.read_text()) if scores.is_file() else {}
+        helps = scored.get("dice_flip_tta", -1.0) > scored.get("dice", 1.0)
+        tta = "flip" if helps else None
+        print(f"Flip TTA {'on' if helps else 'off'}: "
+              + (f"validation Dice {scored['dice']:.4f} without, {scored['dice_flip_tta']:.4f} "
+                 f"with ({scores})" if "dice_flip_tta" in scored else
+                 "no flip-TTA score beside the model (--tta flip turns it on)"))
     result = predict_folder(
-        args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
+        args.model, args.input, args.output, overlay=args.overlay, tta=tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
         image_size=tuple(args.image_size) if args.image_size else None)
     print(json.dumps(result, indent=2))
@@ -363,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate data, train the cpu preset, publish the report in memory/")
     demo.add_argument("--runs-dir", help=runs_help)
     demo.add_argument("--memory-dir", help=memory_help)
+    demo.add_argument("--preset", default="cpu", choices=PRESET_NAMES,
+                      help="cpu (the README's demo) or smoke (seconds, for tests)")
     demo.set_defaults(handler=_demo)
 
     listing = commands.add_parser(
@@ -411,7 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
+    predict.add_argument("--tta", choices=("auto", "flip", "none"), default="auto",
+                         help="average the horizontal flip's logits in; auto: when the run's "
+                         "metrics.json scored higher with it")
     predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
@@ -437,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_tensorflow(verbose: bool) -> None:
     """Loads TensorFlow with its C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) hidden:
-    noise to a user, kept reachable with `--verbose 2` or `UNET_DEBUG=1`.
+    noise to a user, kept reachable with `UNET_DEBUG=1`.
 
     TensorFlow 2.21 prints them before absl's logging is initialised, where
     `TF_CPP_MIN_LOG_LEVEL` does not reach, so standard error is pointed at /dev/null at the
@@ -462,7 +477,7 @@ def _quiet_tensorflow(verbose: bool) -> None:
 def main(argv=None) -> int:
     """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
-    debug = os.environ.get("UNET_DEBUG") == "1" or getattr(args, "verbose", 1) == 2
+    debug = os.environ.get("UNET_DEBUG") == "1"
     try:
         # The app's server process loads TensorFlow itself; the recipe table needs none.
         if args.handler not in (_app, _recipes):

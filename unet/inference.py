@@ -10,7 +10,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 from tqdm.auto import tqdm
 

@@ -59,11 +59,16 @@ class Recipe:
         if preset_name not in SCALED_PRESETS:
             return self.config, ""
         config = self.config
-        multiple = 2 ** (5 if config.model.architecture == "mobilenetv2" else config.model.depth)
-        size = tuple(-(-side // multiple) * multiple for side in base.data.image_size)
-        if config.data.dataset == "carla":  # keep CARLA's 3:4 aspect ratio
-            size = (size[0], -(-size[0] * 4 // 3 // multiple) * multiple)
+        size = config.data.image_size
+        if base.data.image_size[0] * base.data.image_size[1] < size[0] * size[1]:
+            multiple = 2 ** (5 if config.model.architecture == "mobilenetv2"
+                             else config.model.depth)
+            height = -(-base.data.image_size[0] // multiple) * multiple
+            width = -(-height * size[1] // size[0] // multiple) * multiple  # keep the aspect
+            size = (height, width)
         filters = min(config.model.filters, base.model.filters)
+        epochs = min(config.train.epochs, base.train.epochs)
+        batch_size = min(config.train.batch_size, base.train.batch_size)
         scaled = config.override(
             model={"filters": filters,
                    "batch_norm_momentum": base.model.batch_norm_momentum
@@ -72,15 +77,19 @@ class Recipe:
             data={"image_size": size, "synthetic_cars": base.data.synthetic_cars,
                   "synthetic_image_size": base.data.synthetic_image_size,
                   "val_fraction": base.data.val_fraction},
-            train={"epochs": base.train.epochs, "batch_size": base.train.batch_size},
+            train={"epochs": epochs, "batch_size": batch_size},
             preset=f"{self.name}-{preset_name}",
         )
-        changes = [f"{'x'.join(map(str, size))} instead of "
-                   f"{'x'.join(map(str, config.data.image_size))}"]
+        changes = []
+        if size != config.data.image_size:
+            changes.append(f"{'x'.join(map(str, size))} instead of "
+                           f"{'x'.join(map(str, config.data.image_size))}")
         if filters != config.model.filters and config.model.architecture == "unet":
             changes.append(f"{filters} base filters instead of {config.model.filters}")
-        changes.append(f"{base.train.epochs} epochs instead of {config.train.epochs}")
-        changes.append(f"batch {base.train.batch_size} instead of {config.train.batch_size}")
+        if epochs != config.train.epochs:
+            changes.append(f"{epochs} epoch(s) instead of {config.train.epochs}")
+        if batch_size != config.train.batch_size:
+            changes.append(f"batch {batch_size} instead of {config.train.batch_size}")
         if config.model.encoder_weights:
             changes.append("random encoder weights instead of imagenet")
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)

@@ -24,6 +24,7 @@ from unet.config import RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
 from unet.model import build_model
+from unet.schedules import learning_rate_for
 
 
 class TrainingDiverged(RuntimeError):
@@ -180,15 +181,18 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         return result
 
 
-def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy) -> keras.Model:
+def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy,
+                    steps: int) -> keras.Model:
     """A new model, or for `continue` the last checkpoint with its optimizer state."""
     model_config, train_config = config.model, config.train
     with strategy.scope():
         if state == "continue" and not (run_dir / "backup").is_dir():
             return checkpoints.load_model(run_dir / "last.keras", compile=True)
-        model = build_model(model_config, input_shape=(*config.data.image_size, 3))
+        # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
+        input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
+        model = build_model(model_config, input_shape=input_shape)
         model.compile(
-            optimizer=keras.optimizers.Adam(train_config.learning_rate),
+            optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
             metrics=metrics.training_metrics(model_config.num_classes),
             jit_compile=train_config.jit_compile,
@@ -206,7 +210,7 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
               "cache": "memory" if data_config.cache else None}
     train_data = make_dataset(train_pairs, training=True, seed=train_config.seed,
                               augmentation=Augmentation() if data_config.augment else None,
-                              **common)
+                              crop_size=data_config.crop_size, **common)
     val_data = make_dataset(val_pairs, **common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
@@ -215,7 +219,9 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     policy = precision_policy(train_config.mixed_precision, strategy)
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = _compiled_model(config, run_dir, state, strategy)
+        steps = train_config.steps_per_epoch or math.ceil(len(train_pairs)
+                                                          / train_config.batch_size)
+        model = _compiled_model(config, run_dir, state, strategy, steps)
         history = callbacks.read_history(run_dir / "history.csv")
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
@@ -299,10 +305,14 @@ def _evaluate_best(config, run_dir, val_pairs, verbose) -> dict:
     """Native-resolution scores of `best.keras` on the validation split; `per_image.csv`."""
     best = checkpoints.load_model(run_dir / "best.keras", compile=False)
     started = time.perf_counter()
-    summary, rows = evaluation.evaluate(
-        best, val_pairs, dataset=config.data.dataset, image_size=config.data.image_size,
-        num_classes=config.model.num_classes, batch_size=config.train.batch_size,
-        resize_mode=config.data.resize_mode, progress=verbose != 0)
+    common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
+              "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
+              "resize_mode": config.data.resize_mode, "progress": verbose != 0}
+    summary, rows = evaluation.evaluate(best, val_pairs, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
+    if config.model.num_classes == 1:
+        # The same with flip TTA: `predict` uses it by default where it scored higher here.
+        flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
+        summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})
     files.write_csv(run_dir / "per_image.csv", rows, rows[0])
     return summary

@@ -2,9 +2,13 @@
 
 Tests, CI, the demo and users without Kaggle read these files through the real readers.
 
-- Carvana-like: a car built from boxes, a cabin and wheels, turned through 16 azimuths on a
-  bright studio backdrop with a floor, soft shadow and highlights; some cars are white or silver
-  against the light backdrop, as in the real set, so colour alone does not separate them.
+- Carvana-like: the studio of the real photos (a light back wall with huge dark lettering that
+  the car overlaps, a grey floor and turntable disc, a soft dark contact shadow that is not car
+  in the mask) and a car of one of six body types (sedan, hatchback, coupe, SUV, pickup, van)
+  with tapered bonnet and boot, wheels with dark tyres and light rims, side mirrors, a thin
+  antenna and, on some, roof rails (all car in the mask), glass that shows the studio behind it,
+  and paint that is mostly grey, silver, white or black, close to the background. 16 turntable
+  views per car, 22.5 degrees apart, in one studio.
 - CARLA-like: perspective road scenes with the real CARLA class ids in the masks' red channel.
 """
 
@@ -14,16 +18,21 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm.auto import tqdm
 
 from unet.data import carla, carvana
 
-PAINTS = {  # name: RGB, the light ones the hard cases
-    "white": (236, 236, 232), "silver": (192, 194, 198), "light_grey": (214, 214, 210),
-    "black": (28, 28, 32), "red": (170, 24, 28), "blue": (30, 60, 140), "dark_grey": (80, 82, 86),
-    "green": (40, 90, 60), "beige": (200, 180, 140), "yellow": (220, 180, 40),
+PAINTS = {  # name: RGB; the greys, silvers, white and black (most real cars) are the hard cases
+    "white": (236, 236, 232), "silver": (176, 178, 182), "light_grey": (200, 200, 198),
+    "grey": (140, 142, 146), "black": (28, 28, 32), "dark_grey": (80, 82, 86),
+    "red": (150, 24, 28), "blue": (30, 60, 140), "green": (40, 90, 60), "beige": (200, 180, 140),
 }
+# Real Carvana paints are mostly achromatic: three cars in four here.
+PAINT_WEIGHTS = {"white": 3, "silver": 3, "light_grey": 2, "grey": 3, "black": 3,
+                 "dark_grey": 3, "red": 2, "blue": 2, "green": 1, "beige": 1}
+BODY_TYPES = ("sedan", "hatchback", "coupe", "suv", "pickup", "van")
+GLASS_TINT = np.array([30.0, 36.0, 44.0])
 _LIGHT = np.array([0.35, 0.85, 0.4]) / np.linalg.norm([0.35, 0.85, 0.4])
 
 
@@ -55,28 +64,43 @@ def _wheel(x, z, radius, width, sides=14):
     return vertices, faces
 
 
-def _car_parts(rng):
-    """The car as (role, vertices, faces) polyhedra, in metres, x forward, y up, z across."""
-    length = rng.uniform(3.9, 4.9)
-    width = rng.uniform(1.7, 1.95)
-    clearance = rng.uniform(0.18, 0.3)
-    body_height = rng.uniform(0.5, 0.75)
-    cabin_height = rng.uniform(0.4, 0.6)
-    cabin_start = rng.uniform(-0.38, -0.2) * length
-    cabin_end = rng.uniform(0.12, 0.28) * length
-    top_start = cabin_start + rng.uniform(0.05, 0.2) * length
-    top_end = cabin_end - rng.uniform(0.12, 0.22) * length
-    radius = rng.uniform(0.3, 0.37)
+def _car_parts(rng, body_type: str):
+    """The car as (role, vertices, faces) polyhedra, in metres, x forward, y up, z across;
+    plus its length, width and antenna (two 3D points, drawn as a thin line)."""
+    shape = {  # length, body height, clearance, cabin height, cabin start/end (of length)
+        "sedan": ((4.4, 4.9), (0.55, 0.7), (0.16, 0.22), (0.42, 0.52), (-0.32, 0.18)),
+        "hatchback": ((3.8, 4.3), (0.55, 0.7), (0.16, 0.22), (0.48, 0.58), (-0.46, 0.15)),
+        "coupe": ((4.3, 4.7), (0.5, 0.6), (0.13, 0.18), (0.36, 0.44), (-0.28, 0.12)),
+        "suv": ((4.5, 5.0), (0.7, 0.85), (0.25, 0.34), (0.55, 0.68), (-0.46, 0.2)),
+        "pickup": ((5.2, 5.8), (0.75, 0.9), (0.28, 0.36), (0.55, 0.65), (-0.08, 0.26)),
+        "van": ((4.8, 5.3), (0.8, 0.95), (0.2, 0.28), (0.8, 1.0), (-0.48, 0.3)),
+    }[body_type]
+    length = rng.uniform(*shape[0])
+    width = rng.uniform(1.75, 2.0)
+    body_height = rng.uniform(*shape[1])
+    clearance = rng.uniform(*shape[2])
+    cabin_height = rng.uniform(*shape[3])
+    cabin_start = (shape[4][0] + rng.uniform(-0.03, 0.03)) * length
+    cabin_end = (shape[4][1] + rng.uniform(-0.03, 0.03)) * length
+    boxy = body_type in ("suv", "van", "hatchback")
+    top_start = cabin_start + rng.uniform(0.02, 0.06 if boxy else 0.18) * length
+    top_end = cabin_end - rng.uniform(0.1, 0.2) * length
+    radius = rng.uniform(0.3, 0.36) + (0.05 if body_type in ("suv", "pickup") else 0.0)
     half = width / 2
     y_top = clearance + body_height
+    # The body's top face is shorter than its bottom: a sloping bonnet and boot, not a box.
+    front_slope = rng.uniform(0.12, 0.3)
+    rear_slope = rng.uniform(0.05, 0.2) if body_type != "pickup" else 0.02
     parts = [
-        ("body", *_box(-length / 2, length / 2, clearance, y_top, -half, half)),
+        ("body", *_box(-length / 2, length / 2, clearance, y_top, -half, half,
+                       -length / 2 + rear_slope, length / 2 - front_slope, 0.96 * half)),
         ("cabin", *_box(cabin_start, cabin_end, y_top, y_top + cabin_height, -0.46 * width,
                         0.46 * width, top_start, top_end, 0.4 * width)),
     ]
-    for x in (-0.3 * length, 0.3 * length):
+    axle = 0.33 * length if body_type != "pickup" else 0.35 * length
+    for x in (-axle, axle * 0.92):
         for z in (-half + 0.02, half - 0.02):
-            parts.append(("wheel", *_wheel(x, z, radius, 0.22)))
+            parts.append(("wheel", *_wheel(x, z, radius, 0.24)))
     lamp_y0, lamp_y1 = y_top - 0.22, y_top - 0.08
     for side in (-1, 1):
         z0, z1 = side * 0.28 * width, side * 0.44 * width
@@ -84,7 +108,20 @@ def _car_parts(rng):
         parts.append(("headlight", *_box(length / 2, length / 2 + 0.02, lamp_y0, lamp_y1, zl, zh)))
         parts.append(("taillight", *_box(-length / 2 - 0.02, -length / 2, lamp_y0, lamp_y1, zl,
                                          zh)))
-    return parts, length, width
+        # Side mirrors stick out beside the windscreen's foot.
+        mz0, mz1 = side * (half - 0.02), side * (half + 0.2)
+        parts.append(("mirror", *_box(cabin_end - 0.22, cabin_end - 0.06, y_top + 0.06,
+                                      y_top + 0.22, min(mz0, mz1), max(mz0, mz1))))
+    roof = y_top + cabin_height
+    if body_type in ("suv", "van") or (body_type == "hatchback" and rng.random() < 0.4):
+        for side in (-1, 1):  # roof rails
+            z0, z1 = side * 0.3 * width, side * 0.34 * width
+            parts.append(("rail", *_box(top_start + 0.1, top_end - 0.1, roof, roof + 0.07,
+                                        min(z0, z1), max(z0, z1))))
+    # A thin whip antenna on the roof's rear, raked back (0.3-0.6 m): car in the mask.
+    foot = np.array([top_start + 0.15, roof, rng.uniform(-0.1, 0.1)])
+    tip = foot + [-rng.uniform(0.1, 0.3), rng.uniform(0.3, 0.6), 0.0]
+    return parts, length, width, (foot, tip)
 
 
 def _shade(color, normal, role):
@@ -95,10 +132,10 @@ def _shade(color, normal, role):
     return tuple(int(v) for v in np.clip(base, 0, 255))
 
 
-def _render_car(rng, size, azimuth, car, paint, elevation, scale, center):
-    """Draws one view: returns (RGB image, {0,1} mask)."""
-    height, width = size
-    parts, _, _ = car
+def _render_car(rng, backdrop, azimuth, car, paint, elevation, scale, center):
+    """Draws one view of `car` in front of `backdrop`: returns (RGB image, {0,1} mask)."""
+    width, height = backdrop.size
+    parts, _, _, antenna = car
     cos_a, sin_a = np.cos(azimuth), np.sin(azimuth)
     rotation = np.array([[cos_a, 0, -sin_a], [0, 1, 0], [sin_a, 0, cos_a]])
     up = np.array([0.0, np.cos(elevation), -np.sin(elevation)])
@@ -127,59 +164,105 @@ def _render_car(rng, size, azimuth, car, paint, elevation, scale, center):
             polygons.append((depth, role, face_name, to_screen(points), normal))
     polygons.sort(key=lambda item: -item[0])  # far first
 
-    backdrop = _studio_backdrop(rng, size)
+    # A soft contact shadow on the disc, darkest under the car: not car in the mask.
     shadow = Image.new("L", (width, height), 0)
-    footprint = to_screen((parts[0][1][:4] * [1.08, 0, 1.15]) @ rotation.T)
-    ImageDraw.Draw(shadow).polygon([tuple(p) for p in footprint], fill=150)
-    shadow = shadow.filter(ImageFilter.GaussianBlur(max(2, width * 0.02)))
-    image = Image.composite(Image.new("RGB", (width, height), (60, 60, 64)), backdrop, shadow)
+    body = parts[0][1][:4]
+    halo = to_screen((body * [1.12, 0, 1.25]) @ rotation.T)
+    core = to_screen((body * [0.98, 0, 1.02]) @ rotation.T)
+    shadow_draw = ImageDraw.Draw(shadow)
+    shadow_draw.polygon([tuple(p) for p in halo], fill=110)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(max(2, width * 0.025)))
+    tight = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(tight).polygon([tuple(p) for p in core], fill=200)
+    tight = tight.filter(ImageFilter.GaussianBlur(max(1, width * 0.006)))
+    shadow = Image.fromarray(np.maximum(np.asarray(shadow), np.asarray(tight)))
+    image = Image.composite(Image.new("RGB", (width, height), (34, 34, 38)), backdrop, shadow)
 
     mask = Image.new("L", (width, height), 0)
-    draw, mask_draw = ImageDraw.Draw(image), ImageDraw.Draw(mask)
-    glass = (38, 44, 52)
+    glass = Image.new("L", (width, height), 0)  # visible window pixels, in painter's order
+    draw, mask_draw, glass_draw = ImageDraw.Draw(image), ImageDraw.Draw(mask), ImageDraw.Draw(glass)
     for _, role, face_name, points, normal in polygons:
         xy = [tuple(p) for p in points]
         if role == "wheel":
-            color = _shade((70, 70, 72) if face_name == "outer" else (20, 20, 22), normal, role)
+            color = _shade((34, 34, 36) if face_name != "outer" else (26, 26, 28), normal, role)
         elif role == "headlight":
             color = (235, 235, 215)
         elif role == "taillight":
             color = (150, 20, 20)
+        elif role == "rail":
+            color = _shade((40, 40, 44), normal, role)
         else:
             color = _shade(paint, normal, role)
         draw.polygon(xy, fill=color)
         mask_draw.polygon(xy, fill=1)
+        glass_draw.polygon(xy, fill=0)
         if role == "cabin" and face_name not in ("top", "bottom"):
-            # A window inset in the frame, with a highlight band: glass reflects the studio.
-            inner = points.mean(0) + (points - points.mean(0)) * 0.8
-            draw.polygon([tuple(p) for p in inner], fill=_shade(glass, normal, "glass"))
-            band = np.array([inner[0], inner[1], (inner[1] + inner[2]) / 2,
-                             (inner[0] + inner[3]) / 2])
-            draw.polygon([tuple(p) for p in band], fill=(150, 160, 170))
+            # Glass in the frame: what is behind shows through (composited below).
+            inner = points.mean(0) + (points - points.mean(0)) * 0.82
+            glass_draw.polygon([tuple(p) for p in inner], fill=255)
         if role == "wheel" and face_name == "outer":
-            hub = points.mean(0) + (points - points.mean(0)) * 0.55
-            draw.polygon([tuple(p) for p in hub], fill=(170, 170, 175))
+            rim = points.mean(0) + (points - points.mean(0)) * 0.62
+            draw.polygon([tuple(p) for p in rim], fill=(168, 170, 174))
+            hub = points.mean(0) + (points - points.mean(0)) * 0.2
+            draw.polygon([tuple(p) for p in hub], fill=(90, 90, 94))
         if role == "body" and face_name in ("left", "right"):
             # A reflection line along the flank.
             a, b, c, d = points
             band = [a + (d - a) * 0.55, b + (c - b) * 0.55, b + (c - b) * 0.65, a + (d - a) * 0.65]
             draw.polygon([tuple(p) for p in band], fill=_shade(np.minimum(
                 np.asarray(paint) + 45, 255), normal, role))
-    image = image.filter(ImageFilter.GaussianBlur(0.6 * width / 960))
+    # The antenna: a line a pixel or two wide at native size, drawn on top (it rises above
+    # the roof); car in the mask.
+    line_width = max(1, round(width / 1100))
+    ends = [tuple(p) for p in to_screen(np.stack(antenna) @ rotation.T)]
+    draw.line(ends, fill=(24, 24, 26), width=line_width)
+    mask_draw.line(ends, fill=1, width=line_width)
+    glass_draw.line(ends, fill=0, width=line_width)
+
+    pixels = np.asarray(image, np.float32)
+    see_through = np.asarray(glass, np.float32)[..., None] / 255.0
+    behind = np.asarray(backdrop, np.float32)
+    glazed = 0.45 * behind + 0.55 * GLASS_TINT
+    pixels = pixels * (1 - see_through) + glazed * see_through
+    image = Image.fromarray(pixels.astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(0.6 * width / 960))
     pixels = np.asarray(image, np.float32) + rng.normal(0, 2.0, (height, width, 3))
     return np.clip(pixels, 0, 255).astype(np.uint8), np.asarray(mask, np.uint8)
 
 
-def _studio_backdrop(rng, size):
+def _studio_backdrop(rng, size, center):
+    """The studio of one car's 16 photos: a light back wall with huge dark lettering, a grey
+    floor and a slightly different grey turntable disc under the car, soft top light."""
     height, width = size
-    horizon = rng.uniform(0.55, 0.62)
-    rows = np.linspace(0, 1, height)[:, None]
-    wall = 228 + 16 * (rows / horizon)
-    floor = 212 - 18 * (rows - horizon) / (1 - horizon)
-    tone = np.where(rows < horizon, wall, floor) * np.ones((1, width))
-    tint = rng.uniform(-4, 4, 3)
+    horizon = rng.uniform(0.36, 0.44) * height
+    rows = np.arange(height)[:, None].astype(np.float32)
+    wall = 232 - 22 * rows / horizon
+    floor = 176 - 26 * (rows - horizon) / (height - horizon)
+    tone = np.where(rows < horizon, wall, floor) * np.ones((1, width), np.float32)
+    columns = (np.arange(width)[None, :] - width / 2) / (width / 2)
+    tone = tone - 14 * columns**2  # light falls off to the sides
+    tint = rng.uniform(-3, 3, 3)
     pixels = np.clip(tone[..., None] + tint, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels, "RGB")
+    image = Image.fromarray(pixels, "RGB")
+    draw = ImageDraw.Draw(image)
+    # The turntable: an ellipse in perspective around the car's centre, with a darker rim.
+    disc = rng.uniform(-10, 6)
+    rx, ry = width * rng.uniform(0.55, 0.62), height * rng.uniform(0.2, 0.25)
+    cx, cy = center[0], center[1] + height * 0.03
+    box = [cx - rx, cy - ry, cx + rx, cy + ry]
+    draw.ellipse(box, fill=tuple(int(v) for v in np.clip(166 + disc + tint, 0, 255)),
+                 outline=(120, 120, 124), width=max(1, width // 480))
+    # Huge dark lettering on the wall, partly behind the car.
+    font_size = max(8, int(height * rng.uniform(0.2, 0.25)))
+    font = ImageFont.load_default(size=font_size)
+    text = "CARVANA"
+    stroke = max(1, font_size // 16)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
+    x = (width - (right - left)) / 2 + rng.uniform(-0.04, 0.04) * width
+    y = horizon - (bottom - top) * rng.uniform(1.0, 1.15)  # standing on the floor line
+    draw.text((x - left, y - top), text, fill=(70, 70, 74), font=font, stroke_width=stroke,
+              stroke_fill=(70, 70, 74))
+    return image.filter(ImageFilter.GaussianBlur(max(0.5, width / 1600)))
 
 
 def _write_gif_mask(mask, path):
@@ -208,20 +291,23 @@ def make_carvana_like(out, cars: int = 4, image_size=carvana.IMAGE_SIZE, seed: i
         (out / folder).mkdir(parents=True, exist_ok=True)
     rows, metadata = [], []
     paint_names = sorted(PAINTS)
+    weights = np.array([PAINT_WEIGHTS[name] for name in paint_names], float)
     total = cars + test_cars
     for car_index in tqdm(range(total), desc="generating cars", disable=not progress):
         rng = np.random.default_rng([seed, car_index])
         car_id = rng.bytes(6).hex()
-        paint_name = paint_names[rng.integers(len(paint_names))]
-        car = _car_parts(rng)
+        paint_name = paint_names[rng.choice(len(paint_names), p=weights / weights.sum())]
+        body_type = BODY_TYPES[car_index % len(BODY_TYPES)]
+        car = _car_parts(rng, body_type)
         height, width = image_size
-        scale = width * rng.uniform(0.62, 0.72) / car[1]
-        center = (width * rng.uniform(0.47, 0.53), height * rng.uniform(0.6, 0.66))
-        elevation = np.radians(rng.uniform(8, 16))
+        scale = width * rng.uniform(0.6, 0.7) / car[1]
+        center = (width * rng.uniform(0.47, 0.53), height * rng.uniform(0.58, 0.64))
+        elevation = np.radians(rng.uniform(8, 14))
+        backdrop = _studio_backdrop(rng, image_size, center)
         is_test = car_index >= cars
         for view in range(1, carvana.VIEWS + 1):
             azimuth = -np.pi / 2 + (view - 1) * 2 * np.pi / carvana.VIEWS
-            image, mask = _render_car(rng, image_size, azimuth, car, PAINTS[paint_name],
+            image, mask = _render_car(rng, backdrop, azimuth, car, PAINTS[paint_name],
                                       elevation, scale, center)
             name = f"{car_id}_{view:02d}.jpg"
             folder = out / ("test" if is_test else "train")
@@ -229,7 +315,7 @@ def make_carvana_like(out, cars: int = 4, image_size=carvana.IMAGE_SIZE, seed: i
             if not is_test:
                 _write_gif_mask(mask, out / "train_masks" / carvana.mask_name(name))
                 rows.append((name, carvana.rle_encode(mask)))
-        metadata.append((car_id, "Synthetic", "Look-alike", paint_name))
+        metadata.append((car_id, "Synthetic", body_type, paint_name))
     with (out / "train_masks.csv").open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["img", "rle_mask"])
