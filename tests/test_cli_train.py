@@ -130,6 +130,14 @@ def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path):
         in demo.stdout
     assert "Made by `make demo`" in (memory / "README.md").read_text()
     assert (memory / "synthetic_overlays_best_worst.png").is_file()
+    commands = [line.split() for line in demo.stdout.splitlines()
+                if line.strip().startswith(("python -m unet", "tensorboard"))]
+    assert {c[3] if c[0] == "python" else c[0] for c in commands} >= {
+        "evaluate", "predict", "export", "app", "tensorboard"}
+    for command in commands:  # every path the demo tells a user to try exists
+        for flag in ("--model", "--input", "--logdir"):
+            if flag in command:
+                assert (tmp_path / command[command.index(flag) + 1]).exists(), command
     again = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
                     str(memory), cwd=tmp_path, env=env)
     assert again.returncode == 0 and "Skipped" in again.stdout

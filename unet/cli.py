@@ -247,7 +247,8 @@ def _evaluate(args) -> int:
     summary, _ = evaluation.evaluate(
         model, pairs, dataset=config.data.dataset, image_size=config.data.image_size,
         num_classes=config.model.num_classes, batch_size=args.batch_size or 8,
-        resize_mode=config.data.resize_mode)
+        resize_mode=config.data.resize_mode, tta=args.tta,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -292,48 +293,46 @@ def _report(args) -> int:
 def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
+    from unet.data import sources
 
     configs = experiments.grid_configs(preset(args.preset), default=experiments.DEMO_GRID)
+    runs = experiments.runs_dir(args.runs_dir)
     print(f"Demo: {len(configs)} run(s) of the '{args.preset}' preset on generated "
-          f"Carvana-like data, in {experiments.runs_dir(args.runs_dir)}/")
+          f"Carvana-like data, in {runs}/", flush=True)
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
-    best = [row for row in rows if row["status"] == "finished"]
-    if best:
-        model = experiments.runs_dir(args.runs_dir) / best[0]["folder"] / "best.keras"
-        print(f"Best model: {model}\nTry: python -m unet evaluate --model {model}\n"
-              f"     python -m unet predict --model {model} --input "
-              f"{best_data_dir(configs[0])}/test --output predictions --overlay")
+    finished = [row for row in rows if row["status"] == "finished"]
+    if finished:
+        print(demo_next_steps(runs / finished[0]["folder"] / "best.keras",
+                              sources.dataset_dir(configs[0].data) / "test", runs))
     return 0
 
 
-def best_data_dir(config) -> str:
-    from unet.data import sources
-
-    return str(sources.dataset_dir(config.data))
+def demo_next_steps(model, test_images, runs) -> str:
+    """What to try after the demo, with the paths it wrote."""
+    return (f"Best model: {model}\nNext:\n"
+            f"  python -m unet evaluate --model {model}\n"
+            f"  python -m unet predict --model {model} --input {test_images} "
+            "--output predictions --overlay\n"
+            f"  python -m unet export --model {model} --format saved_model\n"
+            f"  python -m unet app --model {model}\n"
+            f"  tensorboard --logdir {runs}")
 
 
 def _predict(args) -> int:
-    from pathlib import Path
+    from unet.inference import auto_tta, predict_folder
 
-    from unet.inference import predict_folder
-
-    tta = None if args.tta == "none" else args.tta
+    tta = args.tta
     if tta == "auto":
-        scores = Path(args.model).with_name("metrics.json")
-        scored = json.loads(scores.read_text()) if scores.is_file() else {}
-        helps = scored.get("dice_flip_tta", -1.0) > scored.get("dice", 1.0)
-        tta = "flip" if helps else None
-        print(f"Flip TTA {'on' if helps else 'off'}: "
-              + (f"validation Dice {scored['dice']:.4f} without, {scored['dice_flip_tta']:.4f} "
-                 f"with ({scores})" if "dice_flip_tta" in scored else
-                 "no flip-TTA score beside the model (--tta flip turns it on)"))
+        tta, reason = auto_tta(args.model)
+        print(reason)
     result = predict_folder(
         args.model, args.input, args.output, overlay=args.overlay, tta=tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
-        image_size=tuple(args.image_size) if args.image_size else None)
+        image_size=tuple(args.image_size) if args.image_size else None,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -399,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the size the model was trained at")
     evaluate.add_argument("--batch-size", type=POSITIVE_INT)
     evaluate.add_argument("--split", choices=("val", "train", "all"), default="val")
+    evaluate.add_argument("--tta", choices=("none", "flip"), default="none",
+                          help="flip: average the horizontal flip's prediction in")
+    evaluate.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                          help="predict at this size (default: the training size)")
     evaluate.set_defaults(handler=_evaluate)
 
     sweep = commands.add_parser("sweep", help="run the learning-rate x batch x kernel grid")
@@ -432,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
     predict.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                          help="training size, when no config.json lies beside the model")
+    predict.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                         help="predict at this size (default: the training size)")
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export", help="SavedModel (TF Serving) or TFLite")
