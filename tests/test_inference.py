@@ -24,11 +24,11 @@ def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path
     for pair in pairs:
         (inputs / pair.name).symlink_to(pair.image)
     result = inference.predict_folder(model_path, inputs, tmp_path / "out", overlay=True,
-                                      progress=False)
+                                      tta="flip", progress=False)
     assert result == {"images": 5, "skipped": 0, "submission": None}
     model = checkpoints.load_model(model_path, compile=False)
     expected = evaluation.predict_native(model, pairs, image_size=config.data.image_size,
-                                         num_classes=1)
+                                         num_classes=1, tta="flip")
     for pair, probabilities in expected:
         written = np.asarray(Image.open(tmp_path / "out" / f"{pair.image.stem}_mask.png"))
         assert written.shape == (64, 96) and set(np.unique(written)) <= {0, 255}
@@ -46,7 +46,8 @@ def test_flip_tta_averages_the_flipped_logits(trained):
     both = evaluation.predict_logits(model, images, tta="flip")
     np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
     assert not np.allclose(both, plain, atol=1e-3)  # the flip does change the prediction
-    with pytest.raises(ValueError, match="tta must be None or 'flip'"):
+    np.testing.assert_array_equal(evaluation.predict_logits(model, images, tta="none"), plain)
+    with pytest.raises(ValueError, match="tta must be one of"):
         evaluation.predict_logits(model, images, tta="rotate")
 
 
@@ -128,3 +129,57 @@ def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carva
     with gzip.open(submission, "rt") as stream:
         names = [line.split(",")[0] for line in stream.read().splitlines()[1:]]
     assert sorted(names) == sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))
+
+
+def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, tmp_path):
+    import shutil
+
+    model_path, config = trained
+    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    image = val_pairs[0].image
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "best.keras")
+    assert inference.auto_tta(run / "best.keras")[0] == "none"  # nothing scored: off
+    written = {}
+    for scores, name in (({"dice": 0.9, "dice_flip_tta": 0.91}, "helps"),
+                         ({"dice": 0.9, "dice_flip_tta": 0.89}, "hurts")):
+        (run / "metrics.json").write_text(json.dumps(scores))
+        tta, reason = inference.auto_tta(run / "best.keras")
+        assert tta == ("flip" if name == "helps" else "none") and "0.9000 without" in reason
+        inference.predict_folder(run / "best.keras", image, tmp_path / name, progress=False)
+        written[name] = np.asarray(Image.open(tmp_path / name / f"{image.stem}_mask.png"))
+    for tta in ("flip", "none"):
+        inference.predict_folder(run / "best.keras", image, tmp_path / tta, tta=tta,
+                                 progress=False)
+        written[tta] = np.asarray(Image.open(tmp_path / tta / f"{image.stem}_mask.png"))
+    np.testing.assert_array_equal(written["helps"], written["flip"])
+    np.testing.assert_array_equal(written["hurts"], written["none"])
+    with pytest.raises(ValueError, match="tta must be one of"):
+        inference.predict_folder(model_path, image, tmp_path / "x", tta="rotate")
+
+
+def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, capsys):
+    from unet import cli
+
+    model_path, config = trained
+    model = checkpoints.load_model(model_path, compile=False)
+    bigger = tuple(2 * s for s in config.data.image_size)
+    resized = evaluation.model_at_size(model, bigger)
+    assert resized.input_shape[1:3] == bigger and evaluation.model_at_size(model, (32, 48))
+    image = np.random.default_rng(0).random((1, *bigger, 3)).astype("float32")
+    assert resized(image).shape[1:3] == bigger
+    settings = inference.settings_for(model_path, model, prediction_size=bigger)
+    assert settings.input_size == bigger and settings.image_size == config.data.image_size
+    assert inference.settings_for(model_path, model).input_size == config.data.image_size
+    with pytest.raises(ValueError, match="cannot predict at 13x17"):
+        evaluation.model_at_size(model, (13, 17))
+    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    native = dict(evaluation.predict_native(model, val_pairs[:2], image_size=config.data.image_size,
+                                            num_classes=1, prediction_size=bigger))
+    assert all(p.shape == (64, 96, 1) for p in native.values())
+    code = cli.main(["evaluate", "--model", str(model_path), "--data-dir", str(carvana_dir),
+                     "--dataset", "carvana", "--prediction-size", *map(str, bigger),
+                     "--tta", "flip"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and 0 <= summary["dice"] <= 1 and 0 <= summary["boundary_f"] <= 1

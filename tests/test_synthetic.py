@@ -41,6 +41,7 @@ def test_carvana_like_files_have_the_real_formats(carvana_dir):
     gif = Image.open(gif_path)
     assert gif.format == "GIF" and gif.mode == "P"
     assert set(np.unique(np.asarray(gif))) == {0, 1}  # palette indices, as Kaggle's
+    # As PIL gives for Kaggle's {0, 1} palette GIFs.
     assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}
     frames = tf.io.decode_gif(tf.io.read_file(str(gif_path))).numpy()
     assert frames.shape == (1, 64, 96, 3)  # frames x H x W x 3, as tf.io.decode_gif gives

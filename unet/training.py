@@ -166,9 +166,18 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             "train": sorted({p.group for p in train_pairs}),
             "val": sorted({p.group for p in val_pairs})})
         if state in ("new", "resume", "continue"):
+            history = callbacks.read_history(run_dir / "history.csv")
             if state == "continue":
                 print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
-            policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
+            if state == "resume" and _resumes_from_last(run_dir, history) and (
+                    len(history) >= config.train.epochs):
+                # Killed after the last epoch, once Keras had removed its backup.
+                print(f"{run_dir}: all {len(history)} epochs had been trained when it was "
+                      "stopped; scoring best.keras without training again.")
+                policy = precision_policy(config.train.mixed_precision,
+                                          strategy or select_strategy())
+            else:
+                policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
             history = callbacks.read_history(run_dir / "history.csv")
             files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
                                                         "epochs_done": len(history),
@@ -181,12 +190,24 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         return result
 
 
-def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy,
+def _resumes_from_last(run_dir: Path, history: list[dict]) -> bool:
+    """Whether an existing run goes on from `last.keras` (with its optimizer state) rather than
+    from Keras' `backup/`: there is no backup (Keras removes it at the end of `fit`, so a
+    finished run, or one killed after its last epoch, has none) but there are trained epochs.
+
+    `last.keras` is saved before the epoch's history row, so it never lags the history (a
+    kill between the two writes trains that epoch once more on top of it).
+    """
+    return (not (run_dir / "backup").is_dir() and bool(history)
+            and (run_dir / "last.keras").is_file())
+
+
+def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
                     steps: int) -> keras.Model:
-    """A new model, or for `continue` the last checkpoint with its optimizer state."""
+    """A new model, or with `from_last` the last checkpoint with its optimizer state."""
     model_config, train_config = config.model, config.train
     with strategy.scope():
-        if state == "continue" and not (run_dir / "backup").is_dir():
+        if from_last:
             return checkpoints.load_model(run_dir / "last.keras", compile=True)
         # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
         input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
@@ -221,8 +242,9 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     try:
         steps = train_config.steps_per_epoch or math.ceil(len(train_pairs)
                                                           / train_config.batch_size)
-        model = _compiled_model(config, run_dir, state, strategy, steps)
         history = callbacks.read_history(run_dir / "history.csv")
+        from_last = state != "new" and _resumes_from_last(run_dir, history)
+        model = _compiled_model(config, run_dir, from_last, strategy, steps)
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
         guard = callbacks.StopOnDivergence()
@@ -244,8 +266,9 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
             run_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, mode="max", patience=train_config.early_stopping_patience))
 
-        # 4. Fit: `backup/` (a killed attempt) wins over `initial_epoch` (a continued run).
-        initial_epoch = len(history) if state == "continue" else 0
+        # 4. Fit: from Keras' `backup/` (a killed attempt), else after the epochs `last.keras`
+        # holds (a continued run, or one killed between its last epoch and `trained.json`).
+        initial_epoch = len(history) if from_last else 0
         model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
                   initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
                   callbacks=run_callbacks, shuffle=False, verbose=verbose)
