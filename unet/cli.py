@@ -1,4 +1,4 @@
-"""The command line: `python -m unet {demo,train,evaluate,sweep,report,predict,export,app,data}`.
+"""The command line: `python -m unet {demo,recipes,train,evaluate,sweep,report,predict,...}`.
 
 Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
 (including a run folder that holds another configuration, or one in use), 3 training diverged,
@@ -15,6 +15,7 @@ import os
 import sys
 
 PRESET_NAMES = ("smoke", "cpu", "colab_gpu", "full")  # unet.config.PRESETS, without importing TF
+RECIPE_NAMES = ("tf2-unet", "ctu-grid", "softmax-unet", "mobilenetv2-pix2pix", "coursera-carla")
 EXIT_DATA, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
@@ -108,7 +109,11 @@ def _add_data_commands(commands) -> None:
 
 def _add_config_arguments(parser) -> None:
     """The flags that shape a run; each overrides the preset's value when given."""
-    parser.add_argument("--preset", default="cpu", choices=PRESET_NAMES)
+    parser.add_argument("--preset", choices=PRESET_NAMES,
+                        help="default: cpu; with --recipe, the published size (smoke and cpu "
+                             "scale the recipe down)")
+    parser.add_argument("--recipe", choices=RECIPE_NAMES,
+                        help="a published U-Net (python -m unet recipes lists them)")
     parser.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
     parser.add_argument("--data-dir", help="the dataset folder (default: generated data)")
     parser.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"))
@@ -136,11 +141,14 @@ def config_from_args(args):
     """The preset, with every flag that was given applied on top."""
     from unet.config import preset
 
-    config = preset(args.preset)
-    if args.dataset:
-        config = config.for_dataset(args.dataset)
-    elif config.data.dataset != "synthetic" and not args.data_dir:
-        config = config.for_dataset("synthetic")  # no data given: the generated set
+    if getattr(args, "recipe", None):
+        config = _recipe_config(args)
+    else:
+        config = preset(args.preset or "cpu")
+        if args.dataset:
+            config = config.for_dataset(args.dataset)
+        elif config.data.dataset != "synthetic" and not args.data_dir:
+            config = config.for_dataset("synthetic")  # no data given: the generated set
     model, data, train = {}, {}, {}
     for flag, section, key in (
         ("data_dir", data, "data_dir"), ("image_size", data, "image_size"),
@@ -163,6 +171,33 @@ def config_from_args(args):
     if getattr(args, "jit_compile", None):
         train["jit_compile"] = True
     return config.override(model=model, data=data, train=train)
+
+
+def _recipe_config(args):
+    """The recipe's configuration (scaled down for `--preset smoke/cpu`, saying so), moved to
+    `--dataset`, or to the generated Carvana-like set when a Carvana recipe has no data."""
+    from unet import recipes
+
+    config, note = (recipes.recipe(args.recipe).scaled(args.preset) if args.preset
+                    else (recipes.recipe(args.recipe).config, ""))
+    if note:
+        print(f"Recipe {args.recipe}: {note}.")
+    dataset = args.dataset
+    if dataset is None and config.data.dataset == "carvana" and not args.data_dir:
+        dataset = "synthetic"  # no data given: the generated set
+    if dataset:
+        config = config.override(data={"dataset": dataset})
+    return config
+
+
+def _recipes(args) -> int:
+    from unet import recipes
+
+    print(recipes.table())
+    print("\nRun one: python -m unet train --recipe NAME [--data-dir DIR] (published size, "
+          "for a GPU), or add --preset cpu / smoke to scale it down for a CPU; "
+          "python -m unet sweep --recipe ctu-grid runs its grid.")
+    return 0
 
 
 def _train(args) -> int:
@@ -221,8 +256,13 @@ def _evaluate(args) -> int:
 def _grid(args, config):
     from unet import experiments
 
+    default = experiments.PUBLISHED_GRID
+    if getattr(args, "recipe", None):  # a recipe's own grid, else its own point
+        from unet import recipes
+
+        default = recipes.recipe(args.recipe).grid or experiments.DEMO_GRID
     return experiments.grid_configs(config, args.learning_rates, args.batch_sizes,
-                                    args.kernel_sizes)
+                                    args.kernel_sizes, default=default)
 
 
 def _sweep(args) -> int:
@@ -343,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="cpu (the README's demo) or smoke (seconds, for tests)")
     demo.set_defaults(handler=_demo)
 
+    listing = commands.add_parser(
+        "recipes", help="list the published U-Nets that --recipe reproduces, with their figures")
+    listing.set_defaults(handler=_recipes)
+
     train = commands.add_parser("train", help="train one run (resumes if interrupted)")
     _add_config_arguments(train)
     train.add_argument("--run-dir",
@@ -451,7 +495,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     debug = os.environ.get("UNET_DEBUG") == "1"
     try:
-        if args.handler is not _app:  # the app's server process loads TensorFlow itself
+        # The app's server process loads TensorFlow itself; the recipe table needs none.
+        if args.handler not in (_app, _recipes):
             _quiet_tensorflow(debug)
         return args.handler(args)
     except KeyboardInterrupt:
