@@ -107,3 +107,63 @@ def test_gpu_presets_run_the_recipe_as_published():
     assert item.config.data.image_size == (160, 240) and item.config.train.epochs == 10
     assert item.grid == {"learning_rates": (5e-5, 1e-4, 2e-4, 5e-4), "batch_sizes": (16, 32),
                          "kernel_sizes": (3, 5)}
+
+
+@pytest.fixture(scope="module")
+def carla_blocks(tmp_path_factory):
+    """Generated CARLA-like scenes spanning two blocks of frames (a split needs two)."""
+    from unet.data import carla, synthetic
+
+    return synthetic.make_carla_like(tmp_path_factory.mktemp("carla"),
+                                     count=carla.FRAMES_PER_GROUP + 4, image_size=(48, 64),
+                                     seed=5, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(recipes.RECIPES))
+def test_each_recipe_trains_in_smoke_form_from_the_command_line(name, carvana_dir, carla_blocks,
+                                                                 tmp_path, capsys):
+    from unet import cli
+
+    data_dir = carla_blocks if recipes.recipe(name).config.data.dataset == "carla" else carvana_dir
+    code = cli.main(["train", "--recipe", name, "--preset", "smoke", "--data-dir",
+                     str(data_dir), "--runs-dir", str(tmp_path), "--verbose", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"Recipe {name}: scaled down for CPU (smoke):" in out
+    (config_path,) = tmp_path.rglob("config.json")
+    saved = RunConfig.load(config_path)
+    assert saved.preset == f"{name}-smoke"
+    assert saved.model == recipes.recipe(name).scaled("smoke")[0].model
+    metrics = __import__("json").loads((config_path.parent / "metrics.json").read_text())
+    score = "mean_dice" if saved.data.dataset == "carla" else "dice"
+    assert 0.0 <= metrics[score] <= 1.0
+    assert (config_path.parent / "logs" / "predictions").is_dir()
+
+
+def test_softmax_unet_scores_dice_of_the_car_class(carvana_dir, tmp_path):
+    """Carvana as 2 classes trains (masks are class ids 0/1) and is scored like the binary net:
+    per-image Dice of the car class, not a mean with the background."""
+    from unet import evaluation
+    from unet.data import sources
+    from unet.training import check_config
+
+    config, _ = recipes.recipe("softmax-unet").scaled("smoke")
+    config = config.override(data={"data_dir": str(carvana_dir)})
+    check_config(config)
+    with pytest.raises(ValueError, match="needs loss 'sparse_ce'"):
+        check_config(config.override(train={"loss": "bce"}))
+    with pytest.raises(ValueError, match="has 1 class"):
+        check_config(config.override(model={"num_classes": 3}))
+    _, val_pairs = sources.split_pairs(config.data)
+    model = build_model(config.model, (*config.data.image_size, 3))
+    # A model whose car logit always wins predicts the whole image as car.
+    model.get_layer("head").bias.assign([-100.0, 100.0])
+    model.get_layer("head").kernel.assign(np.zeros(model.get_layer("head").kernel.shape))
+    summary, rows = evaluation.evaluate(model, val_pairs, dataset="carvana",
+                                        image_size=config.data.image_size, num_classes=2,
+                                        progress=False)
+    truth = sources.read_native_mask(val_pairs[0], "carvana")
+    expected = 2 * truth.sum() / (truth.sum() + truth.size)
+    assert rows[0]["dice"] == pytest.approx(expected, rel=1e-6)
+    assert "mean_dice" not in summary and "per_class" not in summary

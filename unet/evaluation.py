@@ -150,7 +150,9 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         `pixel_accuracy`, `per_class` (multi-class: pooled over the split, mean over classes
         present); `rows` holds one dict of scores per image.
     """
-    width = 1 if num_classes == 1 else num_classes
+    # A binary dataset scored from 2-class logits: its labels are {0, 1}; Dice of the car class.
+    scored_classes = 1 if dataset != "carla" else num_classes
+    width = 1 if scored_classes == 1 else num_classes
     totals = np.zeros((3, width))
     rows = []
     predictions = predict_native(model, pairs, image_size=image_size, num_classes=num_classes,
@@ -161,11 +163,11 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         truth = sources.read_native_mask(pair, dataset)
         predicted = labels_from_probabilities(native, num_classes, threshold)
         counts = metrics.confusion_counts(truth[None].astype(np.int32),
-                                          predicted[None].astype(np.int32), num_classes)
+                                          predicted[None].astype(np.int32), scored_classes)
         tp, fp, fn = (np.asarray(c)[0] for c in counts)
         totals += np.stack([tp, fp, fn])
-        rows.append(_image_row(pair.name, tp, fp, fn, truth, predicted, num_classes))
-    return _summary(rows, totals, num_classes), rows
+        rows.append(_image_row(pair.name, tp, fp, fn, truth, predicted, scored_classes))
+    return _summary(rows, totals, scored_classes), rows
 
 
 def _image_row(name, tp, fp, fn, truth, predicted, num_classes):

@@ -343,7 +343,8 @@ class _Camera:
         height, width = size
         x = (np.arange(width) + 0.5 - self.center[0]) / self.focal
         y = (np.arange(height) + 0.5 - self.center[1]) / self.focal
-        return (self.forward + x[None, :, None] * self.right - y[:, None, None] * self.up)
+        return (self.forward + x[None, :, None] * self.right - y[:, None, None] * self.up).astype(
+            np.float32)
 
 
 def _lettering(rng, height_px):
@@ -504,17 +505,16 @@ def _render_view(car, camera, backdrop, azimuth, rng, parts=False):
             xy = [tuple(local[a]), tuple(local[b])]
             for draw, fill in zip(draws, (rgba, 255, codes[line["role"]])):
                 draw.line(xy, fill=fill, width=thickness)
-    rgba = np.asarray(layer, np.float32) / 255
-    rgba[..., :3] *= rgba[..., 3:]
-    rgba = rgba.reshape(box_h, ss, box_w, ss, 4).mean((1, 3))
-    coverage = np.asarray(cover, np.float32).reshape(box_h, ss, box_w, ss).mean((1, 3)) / 255
+    # Box-average the premultiplied colours ("RGBa") and the coverage down to the photo's size.
+    rgba = np.asarray(layer.convert("RGBa").reduce(ss), np.float32) / 255
+    coverage = np.asarray(cover.reduce(ss), np.float32) / 255
     image = base.copy()
     region = image[y0:y0 + box_h, x0:x0 + box_w]
     rgba = rgba[:region.shape[0], :region.shape[1]]
     region[:] = rgba[..., :3] * 255 + (1 - rgba[..., 3:]) * region
     region += rng.normal(0, 1.2, region.shape).astype(np.float32) * rgba[..., 3:]
     mask = np.zeros((height, width), np.uint8)
-    mask[y0:y0 + box_h, x0:x0 + box_w] = (coverage >= 0.5)[:region.shape[0], :region.shape[1]]
+    mask[y0:y0 + box_h, x0:x0 + box_w] = (coverage > 0.49)[:region.shape[0], :region.shape[1]]
     pixels = np.clip(image, 0, 255).astype(np.uint8)
     if not parts:
         return pixels, mask
