@@ -189,3 +189,30 @@ def test_check_summarises_and_reports_problems(carvana_copy):
 
 def test_test_images_are_listed(carvana_dir):
     assert len(carvana.list_test_images(carvana_dir)) == 16
+
+
+def test_an_rle_number_too_large_names_the_row():
+    with pytest.raises(DataError, match="row x_01.jpg: RLE value 99999999999999999999 is too "):
+        carvana.parse_rle("1 99999999999999999999", 100, "train_masks.csv row x_01.jpg")
+
+
+def test_stray_files_are_skipped_and_named_and_upper_case_jpg_read(carvana_copy):
+    train = carvana_copy / "train"
+    (carvana_copy / "train_masks.csv").unlink()  # its rows name x.jpg; the GIF masks serve
+    first = sorted(train.glob("*.jpg"))[0]
+    first.rename(first.with_suffix(".JPG"))
+    (train / f"._{first.name}").write_bytes(b"\x00\x05\x16\x07")
+    (train / "thumbs").mkdir()
+    (train / "notes.txt").write_text("hello")
+    pairs = carvana.list_pairs(carvana_copy)
+    assert first.with_suffix(".JPG") in [pair.image for pair in pairs]
+    report = carvana.check(carvana_copy)
+    assert report.ok, report.problems
+    assert sorted(report.summary["skipped_files"]) == sorted([
+        f"{train / ('._' + first.name)} (hidden file)", f"{train / 'notes.txt'} (not a .jpg)",
+        f"{train / 'thumbs'} (folder)"])
+    for path in list(train.iterdir()):
+        if path.suffix.lower() == ".jpg" and not path.name.startswith("."):
+            path.unlink()
+    with pytest.raises(DataError, match="empty folder \\(no .jpg images; it holds .*hidden"):
+        carvana.list_pairs(carvana_copy)

@@ -25,7 +25,7 @@ from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_
 IMAGE_SIZE = (1280, 1918)  # height, width
 VIEWS = 16
 MASK_SOURCES = ("auto", "gif", "csv")
-_IMAGE_NAME = re.compile(r"^(?P<car>[0-9a-f]+)_(?P<view>\d{2})\.jpg$")
+_IMAGE_NAME = re.compile(r"^(?P<car>[0-9a-f]+)_(?P<view>\d{2})\.jpg$", re.IGNORECASE)
 
 
 def parse_name(name: str) -> tuple[str, int]:
@@ -102,6 +102,9 @@ def parse_rle(rle: str, size: int, source: str = "rle") -> tuple[np.ndarray, np.
         numbers = np.array(tokens, dtype=np.int64)
     except ValueError as error:
         raise DataError(f"{source}: RLE holds a value that is not an integer ({error}).") from None
+    except OverflowError:
+        largest = max(tokens, key=lambda token: (len(token), token))
+        raise DataError(f"{source}: RLE value {largest} is too large for any image.") from None
     starts, lengths = numbers[0::2] - 1, numbers[1::2]
     if len(starts) == 0:
         return starts, lengths
@@ -188,6 +191,20 @@ def image_folder(root) -> Path:
     raise DataError(f"{root}: no train/ or train_hq/ folder (expected Kaggle's unzipped layout).")
 
 
+def list_jpegs(folder) -> tuple[list[Path], list[str]]:
+    """The `.jpg` files of `folder` (suffix in any case, `.JPG` too), sorted, and what else it
+    holds, as `"path (why)"`: subfolders, hidden files (macOS's `._x.jpg`), other suffixes."""
+    paths, skipped = [], []
+    for path in sorted(Path(folder).iterdir()):
+        why = ("folder" if path.is_dir() else "hidden file" if path.name.startswith(".")
+               else None if path.suffix.lower() == ".jpg" else "not a .jpg")
+        if why is None:
+            paths.append(path)
+        else:
+            skipped.append(f"{path} ({why})")
+    return paths, skipped
+
+
 def _scan(root, mask_source: str, verify: bool):
     """Pairs and the problems found while listing them (nothing raised)."""
     if mask_source not in MASK_SOURCES:
@@ -195,9 +212,10 @@ def _scan(root, mask_source: str, verify: bool):
     root = Path(root)
     images = image_folder(root)
     mask_dir, csv_path = root / "train_masks", root / "train_masks.csv"
-    image_paths = sorted(images.glob("*.jpg"))
+    image_paths, skipped = list_jpegs(images)
     if not image_paths:
-        raise DataError(f"{images}: empty folder (no .jpg images).")
+        also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
+        raise DataError(f"{images}: empty folder (no .jpg images{also}).")
     if mask_source == "auto":
         has_gifs = mask_dir.is_dir() and any(mask_dir.glob("*_mask.gif"))
         mask_source = "gif" if has_gifs else "csv"
@@ -248,17 +266,17 @@ def _scan(root, mask_source: str, verify: bool):
                 continue
         pairs.append(Pair(image_path, mask_path, rle, car_id, view))
 
-    known = {p.name for p in image_paths}
+    known = {p.stem for p in image_paths}
     if mask_source == "gif":
         extra = sorted(
             m.name for m in mask_dir.glob("*_mask.gif")
-            if m.name[: -len("_mask.gif")] + ".jpg" not in known
+            if m.name[: -len("_mask.gif")] not in known
         )
         problems += [f"{mask_dir / name}: mask without an image." for name in extra]
     else:
         problems += [
             f"{csv_path}: row {name} has no image in {images}."
-            for name in sorted(set(rles) - known)
+            for name in sorted(set(rles) - {p.name for p in image_paths})
         ]
     return pairs, problems, mask_source
 
@@ -292,9 +310,10 @@ def list_test_images(root) -> list[Path]:
     for name in ("test", "test_hq"):
         folder = root / name
         if folder.is_dir():
-            paths = sorted(folder.glob("*.jpg"))
+            paths, skipped = list_jpegs(folder)
             if not paths:
-                raise DataError(f"{folder}: empty folder (no .jpg images).")
+                also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
+                raise DataError(f"{folder}: empty folder (no .jpg images{also}).")
             return paths
     raise DataError(f"{root}: no test/ or test_hq/ folder.")
 
@@ -356,5 +375,6 @@ def check(root, mask_source: str = "auto") -> CheckReport:
         "mask_source": mask_source,
         "mask_values": sorted(mask_values),
         "mean_mask_coverage": round(float(np.mean(coverage)), 4) if coverage else None,
+        "skipped_files": list_jpegs(image_folder(root))[1],
     }
     return CheckReport(summary, problems)
