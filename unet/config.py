@@ -27,6 +27,41 @@ DATASET_DEFAULTS = {
 }
 
 
+def dropout_per_block(dropout_rate, depth: int, dropout_levels: int = 2) -> tuple[float, ...]:
+    """The dropout rate of each block, `encoder1 .. encoder<depth>, bottleneck`.
+
+    Args:
+        dropout_rate: One rate for the `dropout_levels` deepest blocks, or a sequence of
+            `depth + 1` rates (one per encoder level, then the bottleneck).
+        depth: Number of encoder levels.
+        dropout_levels: How many of the deepest blocks (the bottleneck counts) take a single
+            rate: 2, the default, is the deepest encoder level and the bottleneck.
+
+    Returns:
+        `depth + 1` rates, each in [0, 1).
+
+    Example:
+    >>> dropout_per_block(0.3, depth=4)
+    (0.0, 0.0, 0.0, 0.3, 0.3)
+    """
+    if isinstance(dropout_rate, (int, float)) and not isinstance(dropout_rate, bool):
+        if isinstance(dropout_levels, bool) or not isinstance(dropout_levels, int) or not (
+                0 <= dropout_levels <= depth + 1):
+            raise ValueError(f"dropout_levels must be a whole number in [0, depth + 1 = "
+                             f"{depth + 1}]; received {dropout_levels!r}.")
+        rates = (0.0,) * (depth + 1 - dropout_levels) + (float(dropout_rate),) * dropout_levels
+    else:
+        rates = tuple(float(rate) for rate in dropout_rate)
+        if len(rates) != depth + 1:
+            raise ValueError(
+                f"dropout_rate needs one rate per encoder level and one for the bottleneck "
+                f"({depth + 1} for depth {depth}); received {tuple(dropout_rate)}.")
+    for rate in rates:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
+    return rates
+
+
 def _positive_int(owner: str, name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{owner}.{name} must be a positive whole number; received {value!r}.")
@@ -62,6 +97,10 @@ class ModelConfig:
     batch_norm_momentum: float = 0.99
     encoder_weights: str | None = None
     freeze_encoder: bool = False
+    dropout_levels: int = 2
+    upsample_kernel_size: int = 2
+    kernel_initializer: str = "he_normal"
+    head_conv: bool = False
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -73,9 +112,17 @@ class ModelConfig:
         if self.kernel_size % 2 == 0:
             raise ValueError(
                 f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(
-                f"model.dropout_rate must be in [0, 1); received {self.dropout_rate!r}.")
+        if isinstance(self.dropout_rate, (list, tuple)):  # one rate per block (JSON: a list)
+            object.__setattr__(self, "dropout_rate", tuple(float(r) for r in self.dropout_rate))
+            if self.architecture != "unet":
+                raise ValueError("model.dropout_rate per block needs architecture 'unet'.")
+        dropout_per_block(self.dropout_rate, self.depth, self.dropout_levels)
+        if self.upsample_kernel_size not in (2, 3):
+            raise ValueError("model.upsample_kernel_size must be 2 or 3; "
+                             f"received {self.upsample_kernel_size!r}.")
+        if self.kernel_initializer not in ("he_normal", "glorot_uniform"):
+            raise ValueError("model.kernel_initializer must be 'he_normal' or 'glorot_uniform'; "
+                             f"received {self.kernel_initializer!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +174,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     schedule: str = "constant"  # or "warmup_cosine" (unet.schedules)
     warmup_epochs: int = 1
+    # Fixed validation images drawn with their predicted masks in TensorBoard each epoch (0: off).
+    prediction_images: int = 0
 
     def __post_init__(self):
         _positive_int("train", "epochs", self.epochs)
@@ -134,6 +183,10 @@ class TrainConfig:
         _positive_float("train", "learning_rate", self.learning_rate)
         if self.loss not in LOSSES:
             raise ValueError(f"train.loss must be one of {LOSSES}; received {self.loss!r}.")
+        if isinstance(self.prediction_images, bool) or not isinstance(
+                self.prediction_images, int) or self.prediction_images < 0:
+            raise ValueError("train.prediction_images must be a whole number >= 0; "
+                             f"received {self.prediction_images!r}.")
         for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
             if getattr(self, name) is not None:
                 _positive_int("train", name, getattr(self, name))

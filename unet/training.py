@@ -25,6 +25,7 @@ from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
 from unet.model import build_model
 from unet.schedules import learning_rate_for
+from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
 
 
 class TrainingDiverged(RuntimeError):
@@ -82,11 +83,16 @@ class RunConflict(ValueError):
 def check_config(config: RunConfig) -> None:
     """Refuses a configuration that cannot train, before anything is read or written."""
     expected_classes = sources.num_classes_of(config.data)
-    if config.model.num_classes != expected_classes:
+    # A binary dataset also trains as 2 classes (background 0, car 1): one logit per class.
+    allowed = (1, 2) if expected_classes == 1 else (expected_classes,)
+    if config.model.num_classes not in allowed:
         raise ValueError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}."
         )
+    if config.model.num_classes == 2 and expected_classes == 1 and config.train.loss != "sparse_ce":
+        raise ValueError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
+                         f"background and car); received {config.train.loss!r}.")
 
 
 def run_state(config: RunConfig, run_dir) -> str:
@@ -170,6 +176,7 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         result = _summary(config, run_dir, train_pairs, val_pairs)
         if evaluate:
             result.update(_evaluate_best(config, run_dir, val_pairs, verbose))
+            log_native_scores(run_dir / "logs", result)
         files.write_json(run_dir / "metrics.json", result)
         return result
 
@@ -265,6 +272,7 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
             _HParams(run_dir / "logs", {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,
                 "kernel_size": model_config.kernel_size}, config.name),
+            *prediction_image_callbacks(config, run_dir, val_pairs, png=True),
         ]
         if train_config.reduce_lr_patience:
             run_callbacks.append(keras.callbacks.ReduceLROnPlateau(
