@@ -167,3 +167,21 @@ def test_softmax_unet_scores_dice_of_the_car_class(carvana_dir, tmp_path):
     expected = 2 * truth.sum() / (truth.sum() + truth.size)
     assert rows[0]["dice"] == pytest.approx(expected, rel=1e-6)
     assert "mean_dice" not in summary and "per_class" not in summary
+
+
+def test_sweep_of_a_recipe_runs_its_own_grid_and_flags_still_win(capsys):
+    from unet import cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["sweep", "--recipe", "ctu-grid"])
+    configs = cli._grid(args, cli.config_from_args(args))
+    assert len(configs) == 16
+    assert {c.data.image_size for c in configs} == {(160, 240)}
+    assert {(c.train.learning_rate, c.train.batch_size, c.model.kernel_size)
+            for c in configs} == {(lr, bs, k) for lr in (5e-5, 1e-4, 2e-4, 5e-4)
+                                  for bs in (16, 32) for k in (3, 5)}
+    args = parser.parse_args(["sweep", "--recipe", "coursera-carla", "--preset", "cpu"])
+    (config,) = cli._grid(args, cli.config_from_args(args))  # no grid: the recipe's point
+    assert "scaled down for CPU (cpu)" in capsys.readouterr().out
+    args = parser.parse_args(["sweep", "--recipe", "ctu-grid", "--learning-rates", "1e-3"])
+    assert len(cli._grid(args, cli.config_from_args(args))) == 4
