@@ -334,6 +334,12 @@ def _predict(args) -> int:
         image_size=tuple(args.image_size) if args.image_size else None,
         prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(result, indent=2))
+    for reason in result["failed"].values():
+        print(f"error: {reason}", file=sys.stderr)
+    if result["failed"]:
+        print(f"error: {len(result['failed'])} image(s) not predicted; the others were "
+              f"({result['images']} now). Fix or remove them and rerun.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -422,7 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-overlays", action="store_true")
     report.set_defaults(handler=_report)
 
-    predict = commands.add_parser("predict", help="masks at native size, overlays, submission")
+    predict = commands.add_parser(
+        "predict", help="masks at native size, overlays, submission",
+        description="Predicts every image of --input. A bad image is named on stderr and the "
+                    "others are still predicted; the exit status is then 1, and a submission "
+                    "stays unfinished until a rerun (which predicts only what is missing) "
+                    "completes it. A finished submission is reported, not redone.")
     predict.add_argument("--model", required=True, help="a .keras file")
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")

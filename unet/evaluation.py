@@ -99,12 +99,14 @@ def predict_logits(model, images, tta: str | None = None):
 
 
 def predict_native(model, items, *, image_size, num_classes: int, batch_size: int = 8,
-                   resize_mode: str = "resize", tta: str | None = None, prediction_size=None):
+                   resize_mode: str = "resize", tta: str | None = None, prediction_size=None,
+                   skip_errors: bool = False):
     """Yields `(item, probabilities)` with probabilities `(H, W, C)` at each image's own size.
 
     `items` are pairs or image paths. Images stream through `tf.data` in order (masks are not
     read); nothing is held beyond one batch. With `prediction_size`, images are fitted to that
-    size instead of the training size `image_size`, and the model is rebuilt to take it.
+    size instead of the training size `image_size`, and the model is rebuilt to take it. With
+    `skip_errors`, items whose image fails to decode are left out instead of stopping.
     """
     items = list(items)
     if not items:
@@ -113,14 +115,13 @@ def predict_native(model, items, *, image_size, num_classes: int, batch_size: in
     model = model_at_size(model, size)
     paths = [getattr(item, "image", item) for item in items]
     batches = make_image_dataset(paths, image_size=size, batch_size=batch_size,
-                                 resize_mode=resize_mode)
-    index = 0
-    for images, heights, widths in batches:
+                                 resize_mode=resize_mode, skip_errors=skip_errors)
+    for images, heights, widths, indices in batches:
         logits = predict_logits(model, images, tta)
-        for item, height, width in zip(logits, heights.numpy(), widths.numpy()):
+        for item, height, width, index in zip(logits, heights.numpy(), widths.numpy(),
+                                              indices.numpy()):
             native = to_native(item, (int(height), int(width)), resize_mode)
             yield items[index], probabilities_from_logits(native, num_classes).numpy()
-            index += 1
 
 
 def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,

@@ -232,19 +232,25 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     return load_image
 
 
-def make_image_dataset(paths, *, image_size, batch_size: int,
-                       resize_mode: str = "resize") -> tf.data.Dataset:
-    """Batches of `(images in [0, 1], native heights, native widths)` for prediction, in file
-    order, loaded as training loads them (no masks read)."""
+def make_image_dataset(paths, *, image_size, batch_size: int, resize_mode: str = "resize",
+                       skip_errors: bool = False) -> tf.data.Dataset:
+    """Batches of `(images in [0, 1], native heights, native widths, indices into paths)` for
+    prediction, in file order, loaded as training loads them (no masks read).
+
+    With `skip_errors`, an image that fails to decode is left out (its index is missing from
+    `indices`) instead of stopping the whole stream.
+    """
     load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
 
-    def load(path):
+    def load(index, path):
         image, native, _ = load_image(path)
-        return scale(image), native[0], native[1]
+        return scale(image), native[0], native[1], index
 
-    dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-    return (dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-            .batch(batch_size).prefetch(AUTOTUNE))
+    dataset = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), [str(p) for p in paths]))
+    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if skip_errors:
+        dataset = dataset.ignore_errors()
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
