@@ -185,3 +185,14 @@ def test_sweep_of_a_recipe_runs_its_own_grid_and_flags_still_win(capsys):
     assert "scaled down for CPU (cpu)" in capsys.readouterr().out
     args = parser.parse_args(["sweep", "--recipe", "ctu-grid", "--learning-rates", "1e-3"])
     assert len(cli._grid(args, cli.config_from_args(args))) == 4
+
+
+def test_our_figure_is_put_beside_the_published_one():
+    item = recipes.recipe("coursera-carla")
+    config, _ = item.scaled("cpu")
+    line = item.beside({"pixel_accuracy": 0.91234, "epochs": 24}, config)
+    assert "published: 8,640,471 parameters; training pixel accuracy 0.97-0.98" in line
+    assert "96x128, 40 epochs" in line and "ours: pixel_accuracy 0.9123" in line
+    assert "24 epochs, preset coursera-carla-cpu" in line
+    line = recipes.recipe("ctu-grid").beside({"dice": 0.97}, recipes.recipe("ctu-grid").config)
+    assert "best validation Dice 0.9876" in line and "ours: dice 0.9700" in line
