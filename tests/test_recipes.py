@@ -167,3 +167,32 @@ def test_softmax_unet_scores_dice_of_the_car_class(carvana_dir, tmp_path):
     expected = 2 * truth.sum() / (truth.sum() + truth.size)
     assert rows[0]["dice"] == pytest.approx(expected, rel=1e-6)
     assert "mean_dice" not in summary and "per_class" not in summary
+
+
+def test_sweep_of_a_recipe_runs_its_own_grid_and_flags_still_win(capsys):
+    from unet import cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["sweep", "--recipe", "ctu-grid"])
+    configs = cli._grid(args, cli.config_from_args(args))
+    assert len(configs) == 16
+    assert {c.data.image_size for c in configs} == {(160, 240)}
+    assert {(c.train.learning_rate, c.train.batch_size, c.model.kernel_size)
+            for c in configs} == {(lr, bs, k) for lr in (5e-5, 1e-4, 2e-4, 5e-4)
+                                  for bs in (16, 32) for k in (3, 5)}
+    args = parser.parse_args(["sweep", "--recipe", "coursera-carla", "--preset", "cpu"])
+    (config,) = cli._grid(args, cli.config_from_args(args))  # no grid: the recipe's point
+    assert "scaled down for CPU (cpu)" in capsys.readouterr().out
+    args = parser.parse_args(["sweep", "--recipe", "ctu-grid", "--learning-rates", "1e-3"])
+    assert len(cli._grid(args, cli.config_from_args(args))) == 4
+
+
+def test_our_figure_is_put_beside_the_published_one():
+    item = recipes.recipe("coursera-carla")
+    config, _ = item.scaled("cpu")
+    line = item.beside({"pixel_accuracy": 0.91234, "epochs": 24}, config)
+    assert "published: 8,640,471 parameters; training pixel accuracy 0.97-0.98" in line
+    assert "96x128, 40 epochs" in line and "ours: pixel_accuracy 0.9123" in line
+    assert "24 epochs, preset coursera-carla-cpu" in line
+    line = recipes.recipe("ctu-grid").beside({"dice": 0.97}, recipes.recipe("ctu-grid").config)
+    assert "best validation Dice 0.9876" in line and "ours: dice 0.9700" in line

@@ -94,6 +94,24 @@ class Recipe:
             changes.append("random encoder weights instead of imagenet")
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
 
+    def beside(self, metrics: dict, config: RunConfig) -> str:
+        """Our figure beside the published one, each with its data, size and epochs (Markdown).
+
+        Args:
+            metrics: A run's `metrics.json` values.
+            config: That run's configuration.
+        """
+        key = self.metric
+        if key == "dice" and "dice" not in metrics:
+            key = "mean_dice"
+        ours = metrics.get(key)
+        ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
+        size = "x".join(map(str, config.data.image_size))
+        return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
+                f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.dataset} "
+                f"validation, {size}, {metrics.get('epochs', config.train.epochs)} epochs, "
+                f"preset {config.preset}) |")
+
     def row(self) -> dict:
         """The recipe as a table row (`recipes` command, report)."""
         return {"name": self.name, "reproduces": self.reproduces, "figure": self.figure,
