@@ -16,14 +16,16 @@ ARCHITECTURES = ("unet", "mobilenetv2")
 DATASETS = ("synthetic", "carvana", "carla")
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
+SCHEDULES = ("constant", "cosine")
 
 # What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
-# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size.
+# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size, whole (crops
+# of such small scenes would lose the context that tells road from sidewalk).
 DATASET_DEFAULTS = {
     "synthetic": {"model": {"num_classes": 1}},
     "carvana": {"model": {"num_classes": 1}},
     "carla": {"model": {"num_classes": 23}, "train": {"loss": "sparse_ce"},
-              "data": {"image_size": (96, 128)}},
+              "data": {"image_size": (96, 128), "crop_size": None}},
 }
 
 
@@ -91,6 +93,10 @@ class DataConfig:
     resize_mode: str = "resize"
     synthetic_cars: int = 12
     synthetic_image_size: tuple[int, int] = (320, 480)
+    # Training on random crops of the images at `image_size` (validation and prediction see
+    # whole images): `None` trains on whole images. A crop larger than the image on a side is
+    # cut to the image's size on that side.
+    crop_size: tuple[int, int] | None = None
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -103,6 +109,15 @@ class DataConfig:
         _positive_int("data", "synthetic_cars", self.synthetic_cars)
         for name in ("image_size", "synthetic_image_size"):
             object.__setattr__(self, name, _size("data", name, getattr(self, name)))
+        if self.crop_size is not None:
+            object.__setattr__(self, "crop_size", _size("data", "crop_size", self.crop_size))
+
+    @property
+    def training_size(self) -> tuple[int, int]:
+        """The (height, width) of a training example: the crop, at most the image."""
+        if self.crop_size is None:
+            return self.image_size
+        return tuple(min(crop, side) for crop, side in zip(self.crop_size, self.image_size))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +134,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     reduce_lr_patience: int | None = None
     steps_per_epoch: int | None = None
+    # "constant", or "cosine": a linear warm-up from 0 over `warmup_epochs` epochs, then a
+    # cosine decay to 0 at the last epoch (`unet.schedules.learning_rate_for`).
+    schedule: str = "constant"
+    warmup_epochs: int = 0
 
     def __post_init__(self):
         _positive_int("train", "epochs", self.epochs)
@@ -129,6 +148,16 @@ class TrainConfig:
         for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
             if getattr(self, name) is not None:
                 _positive_int("train", name, getattr(self, name))
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"train.schedule must be one of {SCHEDULES}; received {self.schedule!r}.")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int) or (
+                self.warmup_epochs < 0):
+            raise ValueError("train.warmup_epochs must be a whole number, 0 or more; received "
+                             f"{self.warmup_epochs!r}.")
+        if self.schedule != "constant" and self.reduce_lr_patience is not None:
+            raise ValueError("train.reduce_lr_patience needs schedule='constant': a "
+                             f"{self.schedule!r} schedule already sets every step's rate.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +168,20 @@ class RunConfig:
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     preset: str = "custom"
+
+    def __post_init__(self):
+        # A model trained on crops takes any input size (it sees crops in training and whole
+        # images in validation), so no input shape checks the sizes: they are checked here.
+        if self.data.crop_size is None:
+            return
+        multiple = 32 if self.model.architecture == "mobilenetv2" else 2**self.model.depth
+        for name, size in (("crop_size", self.data.training_size),
+                           ("image_size", self.data.image_size)):
+            if any(side % multiple for side in size):
+                raise ValueError(
+                    f"data.{name} {size} must be divisible by {multiple} (each of the "
+                    f"{self.model.architecture} model's levels halves it) when training on "
+                    "crops.")
 
     @property
     def name(self) -> str:
@@ -262,28 +305,44 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
         preset="smoke",
     ),
-    # Minutes on 2 CPU cores: the README's demo grid.
+    # Minutes on 2 CPU cores (the README's demo grid; at most 15 minutes for 8 Carvana cars,
+    # native-size evaluation included). Whole images at 192x288 for validation and prediction,
+    # training on random 128x192 crops of them: boundaries are learnt at twice the first
+    # version's scale (96x144) for half the cost per example of whole 192x288 images.
+    # Provisional: chosen by `bench/cpu_preset.py` on the generated set.
     "cpu": RunConfig(
         model=ModelConfig(filters=8, depth=4, batch_norm_momentum=0.9),
-        data=DataConfig(image_size=(96, 144), synthetic_cars=16, synthetic_image_size=(320, 480),
-                        val_fraction=0.25),
-        train=TrainConfig(epochs=16, batch_size=8, learning_rate=1e-3),
+        data=DataConfig(image_size=(192, 288), crop_size=(128, 192), synthetic_cars=16,
+                        synthetic_image_size=(320, 480), val_fraction=0.25),
+        train=TrainConfig(epochs=40, batch_size=8, learning_rate=2e-3, schedule="cosine",
+                          warmup_epochs=2),
         preset="cpu",
     ),
-    # A free Colab GPU (T4, 15 GB): the canonical U-Net at a quarter of Carvana's size per side.
+    # A free Colab GPU (T4, 16 GB, mixed float16): the canonical 64-filter U-Net (31 million
+    # parameters) on 256x384 crops of 384x576 images (a third of Carvana's size per side; the
+    # cache of 5,088 images at 384x576 takes about 4.5 GB of RAM). Estimated, not measured:
+    # roughly 40 crops/s in training on a T4, so an epoch of the 4,070 training images about
+    # 2 minutes with validation, about an hour for 30 epochs.
     "colab_gpu": RunConfig(
         model=ModelConfig(filters=64, depth=4),
-        data=DataConfig(dataset="carvana", image_size=(256, 384), synthetic_cars=48),
-        train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, mixed_precision=True),
+        data=DataConfig(dataset="carvana", image_size=(384, 576), crop_size=(256, 384),
+                        synthetic_cars=48),
+        train=TrainConfig(epochs=30, batch_size=16, learning_rate=2e-4, mixed_precision=True,
+                          schedule="cosine", warmup_epochs=1),
         preset="colab_gpu",
     ),
-    # Native resolution (1918 padded to 1920): the Carvana winners' setting, a large GPU.
+    # Native resolution (1918 padded to 1920), the Carvana winners' setting, on a large GPU
+    # (40 GB or more): 512x768 crops of the padded images, whole images in validation and
+    # prediction. Not cached (5,088 native images would take 50 GB of RAM): decoded every
+    # epoch. Estimated, not measured: an epoch about 4 minutes on an A100, 40 epochs under 3
+    # hours.
     "full": RunConfig(
         model=ModelConfig(filters=64, depth=5),
         data=DataConfig(dataset="carvana", image_size=(1280, 1920), resize_mode="pad",
-                        synthetic_cars=48, synthetic_image_size=(1280, 1918)),
-        train=TrainConfig(epochs=30, batch_size=4, learning_rate=1e-4, mixed_precision=True,
-                          reduce_lr_patience=3, early_stopping_patience=8),
+                        crop_size=(512, 768), cache=False, synthetic_cars=48,
+                        synthetic_image_size=(1280, 1918)),
+        train=TrainConfig(epochs=40, batch_size=4, learning_rate=2e-4, mixed_precision=True,
+                          schedule="cosine", warmup_epochs=2),
         preset="full",
     ),
 }

@@ -24,6 +24,7 @@ from unet.config import RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
 from unet.model import build_model
+from unet.schedules import learning_rate_for
 
 
 class TrainingDiverged(RuntimeError):
@@ -180,15 +181,18 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         return result
 
 
-def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy) -> keras.Model:
+def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy,
+                    steps_per_epoch: int) -> keras.Model:
     """A new model, or for `continue` the last checkpoint with its optimizer state."""
     model_config, train_config = config.model, config.train
     with strategy.scope():
         if state == "continue" and not (run_dir / "backup").is_dir():
             return checkpoints.load_model(run_dir / "last.keras", compile=True)
-        model = build_model(model_config, input_shape=(*config.data.image_size, 3))
+        # Trained on crops, validated on whole images: any input size (config checks both).
+        size = (None, None) if config.data.crop_size else config.data.image_size
+        model = build_model(model_config, input_shape=(*size, 3))
         model.compile(
-            optimizer=keras.optimizers.Adam(train_config.learning_rate),
+            optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps_per_epoch)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
             metrics=metrics.training_metrics(model_config.num_classes),
             jit_compile=train_config.jit_compile,
@@ -206,7 +210,7 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
               "cache": "memory" if data_config.cache else None}
     train_data = make_dataset(train_pairs, training=True, seed=train_config.seed,
                               augmentation=Augmentation() if data_config.augment else None,
-                              **common)
+                              crop_size=data_config.crop_size, **common)
     val_data = make_dataset(val_pairs, **common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
@@ -215,7 +219,9 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     policy = precision_policy(train_config.mixed_precision, strategy)
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = _compiled_model(config, run_dir, state, strategy)
+        steps = (train_config.steps_per_epoch
+                 or math.ceil(len(train_pairs) / train_config.batch_size))
+        model = _compiled_model(config, run_dir, state, strategy, steps)
         history = callbacks.read_history(run_dir / "history.csv")
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.

@@ -27,6 +27,10 @@ JPEG_RATIOS = (8, 4, 2)
 class Augmentation:
     """Random changes applied identically to an image and its mask (photometric: image only).
 
+    The defaults suit studio photos of cars on a turntable: mirror images are as likely as the
+    originals, the camera's distance and framing vary a little, the light and the paint vary
+    more; the photos are upright, so there is no rotation by default.
+
     Attributes:
         flip: Horizontal flips.
         rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees).
@@ -38,7 +42,7 @@ class Augmentation:
     """
 
     flip: bool = True
-    rotation: float = 0.02
+    rotation: float = 0.0
     shift: float = 0.05
     zoom: float = 0.1
     brightness: float = 0.1
@@ -284,6 +288,39 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
     return load
 
 
+def random_crops(dataset: tf.data.Dataset, crop_size, seed: int = 0) -> tf.data.Dataset:
+    """One random `crop_size` window of each `(image, mask)` example, the same for both.
+
+    Each example draws its own window from a seed stream that changes every epoch and repeats
+    from run to run (`Dataset.random(seed, rerandomize_each_iteration=True)`), so parallel
+    mapping cannot change which example gets which window. A crop larger than the image on a
+    side takes the whole side.
+
+    Args:
+        dataset: Unbatched `(image (H, W, 3), mask (H, W, 1))` examples of one size.
+        crop_size: (height, width) of the windows.
+        seed: Seed of the windows' positions.
+
+    Returns:
+        The dataset of `(image, mask)` windows, same dtypes.
+    """
+    image_spec, mask_spec = dataset.element_spec
+    height, width = image_spec.shape[0], image_spec.shape[1]
+    crop = (min(int(crop_size[0]), height), min(int(crop_size[1]), width))
+    channels, mask_channels = image_spec.shape[-1], mask_spec.shape[-1]
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def cut(example, window_seed):
+        image, mask = example
+        both = tf.concat([image, tf.cast(mask, image.dtype)], axis=-1)
+        window = tf.image.stateless_random_crop(
+            both, (*crop, channels + mask_channels), seed=window_seed)
+        return window[..., :channels], tf.cast(window[..., channels:], mask.dtype)
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(cut, num_parallel_calls=AUTOTUNE,
+                                                     deterministic=True)
+
+
 def make_dataset(
     pairs,
     *,
@@ -297,6 +334,7 @@ def make_dataset(
     seed: int = 0,
     deterministic: bool = False,
     drop_remainder: bool = False,
+    crop_size=None,
 ) -> tf.data.Dataset:
     """Batches of `(images, masks)` for `model.fit`, `evaluate` and `predict`.
 
@@ -314,6 +352,10 @@ def make_dataset(
         seed: Seed of shuffling and augmentation.
         deterministic: Same order and same augmentation on every run (for tests).
         drop_remainder: Drop the last, smaller batch.
+        crop_size: (height, width) of random windows cut from each training example after it
+            is loaded at `image_size` (`random_crops`), so a model can learn at `image_size`'s
+            scale for the cost of the crop; `None` for whole images. Ignored unless `training`:
+            validation and prediction see whole images.
 
     Returns:
         A `tf.data.Dataset`.
@@ -322,7 +364,7 @@ def make_dataset(
     >>> pairs = carvana.list_pairs("data/carvana")
     >>> train, val = carvana.split_by_car(pairs, 0.2)
     >>> dataset = make_dataset(train, image_size=(256, 384), batch_size=16, training=True,
-    ...                        augmentation=Augmentation(), cache="memory")
+    ...                        augmentation=Augmentation(), cache="memory", crop_size=(128, 192))
     """
     load = make_loader(pairs, image_size=image_size, num_classes=num_classes,
                        resize_mode=resize_mode)
@@ -341,6 +383,9 @@ def make_dataset(
         dataset = dataset.cache("" if cache == "memory" else str(cache))
         if training:
             dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    if training and crop_size is not None:
+        # After the cache: it holds whole images, and every epoch cuts new windows.
+        dataset = random_crops(dataset, crop_size, seed=seed)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(lambda images, masks: (scale(images), masks),
                           num_parallel_calls=AUTOTUNE)
