@@ -47,11 +47,12 @@ if "google.colab" in sys.modules:
 # %%
 import tensorflow as tf
 
-from unet import colab, experiments
+from unet import colab, experiments, recipes
 from unet.config import preset
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 DATASET = "synthetic"  # or "carvana" with CARVANA_DIR
+RECIPE = None  # or a Carvana recipe of `python -m unet recipes`, e.g. "ctu-grid", "softmax-unet"
 CARVANA_DIR = None
 USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Drive
 if USE_DRIVE and colab.in_colab():
@@ -70,6 +71,11 @@ EPOCHS = 1 if SMOKE else 10
 # new points in their own folders (a run is its whole configuration).
 base = preset(PRESET).for_dataset(DATASET).override(
     train={"epochs": EPOCHS}, data={"data_dir": CARVANA_DIR if DATASET == "carvana" else None})
+if RECIPE:  # the recipe's network and training; scaled down (and said so) on a CPU
+    base, note = recipes.recipe(RECIPE).scaled(PRESET)
+    print(note or f"Recipe {RECIPE} at its published size.")
+    base = base.override(data={"dataset": DATASET,
+                               "data_dir": CARVANA_DIR if DATASET == "carvana" else None})
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
 print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {MEMORY}")
 

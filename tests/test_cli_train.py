@@ -112,3 +112,32 @@ def test_errors_are_one_line_with_their_exit_code(tmp_path):
     no_runs = run_cli("report", "--runs-dir", "nowhere", "--memory-dir", "mem", cwd=tmp_path)
     assert no_runs.returncode == 1 and "No runs under" in no_runs.stderr
     assert not (tmp_path / "mem").exists()
+
+
+def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path):
+    """Defect: the committed memory/runs/*/metrics.json counted as finished, so `make demo`
+    trained nothing and every README follow-up on best.keras failed."""
+    from pathlib import Path
+
+    repository = Path(__file__).resolve().parents[1]
+    memory = shutil.copytree(repository / "memory", tmp_path / "memory")  # as committed
+    env = {"UNET_DATA_ROOT": str(tmp_path / "data")}
+    demo = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
+                   str(memory), cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    model = tmp_path / "runs" / "synthetic" / "smoke" / "lr1e-3_bs4_k3" / "best.keras"
+    assert model.is_file() and "Best model: runs/synthetic/smoke/lr1e-3_bs4_k3/best.keras" \
+        in demo.stdout
+    assert "Made by `make demo`" in (memory / "README.md").read_text()
+    assert (memory / "synthetic_overlays_best_worst.png").is_file()
+    commands = [line.split() for line in demo.stdout.splitlines()
+                if line.strip().startswith(("python -m unet", "tensorboard"))]
+    assert {c[3] if c[0] == "python" else c[0] for c in commands} >= {
+        "evaluate", "predict", "export", "app", "tensorboard"}
+    for command in commands:  # every path the demo tells a user to try exists
+        for flag in ("--model", "--input", "--logdir"):
+            if flag in command:
+                assert (tmp_path / command[command.index(flag) + 1]).exists(), command
+    again = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
+                    str(memory), cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "Skipped" in again.stdout

@@ -46,3 +46,22 @@ def test_image_size_is_a_tuple_after_loading():
 def test_bad_configuration_is_rejected(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "colab_gpu", "full"])
+def test_every_preset_fits_its_network(name):
+    config = preset(name)
+    multiple = 2 ** config.model.depth
+    sizes = [config.data.image_size] + ([config.data.crop_size] if config.data.crop_size else [])
+    for size in sizes:
+        assert size[0] % multiple == 0 and size[1] % multiple == 0, (name, size)
+    if config.data.crop_size:
+        assert config.train.schedule == "warmup_cosine"
+
+
+def test_the_cpu_preset_trains_on_crops_of_larger_images_of_8_cars():
+    config = preset("cpu")
+    assert config.data.crop_size and config.data.crop_size < config.data.image_size
+    cars = config.data.synthetic_cars
+    val_cars = min(cars - 1, max(1, round(cars * config.data.val_fraction)))
+    assert cars - val_cars == 8  # the budget is stated for 8 training cars (128 photos)

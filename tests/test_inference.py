@@ -24,11 +24,12 @@ def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path
     for pair in pairs:
         (inputs / pair.name).symlink_to(pair.image)
     result = inference.predict_folder(model_path, inputs, tmp_path / "out", overlay=True,
-                                      progress=False)
-    assert result == {"images": 5, "skipped": 0, "submission": None}
+                                      tta="flip", progress=False)
+    assert result == {"images": 5, "skipped": 0, "submission": None, "failed": {},
+                      "ignored": []}
     model = checkpoints.load_model(model_path, compile=False)
     expected = evaluation.predict_native(model, pairs, image_size=config.data.image_size,
-                                         num_classes=1)
+                                         num_classes=1, tta="flip")
     for pair, probabilities in expected:
         written = np.asarray(Image.open(tmp_path / "out" / f"{pair.image.stem}_mask.png"))
         assert written.shape == (64, 96) and set(np.unique(written)) <= {0, 255}
@@ -46,7 +47,8 @@ def test_flip_tta_averages_the_flipped_logits(trained):
     both = evaluation.predict_logits(model, images, tta="flip")
     np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
     assert not np.allclose(both, plain, atol=1e-3)  # the flip does change the prediction
-    with pytest.raises(ValueError, match="tta must be None or 'flip'"):
+    np.testing.assert_array_equal(evaluation.predict_logits(model, images, tta="none"), plain)
+    with pytest.raises(ValueError, match="tta must be one of"):
         evaluation.predict_logits(model, images, tta="rotate")
 
 
@@ -128,3 +130,205 @@ def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carva
     with gzip.open(submission, "rt") as stream:
         names = [line.split(",")[0] for line in stream.read().splitlines()[1:]]
     assert sorted(names) == sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))
+
+
+def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, tmp_path):
+    import shutil
+
+    model_path, config = trained
+    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    image = val_pairs[0].image
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "best.keras")
+    assert inference.auto_tta(run / "best.keras")[0] == "none"  # nothing scored: off
+    written = {}
+    for scores, name in (({"dice": 0.9, "dice_flip_tta": 0.91}, "helps"),
+                         ({"dice": 0.9, "dice_flip_tta": 0.89}, "hurts")):
+        (run / "metrics.json").write_text(json.dumps(scores))
+        tta, reason = inference.auto_tta(run / "best.keras")
+        assert tta == ("flip" if name == "helps" else "none") and "0.9000 without" in reason
+        inference.predict_folder(run / "best.keras", image, tmp_path / name, progress=False)
+        written[name] = np.asarray(Image.open(tmp_path / name / f"{image.stem}_mask.png"))
+    for tta in ("flip", "none"):
+        inference.predict_folder(run / "best.keras", image, tmp_path / tta, tta=tta,
+                                 progress=False)
+        written[tta] = np.asarray(Image.open(tmp_path / tta / f"{image.stem}_mask.png"))
+    np.testing.assert_array_equal(written["helps"], written["flip"])
+    np.testing.assert_array_equal(written["hurts"], written["none"])
+    with pytest.raises(ValueError, match="tta must be one of"):
+        inference.predict_folder(model_path, image, tmp_path / "x", tta="rotate")
+
+
+def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, capsys):
+    from unet import cli
+
+    model_path, config = trained
+    model = checkpoints.load_model(model_path, compile=False)
+    bigger = tuple(2 * s for s in config.data.image_size)
+    resized = evaluation.model_at_size(model, bigger)
+    assert resized.input_shape[1:3] == bigger and evaluation.model_at_size(model, (32, 48))
+    image = np.random.default_rng(0).random((1, *bigger, 3)).astype("float32")
+    assert resized(image).shape[1:3] == bigger
+    settings = inference.settings_for(model_path, model, prediction_size=bigger)
+    assert settings.input_size == bigger and settings.image_size == config.data.image_size
+    assert inference.settings_for(model_path, model).input_size == config.data.image_size
+    with pytest.raises(ValueError, match="cannot predict at 13x17"):
+        evaluation.model_at_size(model, (13, 17))
+    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    native = dict(evaluation.predict_native(model, val_pairs[:2], image_size=config.data.image_size,
+                                            num_classes=1, prediction_size=bigger))
+    assert all(p.shape == (64, 96, 1) for p in native.values())
+    code = cli.main(["evaluate", "--model", str(model_path), "--data-dir", str(carvana_dir),
+                     "--dataset", "carvana", "--prediction-size", *map(str, bigger),
+                     "--tta", "flip"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and 0 <= summary["dice"] <= 1 and 0 <= summary["boundary_f"] <= 1
+
+
+def _test_images(folder, count=3, size=(64, 96)):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    for index in range(count):
+        pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"car_{index:02d}.jpg")
+    return folder
+
+
+def _read_submission(path):
+    import csv
+
+    with gzip.open(path, "rt", newline="") as stream:
+        return list(csv.reader(stream))
+
+
+def test_a_finished_submission_is_reported_not_redone(trained, tmp_path):
+    model_path, _ = trained
+    inputs = _test_images(tmp_path / "in")
+    submission = tmp_path / "sub.csv.gz"
+    first = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    assert first["images"] == 3 and first["submission"] == str(submission)
+    before = submission.stat().st_mtime_ns
+    again = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    assert again["complete"] and again["images"] == 0 and again["skipped"] == 3
+    assert submission.stat().st_mtime_ns == before
+    (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
+    with pytest.raises(ValueError, match="complete without 1 of the inputs \\(e.g. car_09.jpg"):
+        inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+
+
+def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
+    model_path, _ = trained
+    inputs = _test_images(tmp_path / "in")
+    submission = tmp_path / "sub.csv.gz"
+    with SubmissionWriter(submission) as writer:  # every row written, killed before gzip
+        for path in sorted(inputs.iterdir()):
+            writer.write(path.name, "1 2")
+    result = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    assert result["images"] == 0 and result["skipped"] == 3
+    assert result["submission"] == str(submission)
+    rows = _read_submission(submission)
+    assert rows[0] == ["img", "rle_mask"] and sorted(r[0] for r in rows[1:]) == [
+        "car_00.jpg", "car_01.jpg", "car_02.jpg"]
+    assert not (tmp_path / "sub.csv.gz.partial.csv").exists()
+
+
+def test_submission_rows_are_quoted_once_each_and_locked(tmp_path):
+    from unet.submission import SubmissionBusyError
+
+    path = tmp_path / "submission.csv.gz"
+    with SubmissionWriter(path) as writer:
+        writer.write('odd, "name".jpg', "1 2")
+        writer.write("b.jpg", "3 4")
+        with pytest.raises(ValueError, match="line break"):
+            writer.write("c\n.jpg", "")
+        with pytest.raises(SubmissionBusyError, match=f"process {os.getpid()}"):
+            SubmissionWriter(path)
+    partial = tmp_path / "submission.csv.gz.partial.csv"
+    partial.write_text(partial.read_text() + "b.jpg,3 4\n")  # a row repeated
+    with SubmissionWriter(path) as writer:
+        assert writer.done == {'odd, "name".jpg', "b.jpg"}
+        writer.finish(expected=['odd, "name".jpg', "b.jpg"])
+    assert _read_submission(path) == [["img", "rle_mask"], ['odd, "name".jpg', "1 2"],
+                                      ["b.jpg", "3 4"]]
+    with SubmissionWriter(path) as writer:  # the lock was released; finished stays finished
+        assert writer.complete and writer.finish() == path
+
+
+def test_a_bad_image_anywhere_is_named_and_the_others_predicted(trained, tmp_path, capsys):
+    from unet import cli
+
+    model_path, _ = trained
+    inputs = _test_images(tmp_path / "in", count=3)
+    (inputs / "car_01.jpg").write_bytes(b"not a jpeg at all")
+    broken = Image.new("RGB", (96, 64), (9, 9, 9))
+    broken.save(tmp_path / "flat.png")
+    data = bytearray((tmp_path / "flat.png").read_bytes())
+    start = data.index(b"IDAT") + 8
+    data[start:start + 8] = b"\xff" * 8  # pixel data corrupt, header and end intact
+    (inputs / "car_03.png").write_bytes(bytes(data))
+    submission = tmp_path / "sub.csv.gz"
+    code = cli.main(["predict", "--model", str(model_path), "--input", str(inputs),
+                     "--output", str(tmp_path / "out"), "--submission", str(submission)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"{inputs / 'car_01.jpg'}: not a readable image" in captured.err
+    assert str(inputs / "car_03.png") in captured.err and "2 image(s) not predicted" in captured.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["car_00_mask.png",
+                                                                   "car_02_mask.png"]
+    assert not submission.exists()  # unfinished until every image has a row
+    (inputs / "car_01.jpg").unlink()
+    (inputs / "car_03.png").unlink()
+    assert cli.main(["predict", "--model", str(model_path), "--input", str(inputs),
+                     "--submission", str(submission)]) == 0
+    assert len(_read_submission(submission)) == 3
+
+
+def test_inputs_are_checked_before_anything_is_written(trained, tmp_path):
+    from unet.data import DataError, image_files
+
+    model_path, _ = trained
+    inputs = _test_images(tmp_path / "in", count=2)
+    (inputs / "._car_00.jpg").write_bytes(b"\x00\x05\x16\x07")  # macOS resource fork
+    (inputs / "notes.txt").write_text("hello")
+    (inputs / "more").mkdir()
+    (inputs / "UPPER.JPG").write_bytes((inputs / "car_00.jpg").read_bytes())
+    ignored = []
+    paths = inference.list_inputs(inputs, ignored)
+    assert [p.name for p in paths] == ["UPPER.JPG", "car_00.jpg", "car_01.jpg"]
+    assert sorted(ignored) == sorted([f"{inputs / '._car_00.jpg'} (hidden file)",
+                                      f"{inputs / 'more'} (folder)",
+                                      f"{inputs / 'notes.txt'} (not .jpg/.jpeg/.png)"])
+    (inputs / "car_00.png").write_bytes((inputs / "car_01.jpg").read_bytes())
+    with pytest.raises(DataError, match="car_00.jpg and .*car_00.png would write the same mask"):
+        inference.predict_folder(model_path, inputs, tmp_path / "out", progress=False)
+    other = _test_images(tmp_path / "other", count=1)
+    with pytest.raises(DataError, match="would write the same submission row"):
+        inference.predict_folder(model_path, [inputs / "car_00.jpg", other / "car_00.jpg"],
+                                 submission=tmp_path / "s.csv.gz", progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("s.csv.gz*"))
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (10_000, 6_000)).save(bomb)  # 60 million pixels in a few kilobytes
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(DataError, match="over the limit of 50,000,000; refused"):
+        image_files.decode(bomb)
+    result = inference.predict_folder(model_path, [bomb, inputs / "car_01.jpg"],
+                                      tmp_path / "masks", progress=False)
+    assert result["images"] == 1 and "refused before decoding" in result["failed"][str(bomb)]
+
+
+def test_damaged_jpeg_scan_data_is_caught(tmp_path):
+    import io
+
+    from unet.data import DataError, image_files
+
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (128, 192, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    data = buffer.getvalue()
+    (tmp_path / "whole.jpg").write_bytes(data)
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")  # marker re-added
+    assert image_files.decode(tmp_path / "whole.jpg").shape == (128, 192, 3)
+    image_files.inspect(tmp_path / "cut.jpg")  # the header and end marker look fine
+    with pytest.raises(DataError, match="cut.jpg: damaged JPEG data .*premature end"):
+        image_files.decode(tmp_path / "cut.jpg")

@@ -162,9 +162,47 @@ def test_boundary_f_by_hand_for_a_shift_beyond_the_tolerance():
 
 
 def test_boundary_f_empty_masks_and_the_image_border():
-    empty = np.zeros((8, 8), np.uint8)
+    empty = np.zeros((40, 40), np.uint8)
     assert metrics.boundary_f_score(empty, empty) == 1.0
     assert metrics.boundary_f_score(empty, _square()) == 0.0
     assert metrics.boundary_f_score(_square(), np.zeros((40, 40), np.uint8)) == 0.0
     full = np.ones((8, 8), np.uint8)  # the image's edge is not an outline
     assert metrics.boundary_f_score(full, full) == 1.0
+
+
+def test_boundary_f_multi_class_averages_the_classes_present():
+    truth = np.zeros((40, 40), np.uint8)
+    truth[:, 20:] = 1
+    prediction = truth.copy()
+    prediction[5:15, 5:15] = 2  # class 2 only in the prediction
+    per_class = [metrics.boundary_f_score(truth == c, prediction == c) for c in (0, 1, 2)]
+    assert per_class[2] == 0.0 and per_class[1] == 1.0
+    assert metrics.boundary_f_score(truth, prediction, num_classes=3) == pytest.approx(
+        np.mean(per_class))
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.boundary_f_score(truth, truth[:10])
+
+
+def test_boundary_f_tolerance_is_a_euclidean_disk():
+    # A 2x2 blob diagonally off the square's corner: every pixel more than 2 px away.
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:30, 10:30] = 1
+    corner = np.zeros_like(truth)
+    corner[31:33, 31:33] = 1  # nearest true outline pixel (29, 29): 2*sqrt(2) = 2.83 px
+    assert metrics.boundary_f_score(truth, corner, tolerance=2) == 0.0
+    assert metrics.boundary_f_score(truth, corner, tolerance=2.9) > 0.0
+
+
+def test_boundary_f_is_fast_at_carvana_size():
+    import time
+
+    import cv2
+
+    truth = np.zeros((1280, 1918), np.uint8)
+    cv2.ellipse(truth, (959, 640), (700, 400), 0, 0, 360, 1, -1)
+    prediction = np.roll(truth, 1, axis=0)
+    assert metrics.boundary_f_score(truth, prediction) == 1.0
+    started = time.perf_counter()
+    for _ in range(5):
+        metrics.boundary_f_score(truth, prediction)
+    assert (time.perf_counter() - started) / 5 < 0.25  # about 15 ms on one core

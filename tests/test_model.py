@@ -145,3 +145,52 @@ def test_a_training_step_lowers_the_loss_on_cpu(config, loss_name, rng):
     after = model.evaluate(images, masks, verbose=0, return_dict=True)
     assert np.isfinite(after["loss"]) and after["loss"] < before
     assert 0.0 <= after["dice"] <= 1.0
+
+
+def test_builder_options_without_special_cases():
+    from unet.model import dropout_per_block
+
+    assert dropout_per_block(0.3, depth=4) == (0.0, 0.0, 0.0, 0.3, 0.3)
+    assert dropout_per_block(0.5, depth=3, dropout_levels=1) == (0.0, 0.0, 0.0, 0.5)
+    assert dropout_per_block((0.1, 0.2, 0.3), depth=2) == (0.1, 0.2, 0.3)
+    with pytest.raises(ValueError, match="one rate per encoder level"):
+        dropout_per_block((0.1, 0.2), depth=2)
+    model = build_unet(input_shape=(32, 32, 3), filters=4, depth=2, batch_norm=False,
+                       dropout_rate=(0.1, 0.0, 0.2), upsample_kernel_size=3,
+                       kernel_initializer="glorot_uniform", head_conv=True)
+    names = {layer.name for layer in model.layers}
+    assert {"encoder1_dropout", "bottleneck_dropout", "head_conv"} <= names
+    assert "encoder2_dropout" not in names
+    assert model.get_layer("decoder1_upsample").kernel.shape[:2] == (3, 3)
+    assert type(model.get_layer("encoder1_conv1").kernel_initializer).__name__ == "GlorotUniform"
+    # Each option changes the count by exactly its own weights.
+    plain = build_unet(input_shape=(32, 32, 3), filters=4, depth=2, batch_norm=False)
+    with_head = build_unet(input_shape=(32, 32, 3), filters=4, depth=2, batch_norm=False,
+                           head_conv=True)
+    assert with_head.count_params() - plain.count_params() == 3 * 3 * 4 * 4 + 4
+    wide_up = build_unet(input_shape=(32, 32, 3), filters=4, depth=2, batch_norm=False,
+                         upsample_kernel_size=3)
+    # Transposed kernels of decoder2 (16->8) and decoder1 (8->4): 9 - 4 more taps each.
+    assert wide_up.count_params() - plain.count_params() == 5 * (16 * 8 + 8 * 4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"upsample_kernel_size": 4}, "upsample_kernel_size must be one of"),
+    ({"kernel_initializer": "zeros"}, "kernel_initializer must be one of"),
+    ({"dropout_rate": 0.2, "dropout_levels": 9}, "dropout_levels must be"),
+    ({"dropout_rate": (0.1, 1.0, 0.0, 0.0, 0.0)}, "dropout_rate must be in"),
+])
+def test_bad_builder_options_say_what_would_work(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_unet(**kwargs)
+
+
+def test_model_config_carries_the_builder_options():
+    config = ModelConfig(filters=4, depth=2, dropout_rate=[0.0, 0.1, 0.2], head_conv=True,
+                         upsample_kernel_size=3, batch_norm=False)
+    assert config.dropout_rate == (0.0, 0.1, 0.2)
+    model = build_model(config, (32, 32, 3))
+    assert {"encoder2_dropout", "bottleneck_dropout", "head_conv"} <= {
+        layer.name for layer in model.layers}
+    with pytest.raises(ValueError, match="upsample_kernel_size must be 2 or 3"):
+        ModelConfig(upsample_kernel_size=5)

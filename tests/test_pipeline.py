@@ -3,6 +3,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from unet.data import carla, carvana, pipeline
 from unet.data.pipeline import Augmentation, jpeg_ratio, make_dataset
@@ -152,3 +153,43 @@ def test_rle_sampling_equals_decoding_then_nearest_resizing(size, rng):
     np.testing.assert_array_equal(sampled, resized)
     empty = pipeline._sample_rle(tf.constant(""), 1280, 1918, size).numpy()
     assert empty.shape == (*size, 1) and empty.sum() == 0
+
+
+def test_random_crops_cut_image_and_mask_alike(tmp_path):
+    """Crops of a pattern whose mask is a function of the image keep that function."""
+    from unet.data import Pair
+    from unet.data.pipeline import make_dataset
+
+    rng = np.random.default_rng(0)
+    pairs = []
+    for index in range(4):
+        image = rng.integers(0, 256, (48, 64, 3), np.uint8)
+        mask = (image[..., 0] > 127).astype(np.uint8)  # the mask is the red channel's top half
+        image[..., 0] = np.where(mask, 255, 0)  # exact values: no resize blur in this test
+        Image.fromarray(image).save(tmp_path / f"{index:06d}.png")
+        Image.fromarray(np.dstack([mask] * 3 + [np.full_like(mask, 255)])).save(
+            tmp_path / f"{index:06d}_mask.png")
+        pairs.append(Pair(tmp_path / f"{index:06d}.png", tmp_path / f"{index:06d}_mask.png",
+                          None, f"block{index}", index))
+    dataset = make_dataset(pairs, image_size=(48, 64), batch_size=4, num_classes=2,
+                           training=True, crop_size=(16, 32), seed=1, deterministic=True)
+    first = [(i.numpy(), m.numpy()) for i, m in dataset]
+    second = [(i.numpy(), m.numpy()) for i, m in dataset]
+    images, masks = first[0]
+    assert images.shape == (4, 16, 32, 3) and masks.shape == (4, 16, 32, 1)
+    np.testing.assert_array_equal(images[..., 0] > 0.5, masks[..., 0] == 1)
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, second))  # new crops
+
+
+def test_warmup_cosine_schedule_values():
+    from unet.config import TrainConfig
+    from unet.schedules import learning_rate_for
+
+    config = TrainConfig(epochs=10, learning_rate=1e-3, schedule="warmup_cosine",
+                         warmup_epochs=1)
+    schedule = learning_rate_for(config, steps_per_epoch=10)
+    assert float(schedule(0)) == pytest.approx(1e-4)  # a tenth at the start
+    assert float(schedule(10)) == pytest.approx(1e-3)  # the peak after one epoch
+    assert float(schedule(55)) == pytest.approx(0.505e-3, rel=1e-3)  # half-way down the cosine
+    assert float(schedule(100)) == pytest.approx(1e-5)  # 1% at the end
+    assert learning_rate_for(TrainConfig(learning_rate=3e-4), 10) == 3e-4

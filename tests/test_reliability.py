@@ -149,3 +149,19 @@ def test_two_trainings_on_one_folder_one_runs_the_other_is_refused(tmp_path):
     assert "Traceback" not in refused
     finish(first)
     assert epochs(run_dir) == [1, 2, 3]
+
+
+def test_ctrl_c_says_what_was_kept_without_a_traceback(tmp_path):
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "30", "--run-dir", str(run_dir),
+               "--verbose", "0")
+    process = start(*command, cwd=tmp_path)
+    deadline = time.monotonic() + TIMEOUT
+    while len(epochs(run_dir)) < 1:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "kept" in stderr and "Traceback" not in stderr
+    assert (run_dir / "last.keras").is_file() and not (run_dir / "trained.json").exists()

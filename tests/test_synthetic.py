@@ -13,6 +13,12 @@ def digest(folder):
     return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
 
 
+@pytest.fixture(scope="module")
+def cars():
+    """Eight generated cars, every view at 160x240, with the per-pixel part maps."""
+    return [synthetic.render_car_views(0, index, (160, 240), parts=True) for index in range(8)]
+
+
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
     a = synthetic.make_carvana_like(tmp_path / "a", cars=1, image_size=(32, 48), seed=5,
                                     progress=False)
@@ -34,37 +40,120 @@ def test_carvana_like_files_have_the_real_formats(carvana_dir):
     gif_path = next((carvana_dir / "train_masks").glob("*_01_mask.gif"))
     gif = Image.open(gif_path)
     assert gif.format == "GIF" and gif.mode == "P"
-    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}  # as FACTS says of Kaggle's
+    assert set(np.unique(np.asarray(gif))) == {0, 1}  # palette indices, as Kaggle's
+    # As PIL gives for Kaggle's {0, 1} palette GIFs.
+    assert set(np.unique(np.asarray(gif.convert("L")))) == {0, 255}
     frames = tf.io.decode_gif(tf.io.read_file(str(gif_path))).numpy()
     assert frames.shape == (1, 64, 96, 3)  # frames x H x W x 3, as tf.io.decode_gif gives
     np.testing.assert_array_equal(frames[0, ..., 0] > 0, carvana.read_mask(gif_path) == 1)
     assert open(carvana_dir / "train_masks.csv").readline().strip() == "img,rle_mask"
+    assert len(list((carvana_dir / "test").glob("*.jpg"))) == 16
 
 
-def test_the_car_turns_through_16_views(carvana_dir):
-    pairs = [p for p in carvana.list_pairs(carvana_dir) if p.group == carvana.list_pairs(
-        carvana_dir)[0].group]
-    coverage = [carvana.read_mask(p.mask).mean() for p in pairs]
-    assert len(coverage) == 16
-    # Side views show the car's length, front and rear views its width (and, from above, its
-    # bonnet and roof).
-    side, front = max(coverage[4], coverage[12]), max(coverage[0], coverage[8])
-    assert side > 1.3 * front
+def test_csv_runs_equal_the_gif_masks_exactly(carvana_dir):
+    rows = carvana.read_rle_csv(carvana_dir / "train_masks.csv")
+    assert len(rows) == 48
+    for name, rle in rows.items():
+        gif = carvana.read_mask(carvana_dir / "train_masks" / carvana.mask_name(name))
+        np.testing.assert_array_equal(carvana.rle_decode(rle, shape=(64, 96)), gif)
+        assert gif.any()
 
 
-def test_light_cars_are_not_separable_by_brightness_alone(tmp_path):
+def test_the_car_turns_through_16_consistent_views(carvana_dir, cars):
+    pairs = carvana.list_pairs(carvana_dir)
+    assert {p.group for p in pairs} == {p.group for p in pairs if p.view == 16}
+    assert sorted(p.view for p in pairs if p.group == pairs[0].group) == list(range(1, 17))
+    for _, _, _, views in cars:
+        masks = [mask for _, mask, _ in views]
+        areas = np.array([mask.mean() for mask in masks])
+        widths = [np.ptp(np.flatnonzero(mask.any(0))) + 1 for mask in masks]
+        # Side views (05, 13) show the car's length, front and rear views (01, 09) its width.
+        assert min(widths[4], widths[12]) > 1.5 * max(widths[0], widths[8])
+        # Opposite views are near-mirror silhouettes; the area changes smoothly with the angle.
+        assert abs(widths[4] - widths[12]) <= 0.03 * widths[4]
+        assert abs(widths[0] - widths[8]) <= 0.2 * widths[0]
+        ratios = areas / np.roll(areas, 1)
+        assert 0.65 < ratios.min() and ratios.max() < 1.5
+
+
+def test_every_body_type_appears_and_paint_is_mostly_neutral(cars):
+    assert {body for _, body, _, _ in cars[:6]} == set(synthetic.BODY_TYPES)
+    specs = [synthetic.render_car_views(0, index, (32, 48), views=[])[1:3] for index in range(16)]
+    neutral = sum(paint in ("white", "pearl", "light_grey", "silver", "grey", "dark_grey",
+                            "black") for _, paint in specs)
+    assert 0.4 * len(specs) < neutral < len(specs)
+
+
+def test_contact_shadow_is_dark_and_not_car(cars):
+    for _, _, _, views in cars:
+        image, mask, parts = views[2]
+        shadow = (parts["shadow"] > 0.4) & (mask == 0)
+        assert shadow.sum() > 200  # the shadow reaches out beyond the car's outline
+        darkening = parts["backdrop"].mean(-1) - image.astype(float).mean(-1)
+        assert darkening[shadow].mean() > 30
+        far_floor = (parts["shadow"] < 0.01) & (mask == 0)
+        far_floor[: image.shape[0] // 2] = False  # the floor, not the wall
+        assert image[shadow].mean() < image[far_floor].mean() - 20
+    darker = 0
+    for _, _, _, views in cars:
+        for image, mask, parts in views:  # just below the car: darker floor, never car
+            grey = image.astype(float).mean(-1)
+            rows, columns = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+            bottom, left, right = rows.max(), columns.min(), columns.max()
+            assert not mask[bottom + 1:].any()
+            below = np.s_[bottom + 1:bottom + 4, left:right + 1]
+            floor = parts["backdrop"].mean(-1)  # the studio without the car
+            darker += grey[below].mean() < floor[below].mean() - 15
+    assert darker >= 0.75 * 16 * len(cars)
+
+
+def test_thin_parts_are_car_and_thin():
+    car_id, _, _, views = synthetic.render_car_views(0, 1, (1280, 1918), parts=True, views=[5])
+    image, mask, parts = views[0]
+    antenna = parts["antenna"]
+    assert antenna.sum() > 50
+    assert mask[antenna].mean() > 0.9
+    rows, columns = np.nonzero(antenna)
+    length = np.hypot(np.ptp(rows), np.ptp(columns))
+    assert 1 <= antenna.sum() / length <= 3.5  # 1-3 px wide at Kaggle's 1918 width
+    thin = parts["thin"]
+    assert mask[thin].mean() > 0.9
+
+
+def test_glass_is_car_but_shows_the_studio(cars):
+    found = 0
+    for _, _, paint, views in cars:
+        image, mask, parts = views[4]
+        glass = parts["glass"]
+        assert mask[glass].all()
+        difference = np.abs(image.astype(float) - parts["backdrop"]).mean(-1)
+        # Closer to the studio behind than an opaque dark window (grey 40) would be.
+        opaque = np.abs(parts["backdrop"] - 40).mean(-1)
+        assert np.median(difference[glass]) < 0.65 * np.median(opaque[glass])
+        body = (mask == 1) & ~glass
+        if paint not in ("white", "pearl", "light_grey", "silver", "grey"):
+            assert np.median(difference[glass]) < np.median(difference[body])
+        found += glass.sum() > 100
+    assert found == len(cars)
+
+
+def test_some_paint_is_as_light_as_the_studio_behind_it(cars):
+    close = []
+    for _, _, _, views in cars:
+        image, mask, parts = views[2]
+        difference = np.abs(image.astype(float) - parts["backdrop"]).mean(-1)
+        close.append((difference[mask == 1] < 15).mean())
+    assert max(close) > 0.08  # some car pixels match the studio behind them
+
+
+def test_light_cars_are_written_in_the_metadata(tmp_path):
     assert {"white", "silver", "light_grey"} <= set(synthetic.PAINTS)
     root = synthetic.make_carvana_like(tmp_path, cars=6, image_size=(64, 96), seed=0,
                                        progress=False)
-    rows = list(open(root / "metadata.csv"))[1:]
-    assert any(row.strip().endswith(("white", "silver", "light_grey")) for row in rows)
-    # Some car pixels are as bright as the backdrop around them.
-    pair = next(p for p in carvana.list_pairs(root) if p.view == 5 and any(
-        row.startswith(p.group) and row.strip().endswith(("white", "silver", "light_grey"))
-        for row in rows))
-    image = np.asarray(Image.open(pair.image).convert("L"), float)
-    mask = carvana.read_mask(pair.mask).astype(bool)
-    assert np.percentile(image[mask], 90) > np.percentile(image[~mask], 10)
+    rows = [row.strip().split(",") for row in list(open(root / "metadata.csv"))[1:]]
+    assert {row[2] for row in rows} <= set(synthetic.BODY_TYPES)
+    assert {row[3] for row in rows} <= set(synthetic.PAINTS)
+    assert any(row[3] in ("white", "silver", "light_grey", "pearl") for row in rows)
 
 
 def test_carla_like_masks_hold_real_class_ids(carla_dir):
@@ -75,71 +164,3 @@ def test_carla_like_masks_hold_real_class_ids(carla_dir):
         assert rgb.mode == "RGBA" and rgb.size == (64, 48)
     assert {7, 8, 13, 22} <= ids  # road, sidewalk, sky, terrain
     assert ids <= set(range(23))
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    """Six cars (one of each body type) at 240x360, with their masks and metadata."""
-    root = synthetic.make_carvana_like(tmp_path_factory.mktemp("studio"), cars=6,
-                                       image_size=(240, 360), seed=2, progress=False)
-    return root
-
-
-def _views(root, car=None):
-    from unet.data import carvana
-
-    for image_path in sorted((root / "train").glob("*.jpg")):
-        if car is None or image_path.name.startswith(car):
-            mask = carvana.read_mask(root / "train_masks" / carvana.mask_name(image_path.name))
-            yield image_path, np.asarray(Image.open(image_path).convert("L"), float), mask
-
-
-def test_every_body_type_appears_and_each_car_has_16_consistent_views(studio):
-    import csv
-
-    with (studio / "metadata.csv").open() as stream:
-        cars = list(csv.DictReader(stream))
-    assert {row["model"] for row in cars} == set(synthetic.BODY_TYPES)
-    for row in cars:
-        views = list(_views(studio, row["id"]))
-        assert len(views) == 16
-        widths = [np.ptp(np.nonzero(mask.any(0))[0]) for _, _, mask in views]
-        # Opposite views (01 and 09, 05 and 13) see the same silhouette width, mirrored.
-        assert abs(widths[0] - widths[8]) <= 0.1 * widths[0]
-        assert abs(widths[4] - widths[12]) <= 0.1 * widths[4]
-        assert widths[4] > 1.5 * widths[0]  # a side view is far wider than a front view
-
-
-def test_the_contact_shadow_is_dark_and_not_car(studio):
-    darker = 0
-    for _, grey, mask in _views(studio):
-        rows = np.nonzero(mask.any(1))[0]
-        columns = np.nonzero(mask.any(0))[0]
-        bottom, left, right = rows.max(), columns.min(), columns.max()
-        below = grey[bottom + 2:bottom + 6, left:right + 1][mask[bottom + 2:bottom + 6,
-                                                                  left:right + 1] == 0]
-        floor = grey[bottom + 2:bottom + 6, :8]  # the same rows at the image's edge
-        darker += below.mean() < floor.mean() - 15
-        assert mask[bottom + 2:, :].sum() == 0  # nothing below the car is car in the mask
-    assert darker >= 0.75 * 6 * 16
-
-
-def test_thin_parts_stand_out_of_the_body_and_are_car(studio):
-    import cv2
-
-    with_thin = 0
-    for _, _, mask in _views(studio):
-        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-        thin = (mask == 1) & (opened == 0)
-        near_body = cv2.dilate(opened, np.ones((9, 9), np.uint8)) > 0
-        with_thin += (thin & ~near_body).sum() >= 4  # the antenna's upper part, in the mask
-    assert with_thin >= 0.75 * 6 * 16
-
-
-def test_some_paint_is_as_light_or_dark_as_the_studio_behind(studio):
-    close = 0
-    for _, grey, mask in _views(studio):
-        car = np.median(grey[mask == 1])
-        background = np.median(grey[mask == 0])
-        close += abs(car - background) < 25
-    assert close >= 16  # at least a car's worth of views is hard to tell from the background

@@ -76,6 +76,37 @@ def test_a_trained_run_whose_scoring_was_killed_is_scored_not_retrained(smoke_sw
     assert {name: (run_dir / name).stat().st_mtime_ns for name in stamps} == stamps
 
 
+def test_a_run_killed_after_its_last_epoch_is_scored_not_retrained(smoke_sweep, tmp_path):
+    """Keras removes its backup at the end of `fit`: a kill before `trained.json` was written
+    used to retrain from epoch 1 (the state is made here exactly as such a kill leaves it)."""
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    expected = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("trained.json", "metrics.json", "per_image.csv"):
+        (run_dir / name).unlink()
+    assert not (run_dir / "backup").exists()
+    stamps = {name: (run_dir / name).stat().st_mtime_ns
+              for name in ("best.keras", "last.keras", "history.csv")}
+    result = training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir,
+                            verbose=0)
+    assert {name: (run_dir / name).stat().st_mtime_ns for name in stamps} == stamps
+    assert result["dice"] == pytest.approx(expected["dice"], abs=1e-6)
+    assert json.loads((run_dir / "trained.json").read_text())["epochs_done"] == 1
+
+
+def test_a_run_killed_before_its_first_backup_goes_on_from_last_keras(smoke_sweep, tmp_path):
+    """Killed after epoch 1's checkpoint and history row, before Keras wrote its backup: the
+    rerun trains epoch 2 only, from last.keras, instead of starting again."""
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    for name in ("trained.json", "metrics.json", "per_image.csv"):
+        (run_dir / name).unlink()
+    longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
+    (run_dir / "config.json").write_text(longer.to_json())
+    first = callbacks.read_history(run_dir / "history.csv")
+    training.train(longer, run_dir, verbose=0)
+    rows = callbacks.read_history(run_dir / "history.csv")
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[0] == first[0]
+
+
 def test_a_failed_start_writes_nothing(tmp_path):
     """Defect: a missing --data-dir left a config.json that refused the corrected command."""
     config = preset("smoke").for_dataset("carvana").override(

@@ -1,9 +1,9 @@
-"""The command line: `python -m unet {demo,train,evaluate,sweep,report,predict,export,app,data}`.
+"""The command line: `python -m unet {demo,recipes,train,evaluate,sweep,report,predict,...}`.
 
 Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
 (including a run folder that holds another configuration, or one in use), 3 training diverged,
-130 interrupted (Ctrl-C). Errors print one `error: ...` line; `--verbose 2` or `UNET_DEBUG=1`
-adds the traceback, and TensorFlow's own start-up messages.
+130 interrupted (Ctrl-C). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the
+traceback, and TensorFlow's own start-up messages.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import sys
 
 PRESET_NAMES = ("smoke", "cpu", "colab_gpu", "full")  # unet.config.PRESETS, without importing TF
+RECIPE_NAMES = ("tf2-unet", "ctu-grid", "softmax-unet", "mobilenetv2-pix2pix", "coursera-carla")
 EXIT_DATA, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
@@ -108,7 +109,11 @@ def _add_data_commands(commands) -> None:
 
 def _add_config_arguments(parser) -> None:
     """The flags that shape a run; each overrides the preset's value when given."""
-    parser.add_argument("--preset", default="cpu", choices=PRESET_NAMES)
+    parser.add_argument("--preset", choices=PRESET_NAMES,
+                        help="default: cpu; with --recipe, the published size (smoke and cpu "
+                             "scale the recipe down)")
+    parser.add_argument("--recipe", choices=RECIPE_NAMES,
+                        help="a published U-Net (python -m unet recipes lists them)")
     parser.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
     parser.add_argument("--data-dir", help="the dataset folder (default: generated data)")
     parser.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"))
@@ -129,19 +134,21 @@ def _add_config_arguments(parser) -> None:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                        help="0 silent, 1 progress bars, 2 one line per epoch and TensorFlow's "
-                        "own messages")
+                        help="0 silent, 1 progress bars, 2 one line per epoch")
 
 
 def config_from_args(args):
     """The preset, with every flag that was given applied on top."""
     from unet.config import preset
 
-    config = preset(args.preset)
-    if args.dataset:
-        config = config.for_dataset(args.dataset)
-    elif config.data.dataset != "synthetic" and not args.data_dir:
-        config = config.for_dataset("synthetic")  # no data given: the generated set
+    if getattr(args, "recipe", None):
+        config = _recipe_config(args)
+    else:
+        config = preset(args.preset or "cpu")
+        if args.dataset:
+            config = config.for_dataset(args.dataset)
+        elif config.data.dataset != "synthetic" and not args.data_dir:
+            config = config.for_dataset("synthetic")  # no data given: the generated set
     model, data, train = {}, {}, {}
     for flag, section, key in (
         ("data_dir", data, "data_dir"), ("image_size", data, "image_size"),
@@ -164,6 +171,33 @@ def config_from_args(args):
     if getattr(args, "jit_compile", None):
         train["jit_compile"] = True
     return config.override(model=model, data=data, train=train)
+
+
+def _recipe_config(args):
+    """The recipe's configuration (scaled down for `--preset smoke/cpu`, saying so), moved to
+    `--dataset`, or to the generated Carvana-like set when a Carvana recipe has no data."""
+    from unet import recipes
+
+    config, note = (recipes.recipe(args.recipe).scaled(args.preset) if args.preset
+                    else (recipes.recipe(args.recipe).config, ""))
+    if note:
+        print(f"Recipe {args.recipe}: {note}.")
+    dataset = args.dataset
+    if dataset is None and config.data.dataset == "carvana" and not args.data_dir:
+        dataset = "synthetic"  # no data given: the generated set
+    if dataset:
+        config = config.override(data={"dataset": dataset})
+    return config
+
+
+def _recipes(args) -> int:
+    from unet import recipes
+
+    print(recipes.table())
+    print("\nRun one: python -m unet train --recipe NAME [--data-dir DIR] (published size, "
+          "for a GPU), or add --preset cpu / smoke to scale it down for a CPU; "
+          "python -m unet sweep --recipe ctu-grid runs its grid.")
+    return 0
 
 
 def _train(args) -> int:
@@ -213,7 +247,8 @@ def _evaluate(args) -> int:
     summary, _ = evaluation.evaluate(
         model, pairs, dataset=config.data.dataset, image_size=config.data.image_size,
         num_classes=config.model.num_classes, batch_size=args.batch_size or 8,
-        resize_mode=config.data.resize_mode)
+        resize_mode=config.data.resize_mode, tta=args.tta,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -221,8 +256,13 @@ def _evaluate(args) -> int:
 def _grid(args, config):
     from unet import experiments
 
+    default = experiments.PUBLISHED_GRID
+    if getattr(args, "recipe", None):  # a recipe's own grid, else its own point
+        from unet import recipes
+
+        default = recipes.recipe(args.recipe).grid or experiments.DEMO_GRID
     return experiments.grid_configs(config, args.learning_rates, args.batch_sizes,
-                                    args.kernel_sizes)
+                                    args.kernel_sizes, default=default)
 
 
 def _sweep(args) -> int:
@@ -253,37 +293,53 @@ def _report(args) -> int:
 def _demo(args) -> int:
     from unet import experiments, report
     from unet.config import preset
+    from unet.data import sources
 
-    configs = experiments.grid_configs(preset("cpu"), default=experiments.DEMO_GRID)
-    print(f"Demo: {len(configs)} run(s) of the 'cpu' preset on generated Carvana-like data, "
-          f"in {experiments.runs_dir(args.runs_dir)}/")
+    configs = experiments.grid_configs(preset(args.preset), default=experiments.DEMO_GRID)
+    runs = experiments.runs_dir(args.runs_dir)
+    print(f"Demo: {len(configs)} run(s) of the '{args.preset}' preset on generated "
+          f"Carvana-like data, in {runs}/", flush=True)
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
-    best = [row for row in rows if row["status"] == "finished"]
-    if best:
-        model = experiments.runs_dir(args.runs_dir) / best[0]["folder"] / "best.keras"
-        print(f"Best model: {model}\nTry: python -m unet evaluate --model {model}\n"
-              f"     python -m unet predict --model {model} --input "
-              f"{best_data_dir(configs[0])}/test --output predictions --overlay")
+    finished = [row for row in rows if row["status"] == "finished"]
+    if finished:
+        print(demo_next_steps(runs / finished[0]["folder"] / "best.keras",
+                              sources.dataset_dir(configs[0].data) / "test", runs))
     return 0
 
 
-def best_data_dir(config) -> str:
-    from unet.data import sources
-
-    return str(sources.dataset_dir(config.data))
+def demo_next_steps(model, test_images, runs) -> str:
+    """What to try after the demo, with the paths it wrote."""
+    return (f"Best model: {model}\nNext:\n"
+            f"  python -m unet evaluate --model {model}\n"
+            f"  python -m unet predict --model {model} --input {test_images} "
+            "--output predictions --overlay\n"
+            f"  python -m unet export --model {model} --format saved_model\n"
+            f"  python -m unet app --model {model}\n"
+            f"  tensorboard --logdir {runs}")
 
 
 def _predict(args) -> int:
-    from unet.inference import predict_folder
+    from unet.inference import auto_tta, predict_folder
 
+    tta = args.tta
+    if tta == "auto":
+        tta, reason = auto_tta(args.model)
+        print(reason)
     result = predict_folder(
-        args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
+        args.model, args.input, args.output, overlay=args.overlay, tta=tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
-        image_size=tuple(args.image_size) if args.image_size else None)
+        image_size=tuple(args.image_size) if args.image_size else None,
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
     print(json.dumps(result, indent=2))
+    for reason in result["failed"].values():
+        print(f"error: {reason}", file=sys.stderr)
+    if result["failed"]:
+        print(f"error: {len(result['failed'])} image(s) not predicted; the others were "
+              f"({result['images']} now). Fix or remove them and rerun.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -323,7 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate data, train the cpu preset, publish the report in memory/")
     demo.add_argument("--runs-dir", help=runs_help)
     demo.add_argument("--memory-dir", help=memory_help)
+    demo.add_argument("--preset", default="cpu", choices=PRESET_NAMES,
+                      help="cpu (the README's demo) or smoke (seconds, for tests)")
     demo.set_defaults(handler=_demo)
+
+    listing = commands.add_parser(
+        "recipes", help="list the published U-Nets that --recipe reproduces, with their figures")
+    listing.set_defaults(handler=_recipes)
 
     train = commands.add_parser("train", help="train one run (resumes if interrupted)")
     _add_config_arguments(train)
@@ -342,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the size the model was trained at")
     evaluate.add_argument("--batch-size", type=POSITIVE_INT)
     evaluate.add_argument("--split", choices=("val", "train", "all"), default="val")
+    evaluate.add_argument("--tta", choices=("none", "flip"), default="none",
+                          help="flip: average the horizontal flip's prediction in")
+    evaluate.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                          help="predict at this size (default: the training size)")
     evaluate.set_defaults(handler=_evaluate)
 
     sweep = commands.add_parser("sweep", help="run the learning-rate x batch x kernel grid")
@@ -362,17 +428,26 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-overlays", action="store_true")
     report.set_defaults(handler=_report)
 
-    predict = commands.add_parser("predict", help="masks at native size, overlays, submission")
+    predict = commands.add_parser(
+        "predict", help="masks at native size, overlays, submission",
+        description="Predicts every image of --input. A bad image is named on stderr and the "
+                    "others are still predicted; the exit status is then 1, and a submission "
+                    "stays unfinished until a rerun (which predicts only what is missing) "
+                    "completes it. A finished submission is reported, not redone.")
     predict.add_argument("--model", required=True, help="a .keras file")
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
-    predict.add_argument("--tta", choices=("flip",), help="average the horizontal flip in")
+    predict.add_argument("--tta", choices=("auto", "flip", "none"), default="auto",
+                         help="average the horizontal flip's logits in; auto: when the run's "
+                         "metrics.json scored higher with it")
     predict.add_argument("--threshold", type=_fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
     predict.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                          help="training size, when no config.json lies beside the model")
+    predict.add_argument("--prediction-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
+                         help="predict at this size (default: the training size)")
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export", help="SavedModel (TF Serving) or TFLite")
@@ -393,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _quiet_tensorflow(verbose: bool) -> None:
     """Loads TensorFlow with its C++ start-up lines (`I0000 ...`, `E0000 ... cuInit`) hidden:
-    noise to a user, kept reachable with `--verbose 2` or `UNET_DEBUG=1`.
+    noise to a user, kept reachable with `UNET_DEBUG=1`.
 
     TensorFlow 2.21 prints them before absl's logging is initialised, where
     `TF_CPP_MIN_LOG_LEVEL` does not reach, so standard error is pointed at /dev/null at the
@@ -418,9 +493,10 @@ def _quiet_tensorflow(verbose: bool) -> None:
 def main(argv=None) -> int:
     """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
-    debug = os.environ.get("UNET_DEBUG") == "1" or getattr(args, "verbose", 1) == 2
+    debug = os.environ.get("UNET_DEBUG") == "1"
     try:
-        if args.handler is not _app:  # the app's server process loads TensorFlow itself
+        # The app's server process loads TensorFlow itself; the recipe table needs none.
+        if args.handler not in (_app, _recipes):
             _quiet_tensorflow(debug)
         return args.handler(args)
     except KeyboardInterrupt:

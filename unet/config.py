@@ -16,17 +16,50 @@ ARCHITECTURES = ("unet", "mobilenetv2")
 DATASETS = ("synthetic", "carvana", "carla")
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
-SCHEDULES = ("constant", "cosine")
 
 # What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
-# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size, whole (crops
-# of such small scenes would lose the context that tells road from sidewalk).
+# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size.
 DATASET_DEFAULTS = {
     "synthetic": {"model": {"num_classes": 1}},
     "carvana": {"model": {"num_classes": 1}},
     "carla": {"model": {"num_classes": 23}, "train": {"loss": "sparse_ce"},
-              "data": {"image_size": (96, 128), "crop_size": None}},
+              "data": {"image_size": (96, 128)}},
 }
+
+
+def dropout_per_block(dropout_rate, depth: int, dropout_levels: int = 2) -> tuple[float, ...]:
+    """The dropout rate of each block, `encoder1 .. encoder<depth>, bottleneck`.
+
+    Args:
+        dropout_rate: One rate for the `dropout_levels` deepest blocks, or a sequence of
+            `depth + 1` rates (one per encoder level, then the bottleneck).
+        depth: Number of encoder levels.
+        dropout_levels: How many of the deepest blocks (the bottleneck counts) take a single
+            rate: 2, the default, is the deepest encoder level and the bottleneck.
+
+    Returns:
+        `depth + 1` rates, each in [0, 1).
+
+    Example:
+    >>> dropout_per_block(0.3, depth=4)
+    (0.0, 0.0, 0.0, 0.3, 0.3)
+    """
+    if isinstance(dropout_rate, (int, float)) and not isinstance(dropout_rate, bool):
+        if isinstance(dropout_levels, bool) or not isinstance(dropout_levels, int) or not (
+                0 <= dropout_levels <= depth + 1):
+            raise ValueError(f"dropout_levels must be a whole number in [0, depth + 1 = "
+                             f"{depth + 1}]; received {dropout_levels!r}.")
+        rates = (0.0,) * (depth + 1 - dropout_levels) + (float(dropout_rate),) * dropout_levels
+    else:
+        rates = tuple(float(rate) for rate in dropout_rate)
+        if len(rates) != depth + 1:
+            raise ValueError(
+                f"dropout_rate needs one rate per encoder level and one for the bottleneck "
+                f"({depth + 1} for depth {depth}); received {tuple(dropout_rate)}.")
+    for rate in rates:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
+    return rates
 
 
 def _positive_int(owner: str, name: str, value) -> None:
@@ -64,6 +97,10 @@ class ModelConfig:
     batch_norm_momentum: float = 0.99
     encoder_weights: str | None = None
     freeze_encoder: bool = False
+    dropout_levels: int = 2
+    upsample_kernel_size: int = 2
+    kernel_initializer: str = "he_normal"
+    head_conv: bool = False
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -75,9 +112,17 @@ class ModelConfig:
         if self.kernel_size % 2 == 0:
             raise ValueError(
                 f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(
-                f"model.dropout_rate must be in [0, 1); received {self.dropout_rate!r}.")
+        if isinstance(self.dropout_rate, (list, tuple)):  # one rate per block (JSON: a list)
+            object.__setattr__(self, "dropout_rate", tuple(float(r) for r in self.dropout_rate))
+            if self.architecture != "unet":
+                raise ValueError("model.dropout_rate per block needs architecture 'unet'.")
+        dropout_per_block(self.dropout_rate, self.depth, self.dropout_levels)
+        if self.upsample_kernel_size not in (2, 3):
+            raise ValueError("model.upsample_kernel_size must be 2 or 3; "
+                             f"received {self.upsample_kernel_size!r}.")
+        if self.kernel_initializer not in ("he_normal", "glorot_uniform"):
+            raise ValueError("model.kernel_initializer must be 'he_normal' or 'glorot_uniform'; "
+                             f"received {self.kernel_initializer!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,10 +138,7 @@ class DataConfig:
     resize_mode: str = "resize"
     synthetic_cars: int = 12
     synthetic_image_size: tuple[int, int] = (320, 480)
-    # Training on random crops of the images at `image_size` (validation and prediction see
-    # whole images): `None` trains on whole images. A crop larger than the image on a side is
-    # cut to the image's size on that side.
-    crop_size: tuple[int, int] | None = None
+    crop_size: tuple[int, int] | None = None  # train on random crops of image_size examples
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -111,13 +153,9 @@ class DataConfig:
             object.__setattr__(self, name, _size("data", name, getattr(self, name)))
         if self.crop_size is not None:
             object.__setattr__(self, "crop_size", _size("data", "crop_size", self.crop_size))
-
-    @property
-    def training_size(self) -> tuple[int, int]:
-        """The (height, width) of a training example: the crop, at most the image."""
-        if self.crop_size is None:
-            return self.image_size
-        return tuple(min(crop, side) for crop, side in zip(self.crop_size, self.image_size))
+            if self.crop_size[0] > self.image_size[0] or self.crop_size[1] > self.image_size[1]:
+                raise ValueError(f"data.crop_size {self.crop_size} must fit in image_size "
+                                 f"{self.image_size}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,10 +172,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     reduce_lr_patience: int | None = None
     steps_per_epoch: int | None = None
-    # "constant", or "cosine": a linear warm-up from 0 over `warmup_epochs` epochs, then a
-    # cosine decay to 0 at the last epoch (`unet.schedules.learning_rate_for`).
-    schedule: str = "constant"
-    warmup_epochs: int = 0
+    schedule: str = "constant"  # or "warmup_cosine" (unet.schedules)
+    warmup_epochs: int = 1
+    # Fixed validation images drawn with their predicted masks in TensorBoard each epoch (0: off).
+    prediction_images: int = 0
 
     def __post_init__(self):
         _positive_int("train", "epochs", self.epochs)
@@ -145,19 +183,19 @@ class TrainConfig:
         _positive_float("train", "learning_rate", self.learning_rate)
         if self.loss not in LOSSES:
             raise ValueError(f"train.loss must be one of {LOSSES}; received {self.loss!r}.")
+        if isinstance(self.prediction_images, bool) or not isinstance(
+                self.prediction_images, int) or self.prediction_images < 0:
+            raise ValueError("train.prediction_images must be a whole number >= 0; "
+                             f"received {self.prediction_images!r}.")
         for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
             if getattr(self, name) is not None:
                 _positive_int("train", name, getattr(self, name))
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"train.schedule must be one of {SCHEDULES}; received {self.schedule!r}.")
-        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int) or (
-                self.warmup_epochs < 0):
-            raise ValueError("train.warmup_epochs must be a whole number, 0 or more; received "
-                             f"{self.warmup_epochs!r}.")
-        if self.schedule != "constant" and self.reduce_lr_patience is not None:
-            raise ValueError("train.reduce_lr_patience needs schedule='constant': a "
-                             f"{self.schedule!r} schedule already sets every step's rate.")
+        if self.schedule not in ("constant", "warmup_cosine"):
+            raise ValueError(f"train.schedule must be 'constant' or 'warmup_cosine'; received "
+                             f"{self.schedule!r}.")
+        if self.schedule != "constant" and self.reduce_lr_patience:
+            raise ValueError("train.reduce_lr_patience needs schedule 'constant' (a schedule "
+                             "sets the learning rate itself).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,20 +206,6 @@ class RunConfig:
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     preset: str = "custom"
-
-    def __post_init__(self):
-        # A model trained on crops takes any input size (it sees crops in training and whole
-        # images in validation), so no input shape checks the sizes: they are checked here.
-        if self.data.crop_size is None:
-            return
-        multiple = 32 if self.model.architecture == "mobilenetv2" else 2**self.model.depth
-        for name, size in (("crop_size", self.data.training_size),
-                           ("image_size", self.data.image_size)):
-            if any(side % multiple for side in size):
-                raise ValueError(
-                    f"data.{name} {size} must be divisible by {multiple} (each of the "
-                    f"{self.model.architecture} model's levels halves it) when training on "
-                    "crops.")
 
     @property
     def name(self) -> str:
@@ -305,44 +329,41 @@ PRESETS: dict[str, RunConfig] = {
         train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
         preset="smoke",
     ),
-    # Minutes on 2 CPU cores (the README's demo grid; at most 15 minutes for 8 Carvana cars,
-    # native-size evaluation included). Whole images at 192x288 for validation and prediction,
-    # training on random 128x192 crops of them: boundaries are learnt at twice the first
-    # version's scale (96x144) for half the cost per example of whole 192x288 images.
-    # Provisional: chosen by `bench/cpu_preset.py` on the generated set.
+    # About 12 minutes on 2 CPU cores for 8 cars (128 photos): the README's demo. Whole images
+    # at 192x288 (boundaries 6.7x finer than native, where 96x144 gave 13x), learnt from random
+    # 128x192 crops (a U-Net is fully convolutional) so each step costs less than a whole
+    # image; 16 filters; warm-up and cosine decay; no rotation (turntable photos are upright).
+    # Generated data at Carvana's native 1918x1280, so Dice is scored where Kaggle scored it.
     "cpu": RunConfig(
-        model=ModelConfig(filters=8, depth=4, batch_norm_momentum=0.9),
-        data=DataConfig(image_size=(192, 288), crop_size=(128, 192), synthetic_cars=16,
-                        synthetic_image_size=(320, 480), val_fraction=0.25),
-        train=TrainConfig(epochs=40, batch_size=8, learning_rate=2e-3, schedule="cosine",
-                          warmup_epochs=2),
+        model=ModelConfig(filters=16, depth=4, batch_norm_momentum=0.9),
+        data=DataConfig(image_size=(192, 288), crop_size=(128, 192), synthetic_cars=12,
+                        synthetic_image_size=(1280, 1918), val_fraction=0.34),
+        train=TrainConfig(epochs=24, batch_size=8, learning_rate=2e-3,
+                          schedule="warmup_cosine"),
         preset="cpu",
     ),
-    # A free Colab GPU (T4, 16 GB, mixed float16): the canonical 64-filter U-Net (31 million
-    # parameters) on 256x384 crops of 384x576 images (a third of Carvana's size per side; the
-    # cache of 5,088 images at 384x576 takes about 4.5 GB of RAM). Estimated, not measured:
-    # roughly 40 crops/s in training on a T4, so an epoch of the 4,070 training images about
-    # 2 minutes with validation, about an hour for 30 epochs.
+    # A free Colab GPU (T4, 15 GB), mixed precision: the canonical 31M-parameter U-Net on
+    # 256x384 crops of 512x768 images (a sixth of Carvana's pixels, boundaries 2.5x finer than
+    # native), scored on whole 512x768 images. Estimated, not measured here (no GPU was lent):
+    # about 100 images/s of training on a T4, so an epoch of the 5,088-image set (4,070 to
+    # train) takes 1-2 minutes plus validation, and 20 epochs well under an hour.
     "colab_gpu": RunConfig(
         model=ModelConfig(filters=64, depth=4),
-        data=DataConfig(dataset="carvana", image_size=(384, 576), crop_size=(256, 384),
-                        synthetic_cars=48),
-        train=TrainConfig(epochs=30, batch_size=16, learning_rate=2e-4, mixed_precision=True,
-                          schedule="cosine", warmup_epochs=1),
+        data=DataConfig(dataset="carvana", image_size=(512, 768), crop_size=(256, 384),
+                        synthetic_cars=48, synthetic_image_size=(1280, 1918)),
+        train=TrainConfig(epochs=20, batch_size=16, learning_rate=5e-4, mixed_precision=True,
+                          schedule="warmup_cosine"),
         preset="colab_gpu",
     ),
-    # Native resolution (1918 padded to 1920), the Carvana winners' setting, on a large GPU
-    # (40 GB or more): 512x768 crops of the padded images, whole images in validation and
-    # prediction. Not cached (5,088 native images would take 50 GB of RAM): decoded every
-    # epoch. Estimated, not measured: an epoch about 4 minutes on an A100, 40 epochs under 3
-    # hours.
+    # Native resolution (1918 padded to 1920): the Carvana winners' setting, a large GPU
+    # (A100/H100 class). 512x768 crops of the padded native image, depth 5, whole images scored.
     "full": RunConfig(
         model=ModelConfig(filters=64, depth=5),
         data=DataConfig(dataset="carvana", image_size=(1280, 1920), resize_mode="pad",
-                        crop_size=(512, 768), cache=False, synthetic_cars=48,
+                        crop_size=(512, 768), synthetic_cars=48,
                         synthetic_image_size=(1280, 1918)),
-        train=TrainConfig(epochs=40, batch_size=4, learning_rate=2e-4, mixed_precision=True,
-                          schedule="cosine", warmup_epochs=2),
+        train=TrainConfig(epochs=30, batch_size=8, learning_rate=3e-4, mixed_precision=True,
+                          schedule="warmup_cosine", early_stopping_patience=8),
         preset="full",
     ),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -61,13 +62,35 @@ def labels_from_probabilities(probabilities, num_classes: int, threshold: float 
     return labels if tf.is_tensor(probabilities) else labels.numpy()
 
 
-TTA_MODES = (None, "flip")
+TTA_MODES = ("none", "flip")
+
+
+def check_tta(tta) -> str | None:
+    """`None`/`"none"` -> `None`, `"flip"` -> `"flip"`; anything else raises `ValueError`."""
+    if tta is not None and tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}; received {tta!r}.")
+    return None if tta in (None, "none") else tta
+
+
+def model_at_size(model, size) -> keras.Model:
+    """`model` taking `(height, width, 3)` images: itself, or a copy with its weights rebuilt at
+    that input size (a U-Net is fully convolutional; `size` must suit its depth)."""
+    size = tuple(int(s) for s in size)
+    current = tuple(model.input_shape[1:3])
+    if current == size or current == (None, None):
+        return model
+    try:
+        resized = keras.models.clone_model(model, input_tensors=keras.Input((*size, 3)))
+    except Exception as error:  # Keras raises several kinds for shapes a layer cannot take
+        raise ValueError(f"the model cannot predict at {size[0]}x{size[1]} ({error}); choose a "
+                         "size divisible by 2**depth.") from None
+    resized.set_weights(model.get_weights())
+    return resized
 
 
 def predict_logits(model, images, tta: str | None = None):
     """Logits for a batch at the model's size; `tta="flip"` averages in the horizontal flip's."""
-    if tta not in TTA_MODES:
-        raise ValueError(f"tta must be None or 'flip'; received {tta!r}.")
+    tta = check_tta(tta)
     logits = tf.cast(model(images, training=False), tf.float32)
     if tta == "flip":
         flipped = tf.cast(model(tf.reverse(images, axis=[2]), training=False), tf.float32)
@@ -76,28 +99,34 @@ def predict_logits(model, images, tta: str | None = None):
 
 
 def predict_native(model, items, *, image_size, num_classes: int, batch_size: int = 8,
-                   resize_mode: str = "resize", tta: str | None = None):
+                   resize_mode: str = "resize", tta: str | None = None, prediction_size=None,
+                   skip_errors: bool = False):
     """Yields `(item, probabilities)` with probabilities `(H, W, C)` at each image's own size.
 
     `items` are pairs or image paths. Images stream through `tf.data` in order (masks are not
-    read); nothing is held beyond one batch.
+    read); nothing is held beyond one batch. With `prediction_size`, images are fitted to that
+    size instead of the training size `image_size`, and the model is rebuilt to take it. With
+    `skip_errors`, items whose image fails to decode are left out instead of stopping.
     """
     items = list(items)
+    if not items:
+        return
+    size = tuple(prediction_size or image_size)
+    model = model_at_size(model, size)
     paths = [getattr(item, "image", item) for item in items]
-    batches = make_image_dataset(paths, image_size=image_size, batch_size=batch_size,
-                                 resize_mode=resize_mode)
-    index = 0
-    for images, heights, widths in batches:
+    batches = make_image_dataset(paths, image_size=size, batch_size=batch_size,
+                                 resize_mode=resize_mode, skip_errors=skip_errors)
+    for images, heights, widths, indices in batches:
         logits = predict_logits(model, images, tta)
-        for item, height, width in zip(logits, heights.numpy(), widths.numpy()):
+        for item, height, width, index in zip(logits, heights.numpy(), widths.numpy(),
+                                              indices.numpy()):
             native = to_native(item, (int(height), int(width)), resize_mode)
             yield items[index], probabilities_from_logits(native, num_classes).numpy()
-            index += 1
 
 
 def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
              resize_mode: str = "resize", threshold: float = 0.5, progress: bool = True,
-             tta: str | None = None):
+             tta: str | None = None, prediction_size=None):
     """Scores `model` on `pairs` at each image's native resolution.
 
     Args:
@@ -110,7 +139,9 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         resize_mode: How the training pipeline fitted images (`"resize"` or `"pad"`).
         threshold: Probability threshold for binary masks.
         progress: Show a progress bar.
-        tta: `"flip"` to average in the horizontally flipped image's logits.
+        tta: `"flip"` to average in the horizontally flipped image's logits (`None` or
+            `"none"`: no test-time augmentation).
+        prediction_size: Predict at this `(height, width)` instead of `image_size`.
 
     Returns:
         `(summary, rows)`: `summary` holds `dice`, `iou`, `pixel_accuracy`, `boundary_f` (binary:
@@ -119,36 +150,40 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         `pixel_accuracy`, `per_class` (multi-class: pooled over the split, mean over classes
         present); `rows` holds one dict of scores per image.
     """
-    width = 1 if num_classes == 1 else num_classes
+    # A binary dataset scored from 2-class logits: its labels are {0, 1}; Dice of the car class.
+    scored_classes = 1 if dataset != "carla" else num_classes
+    width = 1 if scored_classes == 1 else num_classes
     totals = np.zeros((3, width))
     rows = []
     predictions = predict_native(model, pairs, image_size=image_size, num_classes=num_classes,
-                                 batch_size=batch_size, resize_mode=resize_mode, tta=tta)
+                                 batch_size=batch_size, resize_mode=resize_mode, tta=tta,
+                                 prediction_size=prediction_size)
     for pair, native in tqdm(predictions, total=len(pairs), desc="evaluating",
                              disable=not progress, leave=False):
         truth = sources.read_native_mask(pair, dataset)
         predicted = labels_from_probabilities(native, num_classes, threshold)
         counts = metrics.confusion_counts(truth[None].astype(np.int32),
-                                          predicted[None].astype(np.int32), num_classes)
+                                          predicted[None].astype(np.int32), scored_classes)
         tp, fp, fn = (np.asarray(c)[0] for c in counts)
         totals += np.stack([tp, fp, fn])
-        rows.append(_image_row(pair.name, tp, fp, fn, truth, predicted, num_classes))
-    return _summary(rows, totals, num_classes), rows
+        rows.append(_image_row(pair.name, tp, fp, fn, truth, predicted, scored_classes))
+    return _summary(rows, totals, scored_classes), rows
 
 
 def _image_row(name, tp, fp, fn, truth, predicted, num_classes):
     accuracy = float(np.mean(truth == predicted))
+    boundary = metrics.boundary_f_score(truth, predicted, num_classes=num_classes)
     if num_classes == 1:
         dice = float(metrics.dice_from_counts(tp, fp, fn, 1.0)[0])
         iou = float(metrics.iou_from_counts(tp, fp, fn, 1.0)[0])
-        boundary = metrics.boundary_f_score(truth, predicted)
         return {"image": name, "dice": dice, "iou": iou, "boundary_f": boundary,
                 "pixel_accuracy": accuracy}
     nan = float("nan")
     dice = np.asarray(metrics.dice_from_counts(tp, fp, fn, nan))
     iou = np.asarray(metrics.iou_from_counts(tp, fp, fn, nan))
     return {"image": name, "mean_dice": float(np.nanmean(dice)),
-            "mean_iou": float(np.nanmean(iou)), "pixel_accuracy": accuracy}
+            "mean_iou": float(np.nanmean(iou)), "boundary_f": boundary,
+            "pixel_accuracy": accuracy}
 
 
 def _summary(rows, totals, num_classes):
@@ -170,6 +205,7 @@ def _summary(rows, totals, num_classes):
         for i in range(num_classes) if not np.isnan(iou[i])
     }
     return {"mean_dice": float(np.nanmean(dice)), "mean_iou": float(np.nanmean(iou)),
+            "boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
             "pixel_accuracy": accuracy, "per_class": per_class, "images": len(rows)}
 
 

@@ -28,7 +28,8 @@ PUBLISHED_GRID = {
     "batch_sizes": (16, 32),
     "kernel_sizes": (3, 5),
 }
-# The README demo on 2 CPU cores: the `cpu` preset's own point (its recipe, about 15 minutes).
+# The README demo on 2 CPU cores: the grid around its preset (`demo --preset`, `cpu` by default).
+# An axis left at `None` keeps the preset's own value: by default the preset's single point.
 DEMO_GRID = {"learning_rates": None, "batch_sizes": None, "kernel_sizes": None}
 
 

@@ -1,21 +1,22 @@
 """Prediction on new images at their native size: mask PNGs, overlays, a Kaggle submission.
 
-Images stream through `tf.data` (decoded while the previous batch is predicted); probabilities
-are resized back to each image's own size (or cropped, for padded models) and thresholded.
+Images stream through `tf.data` (decoded while the previous batch is predicted); logits are
+resized back to each image's own size (or cropped, for padded models), then thresholded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from unet import checkpoints, evaluation, viz
+from unet import checkpoints, evaluation, files, viz
 from unet.config import RunConfig
-from unet.data import carvana, pipeline
+from unet.data import carvana, image_files, pipeline
 from unet.data.pairs import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -23,20 +24,49 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """How a model expects its input: training size, resize or pad, class count."""
+    """How a model expects its input.
+
+    Attributes:
+        image_size: The training size `(height, width)`.
+        resize_mode: `"resize"` or `"pad"`, as in training.
+        num_classes: 1 for binary.
+        prediction_size: The size to predict at when not the training size (a U-Net is fully
+            convolutional: a larger size keeps more of a photo's outline).
+    """
 
     image_size: tuple[int, int]
     resize_mode: str = "resize"
     num_classes: int = 1
+    prediction_size: tuple[int, int] | None = None
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The size images are fitted to before the model sees them."""
+        return tuple(self.prediction_size or self.image_size)
 
 
-def settings_for(model_path, model, image_size=None) -> Settings:
-    """From the run's `config.json` beside the model, else `image_size` or the model's input."""
+def settings_for(model_path, model, image_size=None, prediction_size=None) -> Settings:
+    """How to feed `model`: from the run's `config.json` beside it, else from the model itself.
+
+    Args:
+        model_path: The `.keras` file `model` was loaded from.
+        model: The loaded model (its input and output shapes serve when no config is found).
+        image_size: The training size, overriding what the config or the model says.
+        prediction_size: The size to predict at (default: the training size).
+
+    Returns:
+        `Settings`.
+
+    Raises:
+        ValueError: no `config.json`, no `image_size`, and a model without a fixed input size.
+    """
     saved = Path(model_path).parent / "config.json"
     num_classes = int(model.output_shape[-1])
-    if saved.is_file() and image_size is None:
+    resize_mode = "resize"
+    if saved.is_file():
         config = RunConfig.load(saved)
-        return Settings(config.data.image_size, config.data.resize_mode, num_classes)
+        resize_mode = config.data.resize_mode
+        image_size = image_size or config.data.image_size
     if image_size is None:
         height, width = model.input_shape[1:3]
         if height is None or width is None:
@@ -44,16 +74,55 @@ def settings_for(model_path, model, image_size=None) -> Settings:
                 f"{model_path}: no config.json beside it and no fixed input size; "
                 "give the training size (--image-size H W).")
         image_size = (height, width)
-    return Settings(tuple(image_size), "resize", num_classes)
+    image_size = tuple(int(s) for s in image_size)
+    if prediction_size is not None:
+        prediction_size = tuple(int(s) for s in prediction_size)
+        if len(prediction_size) != 2 or min(prediction_size) <= 0:
+            raise ValueError(f"the prediction size must be two positive numbers; received "
+                             f"{prediction_size}.")
+    if prediction_size == image_size:
+        prediction_size = None
+    return Settings(image_size, resize_mode, num_classes, prediction_size)
 
 
-def list_inputs(inputs) -> list[Path]:
-    """Image files from folders and file names, sorted and unique."""
+def auto_tta(model_path) -> tuple[str, str]:
+    """Whether flip TTA helps this model: `("flip" or "none", a one-line reason)`.
+
+    Training scores the validation split with and without it (`dice` and `dice_flip_tta` in
+    the run's `metrics.json`, beside `best.keras`); flip is used where it scored higher.
+    """
+    scores = Path(model_path).with_name("metrics.json")
+    scored = json.loads(scores.read_text()) if scores.is_file() else {}
+    if "dice_flip_tta" not in scored or "dice" not in scored:
+        return "none", "Flip TTA off: no flip-TTA score beside the model (--tta flip turns it on)"
+    helps = scored["dice_flip_tta"] > scored["dice"]
+    return ("flip" if helps else "none",
+            f"Flip TTA {'on' if helps else 'off'}: validation Dice {scored['dice']:.4f} without, "
+            f"{scored['dice_flip_tta']:.4f} with ({scores})")
+
+
+def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
+    """Image files from folders and file names, sorted and unique.
+
+    Folders are read one level deep; suffixes match in any case (`.JPG`). What a folder holds
+    besides images (subfolders, hidden files such as macOS's `._x.jpg`, other suffixes) is
+    appended to `ignored` as `"path (why)"`, so the caller can say what was left out.
+
+    Raises:
+        DataError: a name that does not exist, or no image at all.
+    """
     paths = []
     for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         item = Path(item)
         if item.is_dir():
-            paths += [p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+            for path in sorted(item.iterdir()):
+                why = ("folder" if path.is_dir() else "hidden file" if path.name.startswith(".")
+                       else None if path.suffix.lower() in IMAGE_SUFFIXES
+                       else f"not {'/'.join(IMAGE_SUFFIXES)}")
+                if why is None:
+                    paths.append(path)
+                elif ignored is not None:
+                    ignored.append(f"{path} ({why})")
         elif item.is_file():
             paths.append(item)
         else:
@@ -63,11 +132,39 @@ def list_inputs(inputs) -> list[Path]:
     return sorted(set(paths))
 
 
+def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:
+    """Raises `DataError` when two inputs would write one output: `x.jpg` and `x.png` (one
+    `x_mask.png`), or `same.jpg` in two folders (one submission row and one mask)."""
+    keys = []
+    if masks:
+        keys.append(("mask", lambda path: path.stem))
+    if submission:
+        keys.append(("submission row", lambda path: path.name))
+    for what, key in keys:
+        seen = {}
+        for path in paths:
+            other = seen.setdefault(key(path), path)
+            if other != path:
+                raise DataError(f"{other} and {path} would write the same {what}; rename one or "
+                                "predict them separately.")
+
+
+def _failure(path) -> str:
+    """Why an image cannot be predicted (header, size limit, or its pixels), or `""`."""
+    try:
+        image_files.inspect(path)
+        image_files.decode(path)
+    except DataError as error:
+        return str(error)
+    return ""
+
+
 def predict_array(model, image, settings: Settings, *, tta=None, threshold: float = 0.5):
     """The mask of one RGB uint8 image `(H, W, 3)` at its own size (for the web demo)."""
     height, width = image.shape[:2]
-    pixels = pipeline.scale(pipeline.model_input(image, settings.image_size,
+    pixels = pipeline.scale(pipeline.model_input(image, settings.input_size,
                                                  settings.resize_mode))[None]
+    model = evaluation.model_at_size(model, settings.input_size)
     logits = evaluation.predict_logits(model, pixels, tta)[0]
     native = evaluation.to_native(logits, (height, width), settings.resize_mode)
     probabilities = evaluation.probabilities_from_logits(native, settings.num_classes).numpy()
@@ -75,20 +172,24 @@ def predict_array(model, image, settings: Settings, *, tta=None, threshold: floa
 
 
 def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=None,
-                  threshold: float = 0.5, progress: bool = True):
-    """Yields `(path, mask)` for each image: uint8 {0, 1} or class ids, at the native size."""
+                  threshold: float = 0.5, progress: bool = True, skip_errors: bool = False):
+    """Yields `(path, mask)` for each image: uint8 {0, 1} or class ids, at the native size.
+
+    With `skip_errors`, images that fail to decode are left out (not yielded).
+    """
     paths = list(paths)
     predictions = evaluation.predict_native(
         model, paths, image_size=settings.image_size, num_classes=settings.num_classes,
-        batch_size=batch_size, resize_mode=settings.resize_mode, tta=tta)
+        batch_size=batch_size, resize_mode=settings.resize_mode, tta=tta,
+        prediction_size=settings.prediction_size, skip_errors=skip_errors)
     for path, native in tqdm(predictions, total=len(paths), desc="predicting",
                              disable=not progress):
         yield path, evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
 
 
-def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta=None,
+def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta="auto",
                    threshold: float = 0.5, submission=None, batch_size: int = 4,
-                   image_size=None, progress: bool = True) -> dict:
+                   image_size=None, prediction_size=None, progress: bool = True) -> dict:
     """`python -m unet predict`: mask PNGs (and overlays) in `output`, and/or a submission.
 
     Args:
@@ -96,52 +197,101 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         inputs: A folder or image files.
         output: Folder for `<name>_mask.png` (0/255, or class ids) and `<name>_overlay.jpg`.
         overlay: Also write overlays.
-        tta: `"flip"` to average the horizontal flip's probabilities in.
+        tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
+            (`auto_tta`: flip where the run's validation scored higher with it).
         threshold: Probability threshold (binary models).
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
         batch_size: Images per prediction batch.
         image_size: The training size, when no `config.json` lies beside the model.
+        prediction_size: Predict at this size instead of the training size.
         progress: Show a progress bar.
 
+    A bad image anywhere in the input (unreadable, damaged, over `image_files.MAX_PIXELS`) is
+    named in `failed`, and every other image is still predicted; a submission then stays
+    unfinished (Kaggle needs a row for every image) until the file is fixed and the command
+    rerun, which predicts only what is missing. A finished submission is not redone.
+
     Returns:
-        `{"images": predicted now, "skipped": already in the submission, "submission": path}`.
+        `{"images": predicted now, "skipped": already in the submission, "submission": path of
+        the finished file or None, "failed": {path: reason}, "ignored": ["path (why)", ...]}`.
+
+    Raises:
+        DataError: no images, a missing input, or two inputs that would write one output.
+        ValueError: nothing to write, a submission from a multi-class model, or a finished
+            submission that lacks some of the inputs.
     """
     if output is None and submission is None:
         raise ValueError("Nothing to write: give an output folder, a submission path, or both.")
+    ignored = []
+    paths = list_inputs(inputs, ignored)
+    check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
     model = checkpoints.load_model(model_path, compile=False)
-    settings = settings_for(model_path, model, image_size)
+    settings = settings_for(model_path, model, image_size, prediction_size)
+    tta = auto_tta(model_path)[0] if tta == "auto" else evaluation.check_tta(tta)
     if submission is not None and settings.num_classes != 1:
         raise ValueError("A Carvana submission needs a binary model (one output channel).")
-    paths = list_inputs(inputs)
     writer = None
     if submission is not None:
         from unet.submission import SubmissionWriter
 
         writer = SubmissionWriter(submission)
-    todo = [p for p in paths if writer is None or p.name not in writer.done]
-    if output is not None:
-        output = Path(output)
-        output.mkdir(parents=True, exist_ok=True)
-    count = 0
     try:
-        for path, mask in predict_masks(model, todo, settings, batch_size=batch_size, tta=tta,
-                                        threshold=threshold, progress=progress):
-            if output is not None:
-                pixels = mask * 255 if settings.num_classes == 1 else mask
-                Image.fromarray(pixels.astype(np.uint8)).save(output / f"{path.stem}_mask.png")
-                if overlay:
-                    image = np.asarray(Image.open(path).convert("RGB"))
-                    picture = (viz.overlay(image, mask) if settings.num_classes == 1
-                               else viz.class_map(mask))
-                    Image.fromarray(picture).save(output / f"{path.stem}_overlay.jpg", quality=90)
-            if writer is not None:
-                writer.write(path.name, carvana.rle_encode(mask))
-                if (count + 1) % batch_size == 0:
-                    writer.flush()  # once a batch: a kill loses at most the batch in flight
-            count += 1
-        written = writer.finish(expected=[p.name for p in paths]) if writer else None
+        return _predict_into(model, settings, paths, output, writer, overlay=overlay, tta=tta,
+                             threshold=threshold, batch_size=batch_size, progress=progress,
+                             ignored=ignored)
     finally:
         if writer is not None:
             writer.close()
-    return {"images": count, "skipped": len(paths) - len(todo),
-            "submission": str(written) if written else None}
+
+
+def _predict_into(model, settings, paths, output, writer, *, overlay, tta, threshold,
+                  batch_size, progress, ignored) -> dict:
+    if writer is not None and writer.complete:
+        missing = [p.name for p in paths if p.name not in writer.done]
+        if missing:
+            raise ValueError(f"{writer.path} is complete without {len(missing)} of the inputs "
+                             f"(e.g. {missing[0]}); remove it to write it again.")
+        if output is None:  # nothing to redo
+            return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
+                    "failed": {}, "ignored": ignored, "complete": True}
+    todo = [p for p in paths if writer is None or p.name not in writer.done]
+    if writer is not None and writer.complete:
+        todo, writer = paths, None  # the masks are wanted; the submission is done
+    skipped = len(paths) - len(todo)
+    failed = {}
+    for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
+        try:
+            image_files.inspect(path)
+        except DataError as error:
+            failed[str(path)] = str(error)
+    todo = [p for p in todo if str(p) not in failed]
+    if output is not None:
+        output = Path(output)
+        output.mkdir(parents=True, exist_ok=True)
+    predicted = set()
+    for path, mask in predict_masks(model, todo, settings, batch_size=batch_size, tta=tta,
+                                    threshold=threshold, progress=progress, skip_errors=True):
+        if output is not None:
+            pixels = mask * 255 if settings.num_classes == 1 else mask
+            with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
+                Image.fromarray(pixels.astype(np.uint8)).save(partial)
+            if overlay:
+                image = image_files.decode(path, "RGB")
+                picture = (viz.overlay(image, mask) if settings.num_classes == 1
+                           else viz.class_map(mask))
+                with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
+                    Image.fromarray(picture).save(partial, quality=90)
+        if writer is not None:
+            writer.write(path.name, carvana.rle_encode(mask))
+            if (len(predicted) + 1) % batch_size == 0:
+                writer.flush()  # once a batch: a kill loses at most the batch in flight
+        predicted.add(path)
+    for path in todo:
+        if path not in predicted:
+            failed[str(path)] = _failure(path) or f"{path}: could not be decoded."
+    written = None
+    if writer is not None and not failed:
+        written = writer.finish(expected=[p.name for p in paths])
+    return {"images": len(predicted), "skipped": skipped,
+            "submission": str(written) if written else None, "failed": failed,
+            "ignored": ignored}

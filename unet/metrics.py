@@ -37,13 +37,13 @@ def true_labels(y_true) -> tf.Tensor:
 def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
                      threshold: float = 0.5) -> tf.Tensor:
     """Hard int32 labels `(B, H, W)` from logits or probabilities `(B, H, W, num_classes)`."""
+    from unet import evaluation  # the one logits -> probabilities -> labels path
+
     y_pred = tf.convert_to_tensor(y_pred)
-    if num_classes == 1:
-        scores = tf.cast(y_pred[..., 0], tf.float32)
-        if from_logits:
-            scores = tf.sigmoid(scores)
-        return tf.cast(scores > threshold, tf.int32)
-    return tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+    probabilities = (evaluation.probabilities_from_logits(y_pred, num_classes) if from_logits
+                     else tf.cast(y_pred, tf.float32))
+    labels = evaluation.labels_from_probabilities(probabilities, num_classes, threshold)
+    return tf.cast(labels, tf.int32)
 
 
 def confusion_counts(true, pred, num_classes: int = 1):
@@ -272,35 +272,52 @@ def training_metrics(num_classes: int) -> list:
     ]
 
 
-def boundary_f_score(truth, prediction, tolerance: int = 2) -> float:
-    """F-score of the outlines of two binary masks `(H, W)`, within `tolerance` pixels.
+def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int = 1) -> float:
+    """F-score of the outlines of two masks `(H, W)`, within `tolerance` pixels.
 
     The outline is the mask less its 3x3 erosion (the image's own border is not an outline).
-    Precision is the share of predicted outline pixels within `tolerance` pixels (a disk) of
-    the true outline, recall the converse; F = 2PR / (P + R). Both empty scores 1, one empty 0.
-    A blurred or shifted edge lowers it where Dice barely moves: at native Carvana size a 3 px
-    band along the outline costs about 0.3% of Dice but most of this score.
+    Precision is the share of predicted outline pixels within `tolerance` pixels (a Euclidean
+    disk) of the true outline, recall the converse; F = 2PR / (P + R). Both empty scores 1, one
+    empty 0. A blurred or shifted edge lowers it where Dice barely moves: at native Carvana
+    size a 3 px band along the outline costs about 0.3% of Dice but most of this score.
+    Multi-class (`num_classes > 1`): the mean over the classes present in either mask, each
+    scored as its own binary mask.
 
-    Written with OpenCV's erosion and dilation (no library ships this measure for masks).
+    Written with OpenCV's erosion and dilation (no library ships this measure for masks); about
+    15 ms for a 1918x1280 mask on one CPU core.
     """
-    import cv2
-
-    truth = np.asarray(truth).astype(np.uint8)
-    prediction = np.asarray(prediction).astype(np.uint8)
-    if truth.any() != prediction.any():
-        return 0.0
-    square = np.ones((3, 3), np.uint8)
-    true_outline = truth - cv2.erode(truth, square, borderType=cv2.BORDER_REPLICATE)
-    predicted_outline = prediction - cv2.erode(prediction, square,
-                                               borderType=cv2.BORDER_REPLICATE)
+    truth, prediction = np.asarray(truth), np.asarray(prediction)
+    if truth.shape != prediction.shape:
+        raise ValueError(f"masks differ in shape: {truth.shape} and {prediction.shape}.")
+    if num_classes != 1:
+        present = np.union1d(np.unique(truth), np.unique(prediction))
+        return float(np.mean([boundary_f_score(truth == c, prediction == c, tolerance)
+                              for c in present]))
+    true_outline = _outline(truth)
+    predicted_outline = _outline(prediction)
     true_count, predicted_count = int(true_outline.sum()), int(predicted_outline.sum())
     if true_count == 0 and predicted_count == 0:
-        return 1.0
+        return 1.0 if truth.any() == prediction.any() else 0.0
     if true_count == 0 or predicted_count == 0:
         return 0.0
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
-    near_truth = cv2.dilate(true_outline, disk)
-    near_prediction = cv2.dilate(predicted_outline, disk)
-    precision = float((predicted_outline & near_truth).sum()) / predicted_count
-    recall = float((true_outline & near_prediction).sum()) / true_count
+    precision = float((predicted_outline & _near(true_outline, tolerance)).sum()) / predicted_count
+    recall = float((true_outline & _near(predicted_outline, tolerance)).sum()) / true_count
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _outline(mask) -> np.ndarray:
+    """uint8 {0, 1}: pixels of `mask` with a neighbour outside it (8-neighbourhood)."""
+    import cv2
+
+    inside = (np.asarray(mask) > 0).astype(np.uint8)
+    return inside - cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+
+
+def _near(outline, tolerance: float) -> np.ndarray:
+    """uint8 {0, 1}: pixels within `tolerance` (Euclidean) of `outline`, by a disk dilation."""
+    import cv2
+
+    reach = int(np.floor(tolerance))
+    offsets = np.arange(-reach, reach + 1)
+    disk = (np.hypot(*np.meshgrid(offsets, offsets)) <= tolerance).astype(np.uint8)
+    return cv2.dilate(outline, disk)

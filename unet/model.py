@@ -7,6 +7,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from unet.config import dropout_per_block
+
 UPSAMPLING_MODES = ("transpose", "bilinear")
 
 
@@ -49,7 +51,7 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
 
 
 def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
-                momentum: float = 0.99):
+                momentum: float = 0.99, kernel_initializer: str = "he_normal"):
     """Two (convolution, batch norm, ReLU) layers: the U-Net's basic unit.
 
     A convolution followed by batch norm carries no bias: the norm's offset replaces it.
@@ -60,7 +62,7 @@ def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
             kernel_size,
             padding="same",
             use_bias=not batch_norm,
-            kernel_initializer="he_normal",
+            kernel_initializer=kernel_initializer,
             name=f"{name}_conv{index}",
         )(x)
         if batch_norm:
@@ -69,10 +71,10 @@ def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
     return x
 
 
-def _upsample(x, filters: int, upsampling: str, name: str):
+def _upsample(x, filters: int, upsampling: str, name: str, kernel_size: int = 2):
     if upsampling == "transpose":
         return keras.layers.Conv2DTranspose(
-            filters, 2, strides=2, padding="same", name=f"{name}_upsample"
+            filters, kernel_size, strides=2, padding="same", name=f"{name}_upsample"
         )(x)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_upsample")(x)
     return keras.layers.Conv2D(filters, 1, padding="same", name=f"{name}_upsample_conv")(x)
@@ -90,6 +92,10 @@ def _validate_common(num_classes: int, kernel_size: int, dropout_rate: float) ->
         raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
 
 
+UPSAMPLE_KERNEL_SIZES = (2, 3)
+KERNEL_INITIALIZERS = ("he_normal", "glorot_uniform")
+
+
 def build_unet(
     input_shape=(None, None, 3),
     num_classes: int = 1,
@@ -97,12 +103,20 @@ def build_unet(
     depth: int = 4,
     kernel_size: int = 3,
     batch_norm: bool = True,
-    dropout_rate: float = 0.0,
+    dropout_rate=0.0,
     upsampling: str = "transpose",
     batch_norm_momentum: float = 0.99,
     name: str = "unet",
+    dropout_levels: int = 2,
+    upsample_kernel_size: int = 2,
+    kernel_initializer: str = "he_normal",
+    head_conv: bool = False,
 ) -> keras.Model:
     """Builds a U-Net (Ronneberger et al., 2015) with padded convolutions and batch norm.
+
+    The options cover the published variants the recipes (`unet.recipes`) reproduce: the
+    canonical net is the default; the Coursera CARLA net is `filters=32, batch_norm=False,
+    dropout_rate=0.3, upsample_kernel_size=3, head_conv=True, num_classes=23`.
 
     Args:
         input_shape: `(height, width, channels)`; `None` sizes accept any multiple of 2**depth.
@@ -111,12 +125,19 @@ def build_unet(
         depth: Number of down-sampling steps (the bottleneck is at 1 / 2**depth resolution).
         kernel_size: Odd convolution kernel size.
         batch_norm: Batch normalisation after every convolution.
-        dropout_rate: Dropout before the bottleneck and in it (0 disables it).
-        upsampling: `"transpose"` (2x2 transposed convolution) or `"bilinear"` (resize, then a
-            1x1 convolution).
+        dropout_rate: One rate for the `dropout_levels` deepest blocks, or one rate per block
+            (`depth` encoder levels, then the bottleneck); 0 disables it. Dropout follows the
+            block's convolutions, so the skip connection carries it too.
+        upsampling: `"transpose"` (transposed convolution, stride 2) or `"bilinear"` (resize,
+            then a 1x1 convolution).
         batch_norm_momentum: Momentum of the moving statistics; lower (0.9) suits short runs of
             a few hundred steps, where 0.99 leaves validation-time statistics lagging.
         name: The model's name.
+        dropout_levels: How many of the deepest blocks a single `dropout_rate` applies to.
+        upsample_kernel_size: Kernel of the transposed convolutions: 2 (canonical) or 3.
+        kernel_initializer: Initialiser of the 3x3 convolutions: `"he_normal"` or
+            `"glorot_uniform"` (Keras' default).
+        head_conv: A `filters`-wide convolution with ReLU before the 1x1 head (`head_conv`).
 
     Returns:
         A functional `keras.Model` mapping images in [0, 1] to float32 logits of shape
@@ -127,39 +148,49 @@ def build_unet(
     >>> model.output_shape
     (None, 128, 192, 1)
     """
-    _validate_common(num_classes, kernel_size, dropout_rate)
-    if not isinstance(depth, int) or depth < 1:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be a positive integer; received {depth!r}.")
+    rates = dropout_per_block(dropout_rate, depth, dropout_levels)
+    _validate_common(num_classes, kernel_size, max(rates))
     if not isinstance(filters, int) or filters < 1:
         raise ValueError(f"filters must be a positive integer; received {filters!r}.")
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}; received {upsampling!r}.")
+    if upsample_kernel_size not in UPSAMPLE_KERNEL_SIZES:
+        raise ValueError(f"upsample_kernel_size must be one of {UPSAMPLE_KERNEL_SIZES}; "
+                         f"received {upsample_kernel_size!r}.")
+    if kernel_initializer not in KERNEL_INITIALIZERS:
+        raise ValueError(f"kernel_initializer must be one of {KERNEL_INITIALIZERS}; "
+                         f"received {kernel_initializer!r}.")
     check_input_shape(input_shape, depth)
+
+    def block(x, block_filters, block_name, rate):
+        x = _conv_block(x, block_filters, kernel_size, batch_norm, block_name,
+                        batch_norm_momentum, kernel_initializer)
+        if rate:
+            x = keras.layers.Dropout(rate, name=f"{block_name}_dropout")(x)
+        return x
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     skips = []
     for level in range(1, depth + 1):
-        x = _conv_block(x, filters * 2 ** (level - 1), kernel_size, batch_norm, f"encoder{level}",
-                        batch_norm_momentum)
+        x = block(x, filters * 2 ** (level - 1), f"encoder{level}", rates[level - 1])
         skips.append(x)
-        if dropout_rate and level == depth:
-            x = keras.layers.Dropout(dropout_rate, name=f"encoder{level}_dropout")(x)
         x = keras.layers.MaxPooling2D(2, name=f"encoder{level}_pool")(x)
-
-    x = _conv_block(x, filters * 2**depth, kernel_size, batch_norm, "bottleneck",
-                    batch_norm_momentum)
-    if dropout_rate:
-        x = keras.layers.Dropout(dropout_rate, name="bottleneck_dropout")(x)
+    x = block(x, filters * 2**depth, "bottleneck", rates[depth])
 
     # Decoder levels are numbered like the encoder level they meet (decoder4 first).
     for level in range(depth, 0, -1):
         level_filters = filters * 2 ** (level - 1)
-        x = _upsample(x, level_filters, upsampling, f"decoder{level}")
+        x = _upsample(x, level_filters, upsampling, f"decoder{level}", upsample_kernel_size)
         x = keras.layers.Concatenate(name=f"decoder{level}_concat")([x, skips[level - 1]])
         x = _conv_block(x, level_filters, kernel_size, batch_norm, f"decoder{level}",
-                        batch_norm_momentum)
+                        batch_norm_momentum, kernel_initializer)
 
+    if head_conv:
+        x = keras.layers.Conv2D(filters, kernel_size, padding="same", activation="relu",
+                                kernel_initializer=kernel_initializer, name="head_conv")(x)
     # float32 head: logits stay exact under a mixed_float16 policy.
     logits = keras.layers.Conv2D(num_classes, 1, dtype="float32", name="head")(x)
     return keras.Model(inputs, logits, name=name)
@@ -188,8 +219,10 @@ def build_mobilenetv2_unet(
 ) -> keras.Model:
     """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`.
 
-    Skips come from the encoder's intermediate activations; each decoder step is a stride-2
-    transposed convolution, batch norm and ReLU, then concatenation with the skip.
+    Skips come from the encoder's intermediate activations; each decoder step is pix2pix's
+    upsample block (a stride-2 transposed convolution initialised from N(0, 0.02), batch norm,
+    dropout if asked, ReLU), then concatenation with the skip, as in the TensorFlow
+    segmentation tutorial.
 
     Args:
         input_shape: `(height, width, 3)`; known sizes must be divisible by 32.
@@ -230,6 +263,7 @@ def build_mobilenetv2_unet(
     for step, (filters, skip) in enumerate(zip(decoder_filters, reversed(skips)), start=1):
         x = keras.layers.Conv2DTranspose(
             filters, kernel_size, strides=2, padding="same", use_bias=False,
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
             name=f"decoder{step}_upsample",
         )(x)
         x = keras.layers.BatchNormalization(name=f"decoder{step}_bn")(x)
@@ -322,4 +356,8 @@ def build_model(config, input_shape=(None, None, 3)) -> keras.Model:
         dropout_rate=config.dropout_rate,
         upsampling=config.upsampling,
         batch_norm_momentum=config.batch_norm_momentum,
+        dropout_levels=config.dropout_levels,
+        upsample_kernel_size=config.upsample_kernel_size,
+        kernel_initializer=config.kernel_initializer,
+        head_conv=config.head_conv,
     )

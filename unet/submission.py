@@ -1,22 +1,52 @@
 """Kaggle's Carvana submission: `img,rle_mask` for every test image, written as predictions
-stream in, resumable after a kill, gzipped once complete."""
+stream in, resumable after a kill, gzipped once complete (itself a resumable step)."""
 
 from __future__ import annotations
 
+import csv
+import fcntl
 import gzip
+import io
 import os
 import shutil
 from pathlib import Path
 
-HEADER = "img,rle_mask"
+from unet import files
+
+HEADER = ("img", "rle_mask")
+
+
+class SubmissionBusyError(ValueError):
+    """Another process holds the submission's lock."""
+
+
+def _rows(text: str) -> list[tuple[str, str]]:
+    """Rows of a partial file, less its header, a last row cut short by a kill, and repeats."""
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # the row being written when the process died
+    rows, seen = [], set()
+    for row in csv.reader(io.StringIO(text)):
+        if tuple(row) == HEADER or len(row) != 2 or row[0] in seen:
+            continue
+        seen.add(row[0])
+        rows.append((row[0], row[1]))
+    return rows
+
+
+def _line(name: str, rle: str) -> str:
+    stream = io.StringIO()
+    csv.writer(stream, lineterminator="\n").writerow((name, rle))
+    return stream.getvalue()
 
 
 class SubmissionWriter:
-    """Appends rows to `<path>.partial.csv` (flushed per batch), and on `finish()` gzips it into
-    `path` atomically.
+    """Appends rows to `<path>.partial.csv` (flushed per batch); `finish()` gzips it into `path`
+    atomically. Holds an exclusive lock (`.<name>.lock` beside it) while open.
 
-    A rerun after a kill reads the partial file, drops a last line cut short mid-write, and
-    `done` tells the caller which images to skip, so the final file holds each image once.
+    A rerun after a kill reads the partial file, drops a last line cut short mid-write (and any
+    repeated name), and `done` tells the caller which images to skip, so the final file holds
+    each image once. Names are CSV-quoted where needed (commas, quotes); names with line breaks
+    are refused. A finished submission (`path` there, no partial file) is `complete`.
 
     Example:
     >>> with SubmissionWriter("submission.csv.gz") as writer:
@@ -29,52 +59,82 @@ class SubmissionWriter:
     def __init__(self, path):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial.csv")
-        self.done: set[str] = set()
-        lines = []
-        if self.partial.is_file():
-            text = self.partial.read_text()
-            lines = text.splitlines()
-            if text and not text.endswith("\n"):
-                lines = lines[:-1]  # the row being written when the process died
-            if lines and lines[0] == HEADER:
-                lines = lines[1:]
-        self.done = {line.split(",", 1)[0] for line in lines}
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = self.partial.open("w")
-        self._stream.write(HEADER + "\n")
-        self._stream.writelines(line + "\n" for line in lines)
-        self._stream.flush()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = self._take_lock()
+        self._stream = None
+        self.complete = self.path.is_file() and not self.partial.is_file()
+        if self.complete:
+            self.done = {name for name, _ in _rows(self._read_final())}
+            return
+        rows = _rows(self.partial.read_text()) if self.partial.is_file() else []
+        self.done = {name for name, _ in rows}
+        # Rewritten whole (atomically) so that appends start after a clean last line.
+        files.write_text(self.partial, _line(*HEADER) + "".join(_line(*row) for row in rows))
+        self._stream = self.partial.open("a")
+
+    def _take_lock(self):
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        handle = lock_path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise SubmissionBusyError(
+                f"{self.path}: being written by process {holder}; wait for it to finish."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
+
+    def _read_final(self) -> str:
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        with opener(self.path, "rt", newline="") as stream:
+            return stream.read()
 
     def write(self, name: str, rle: str) -> None:
+        if self.complete:
+            raise ValueError(f"{self.path} is complete; remove it to write it again.")
+        if "\n" in name or "\r" in name:
+            raise ValueError(f"{name!r}: an image name with a line break cannot go in a CSV row.")
         if name in self.done:
             raise ValueError(f"{name} is already in the submission.")
-        self._stream.write(f"{name},{rle}\n")
+        self._stream.write(_line(name, rle))
         self.done.add(name)
 
     def flush(self) -> None:
-        self._stream.flush()
-        os.fsync(self._stream.fileno())
+        if self._stream is not None and not self._stream.closed:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
 
     def finish(self, expected=None) -> Path:
-        """Gzips the rows into `path`; with `expected` names, checks none is missing."""
-        self.flush()
-        self._stream.close()
+        """Gzips the rows into `path` (atomically) and removes the partial file; with
+        `expected` names, checks none is missing first. Safe to repeat after a kill."""
         if expected is not None:
             missing = set(expected) - self.done
             if missing:
                 raise ValueError(f"{len(missing)} image(s) have no row, e.g. {sorted(missing)[0]}.")
-        temporary = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        if self.complete:
+            return self.path
+        self.flush()
+        self._stream.close()
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with self.partial.open("rb") as source, opener(temporary, "wb") as target:
-            shutil.copyfileobj(source, target)
-        os.replace(temporary, self.path)
+        with files.atomic_path(self.path) as partial:
+            with self.partial.open("rb") as source, opener(partial, "wb") as target:
+                shutil.copyfileobj(source, target)
         self.partial.unlink()
+        self.complete = True
         return self.path
 
     def close(self) -> None:
-        if not self._stream.closed:
-            self.flush()
+        self.flush()
+        if self._stream is not None:
             self._stream.close()
+        if not self._lock.closed:
+            self._lock.close()  # releases the lock
 
     def __enter__(self):
         return self

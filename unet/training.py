@@ -25,6 +25,7 @@ from unet.data import sources
 from unet.data.pipeline import Augmentation, make_dataset
 from unet.model import build_model
 from unet.schedules import learning_rate_for
+from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
 
 
 class TrainingDiverged(RuntimeError):
@@ -82,11 +83,16 @@ class RunConflict(ValueError):
 def check_config(config: RunConfig) -> None:
     """Refuses a configuration that cannot train, before anything is read or written."""
     expected_classes = sources.num_classes_of(config.data)
-    if config.model.num_classes != expected_classes:
+    # A binary dataset also trains as 2 classes (background 0, car 1): one logit per class.
+    allowed = (1, 2) if expected_classes == 1 else (expected_classes,)
+    if config.model.num_classes not in allowed:
         raise ValueError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}."
         )
+    if config.model.num_classes == 2 and expected_classes == 1 and config.train.loss != "sparse_ce":
+        raise ValueError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
+                         f"background and car); received {config.train.loss!r}.")
 
 
 def run_state(config: RunConfig, run_dir) -> str:
@@ -166,9 +172,18 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             "train": sorted({p.group for p in train_pairs}),
             "val": sorted({p.group for p in val_pairs})})
         if state in ("new", "resume", "continue"):
+            history = callbacks.read_history(run_dir / "history.csv")
             if state == "continue":
                 print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
-            policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
+            if state == "resume" and _resumes_from_last(run_dir, history) and (
+                    len(history) >= config.train.epochs):
+                # Killed after the last epoch, once Keras had removed its backup.
+                print(f"{run_dir}: all {len(history)} epochs had been trained when it was "
+                      "stopped; scoring best.keras without training again.")
+                policy = precision_policy(config.train.mixed_precision,
+                                          strategy or select_strategy())
+            else:
+                policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
             history = callbacks.read_history(run_dir / "history.csv")
             files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
                                                         "epochs_done": len(history),
@@ -177,22 +192,35 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         result = _summary(config, run_dir, train_pairs, val_pairs)
         if evaluate:
             result.update(_evaluate_best(config, run_dir, val_pairs, verbose))
+            log_native_scores(run_dir / "logs", result)
         files.write_json(run_dir / "metrics.json", result)
         return result
 
 
-def _compiled_model(config: RunConfig, run_dir: Path, state: str, strategy,
-                    steps_per_epoch: int) -> keras.Model:
-    """A new model, or for `continue` the last checkpoint with its optimizer state."""
+def _resumes_from_last(run_dir: Path, history: list[dict]) -> bool:
+    """Whether an existing run goes on from `last.keras` (with its optimizer state) rather than
+    from Keras' `backup/`: there is no backup (Keras removes it at the end of `fit`, so a
+    finished run, or one killed after its last epoch, has none) but there are trained epochs.
+
+    `last.keras` is saved before the epoch's history row, so it never lags the history (a
+    kill between the two writes trains that epoch once more on top of it).
+    """
+    return (not (run_dir / "backup").is_dir() and bool(history)
+            and (run_dir / "last.keras").is_file())
+
+
+def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
+                    steps: int) -> keras.Model:
+    """A new model, or with `from_last` the last checkpoint with its optimizer state."""
     model_config, train_config = config.model, config.train
     with strategy.scope():
-        if state == "continue" and not (run_dir / "backup").is_dir():
+        if from_last:
             return checkpoints.load_model(run_dir / "last.keras", compile=True)
-        # Trained on crops, validated on whole images: any input size (config checks both).
-        size = (None, None) if config.data.crop_size else config.data.image_size
-        model = build_model(model_config, input_shape=(*size, 3))
+        # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
+        input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
+        model = build_model(model_config, input_shape=input_shape)
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps_per_epoch)),
+            optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
             metrics=metrics.training_metrics(model_config.num_classes),
             jit_compile=train_config.jit_compile,
@@ -219,10 +247,11 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     policy = precision_policy(train_config.mixed_precision, strategy)
     keras.mixed_precision.set_global_policy(policy)
     try:
-        steps = (train_config.steps_per_epoch
-                 or math.ceil(len(train_pairs) / train_config.batch_size))
-        model = _compiled_model(config, run_dir, state, strategy, steps)
+        steps = train_config.steps_per_epoch or math.ceil(len(train_pairs)
+                                                          / train_config.batch_size)
         history = callbacks.read_history(run_dir / "history.csv")
+        from_last = state != "new" and _resumes_from_last(run_dir, history)
+        model = _compiled_model(config, run_dir, from_last, strategy, steps)
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
         guard = callbacks.StopOnDivergence()
@@ -236,6 +265,7 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
             _HParams(run_dir / "logs", {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,
                 "kernel_size": model_config.kernel_size}, config.name),
+            *prediction_image_callbacks(config, run_dir, val_pairs, png=True),
         ]
         if train_config.reduce_lr_patience:
             run_callbacks.append(keras.callbacks.ReduceLROnPlateau(
@@ -244,8 +274,9 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
             run_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, mode="max", patience=train_config.early_stopping_patience))
 
-        # 4. Fit: `backup/` (a killed attempt) wins over `initial_epoch` (a continued run).
-        initial_epoch = len(history) if state == "continue" else 0
+        # 4. Fit: from Keras' `backup/` (a killed attempt), else after the epochs `last.keras`
+        # holds (a continued run, or one killed between its last epoch and `trained.json`).
+        initial_epoch = len(history) if from_last else 0
         model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
                   initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
                   callbacks=run_callbacks, shuffle=False, verbose=verbose)
@@ -305,10 +336,14 @@ def _evaluate_best(config, run_dir, val_pairs, verbose) -> dict:
     """Native-resolution scores of `best.keras` on the validation split; `per_image.csv`."""
     best = checkpoints.load_model(run_dir / "best.keras", compile=False)
     started = time.perf_counter()
-    summary, rows = evaluation.evaluate(
-        best, val_pairs, dataset=config.data.dataset, image_size=config.data.image_size,
-        num_classes=config.model.num_classes, batch_size=config.train.batch_size,
-        resize_mode=config.data.resize_mode, progress=verbose != 0)
+    common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
+              "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
+              "resize_mode": config.data.resize_mode, "progress": verbose != 0}
+    summary, rows = evaluation.evaluate(best, val_pairs, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
+    if config.model.num_classes == 1:
+        # The same with flip TTA: `predict` uses it by default where it scored higher here.
+        flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
+        summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})
     files.write_csv(run_dir / "per_image.csv", rows, rows[0])
     return summary

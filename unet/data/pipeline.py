@@ -27,13 +27,10 @@ JPEG_RATIOS = (8, 4, 2)
 class Augmentation:
     """Random changes applied identically to an image and its mask (photometric: image only).
 
-    The defaults suit studio photos of cars on a turntable: mirror images are as likely as the
-    originals, the camera's distance and framing vary a little, the light and the paint vary
-    more; the photos are upright, so there is no rotation by default.
-
     Attributes:
         flip: Horizontal flips.
-        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees).
+        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees); off by
+            default, as the studio photos are all upright.
         shift: Largest shift as a fraction of height and width.
         zoom: Largest zoom in or out as a fraction.
         brightness: Largest brightness change (images are in [0, 1]).
@@ -42,7 +39,7 @@ class Augmentation:
     """
 
     flip: bool = True
-    rotation: float = 0.0
+    rotation: float = 0.0  # turntable photos are upright; rotating adds reflected corners
     shift: float = 0.05
     zoom: float = 0.1
     brightness: float = 0.1
@@ -111,8 +108,8 @@ def _mask_kind(pairs) -> str:
 
 
 def _read_gif_mask(path: bytes) -> np.ndarray:
-    # PIL decodes Carvana's GIFs about 3x faster than tf.io.decode_gif (FACTS: 220 vs 70
-    # images/s); through the palette, as `carvana.read_mask` does.
+    # PIL decodes Carvana's GIFs about 3x faster than tf.io.decode_gif (measured on 2 cores:
+    # about 220 against 70 masks/s); through the palette, as `carvana.read_mask` does.
     with Image.open(path.decode()) as image:
         return np.asarray(image.convert("L"), np.uint8)
 
@@ -235,19 +232,25 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     return load_image
 
 
-def make_image_dataset(paths, *, image_size, batch_size: int,
-                       resize_mode: str = "resize") -> tf.data.Dataset:
-    """Batches of `(images in [0, 1], native heights, native widths)` for prediction, in file
-    order, loaded as training loads them (no masks read)."""
+def make_image_dataset(paths, *, image_size, batch_size: int, resize_mode: str = "resize",
+                       skip_errors: bool = False) -> tf.data.Dataset:
+    """Batches of `(images in [0, 1], native heights, native widths, indices into paths)` for
+    prediction, in file order, loaded as training loads them (no masks read).
+
+    With `skip_errors`, an image that fails to decode is left out (its index is missing from
+    `indices`) instead of stopping the whole stream.
+    """
     load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
 
-    def load(path):
+    def load(index, path):
         image, native, _ = load_image(path)
-        return scale(image), native[0], native[1]
+        return scale(image), native[0], native[1], index
 
-    dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-    return (dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-            .batch(batch_size).prefetch(AUTOTUNE))
+    dataset = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), [str(p) for p in paths]))
+    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if skip_errors:
+        dataset = dataset.ignore_errors()
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
@@ -288,37 +291,24 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
     return load
 
 
-def random_crops(dataset: tf.data.Dataset, crop_size, seed: int = 0) -> tf.data.Dataset:
-    """One random `crop_size` window of each `(image, mask)` example, the same for both.
-
-    Each example draws its own window from a seed stream that changes every epoch and repeats
-    from run to run (`Dataset.random(seed, rerandomize_each_iteration=True)`), so parallel
-    mapping cannot change which example gets which window. A crop larger than the image on a
-    side takes the whole side.
-
-    Args:
-        dataset: Unbatched `(image (H, W, 3), mask (H, W, 1))` examples of one size.
-        crop_size: (height, width) of the windows.
-        seed: Seed of the windows' positions.
-
-    Returns:
-        The dataset of `(image, mask)` windows, same dtypes.
-    """
-    image_spec, mask_spec = dataset.element_spec
-    height, width = image_spec.shape[0], image_spec.shape[1]
-    crop = (min(int(crop_size[0]), height), min(int(crop_size[1]), width))
-    channels, mask_channels = image_spec.shape[-1], mask_spec.shape[-1]
+def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
+    """The same random `crop_size` window of each image and its mask; stateless crops seeded
+    from a `tf.data` random stream, so deterministic mode repeats them exactly; the stream is
+    drawn anew every epoch (`rerandomize_each_iteration`), so an image gets new windows each
+    epoch even when the examples come in the same order."""
+    crop_size = tuple(int(s) for s in crop_size)
+    if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
+        raise ValueError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
-    def cut(example, window_seed):
+    def crop(example, pair_seed):
         image, mask = example
-        both = tf.concat([image, tf.cast(mask, image.dtype)], axis=-1)
-        window = tf.image.stateless_random_crop(
-            both, (*crop, channels + mask_channels), seed=window_seed)
-        return window[..., :channels], tf.cast(window[..., channels:], mask.dtype)
+        stacked = tf.concat([image, mask], axis=-1)
+        window = tf.image.stateless_random_crop(stacked, (*crop_size, 4), seed=pair_seed)
+        return window[..., :3], window[..., 3:]
 
-    return tf.data.Dataset.zip((dataset, seeds)).map(cut, num_parallel_calls=AUTOTUNE,
-                                                     deterministic=True)
+    return tf.data.Dataset.zip((dataset, seeds)).map(
+        crop, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
 
 def make_dataset(
@@ -352,10 +342,10 @@ def make_dataset(
         seed: Seed of shuffling and augmentation.
         deterministic: Same order and same augmentation on every run (for tests).
         drop_remainder: Drop the last, smaller batch.
-        crop_size: (height, width) of random windows cut from each training example after it
-            is loaded at `image_size` (`random_crops`), so a model can learn at `image_size`'s
-            scale for the cost of the crop; `None` for whole images. Ignored unless `training`:
-            validation and prediction see whole images.
+        crop_size: (height, width) of random crops taken from each `image_size` example for
+            training (image and mask alike, a new crop every epoch): a U-Net is fully
+            convolutional, so it can learn on crops of a higher-resolution image and predict
+            whole images at that resolution. `None` trains on whole images.
 
     Returns:
         A `tf.data.Dataset`.
@@ -364,7 +354,7 @@ def make_dataset(
     >>> pairs = carvana.list_pairs("data/carvana")
     >>> train, val = carvana.split_by_car(pairs, 0.2)
     >>> dataset = make_dataset(train, image_size=(256, 384), batch_size=16, training=True,
-    ...                        augmentation=Augmentation(), cache="memory", crop_size=(128, 192))
+    ...                        augmentation=Augmentation(), cache="memory")
     """
     load = make_loader(pairs, image_size=image_size, num_classes=num_classes,
                        resize_mode=resize_mode)
@@ -384,8 +374,7 @@ def make_dataset(
         if training:
             dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     if training and crop_size is not None:
-        # After the cache: it holds whole images, and every epoch cuts new windows.
-        dataset = random_crops(dataset, crop_size, seed=seed)
+        dataset = _random_crops(dataset, image_size, crop_size, seed, ordered)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(lambda images, masks: (scale(images), masks),
                           num_parallel_calls=AUTOTUNE)

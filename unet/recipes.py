@@ -1,0 +1,233 @@
+"""Named recipes: published U-Nets as run configurations, each with its published figure."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+# How many fixed validation images every recipe writes to TensorBoard's Images tab each epoch.
+PREDICTION_IMAGES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One published U-Net: the configuration that reproduces it and what was published.
+
+    Attributes:
+        name: The recipe's name (`train --recipe NAME`).
+        reproduces: What it reproduces, in one line.
+        config: The run configuration at the published size (for a GPU).
+        figure: The published figure as a reader would quote it (`"—"` when none was).
+        metric: The key of our result that compares with the figure (`dice`, `pixel_accuracy`,
+            `parameters`).
+        published: The published value, or `(low, high)` for a range; `None` when none.
+        data: The data the published figure comes from.
+        size: Its input size, as published.
+        epochs: Its epoch count, as published (text: `"10 per point"`, `"not stated"`).
+        source: Which project or course published it.
+        grid: For a sweep: `experiments.grid_configs` keyword arguments (learning rates, batch
+            sizes, kernel sizes).
+    """
+
+    name: str
+    reproduces: str
+    config: RunConfig
+    figure: str
+    metric: str
+    published: float | tuple[float, float] | None
+    data: str
+    size: str
+    epochs: str
+    source: str
+    grid: dict | None = None
+
+    def scaled(self, preset_name: str) -> tuple[RunConfig, str]:
+        """The recipe for `preset_name`: as published for a GPU preset, scaled down for `smoke`
+        and `cpu` (the preset's image size, filters, epochs and batch size; the architecture's
+        choices, class count and loss kept).
+
+        Args:
+            preset_name: A preset's name (`unet.config.PRESETS`).
+
+        Returns:
+            `(config, note)`; `note` says what was scaled down, or is empty.
+        """
+        from unet.config import preset
+
+        base = preset(preset_name)
+        if preset_name not in SCALED_PRESETS:
+            return self.config, ""
+        config = self.config
+        size = config.data.image_size
+        if base.data.image_size[0] * base.data.image_size[1] < size[0] * size[1]:
+            multiple = 2 ** (5 if config.model.architecture == "mobilenetv2"
+                             else config.model.depth)
+            height = -(-base.data.image_size[0] // multiple) * multiple
+            width = -(-height * size[1] // size[0] // multiple) * multiple  # keep the aspect
+            size = (height, width)
+        filters = min(config.model.filters, base.model.filters)
+        epochs = min(config.train.epochs, base.train.epochs)
+        batch_size = min(config.train.batch_size, base.train.batch_size)
+        scaled = config.override(
+            model={"filters": filters,
+                   "batch_norm_momentum": base.model.batch_norm_momentum
+                   if config.model.batch_norm else config.model.batch_norm_momentum,
+                   "encoder_weights": None},
+            data={"image_size": size, "synthetic_cars": base.data.synthetic_cars,
+                  "synthetic_image_size": base.data.synthetic_image_size,
+                  "val_fraction": base.data.val_fraction},
+            train={"epochs": epochs, "batch_size": batch_size},
+            preset=f"{self.name}-{preset_name}",
+        )
+        changes = []
+        if size != config.data.image_size:
+            changes.append(f"{'x'.join(map(str, size))} instead of "
+                           f"{'x'.join(map(str, config.data.image_size))}")
+        if filters != config.model.filters and config.model.architecture == "unet":
+            changes.append(f"{filters} base filters instead of {config.model.filters}")
+        if epochs != config.train.epochs:
+            changes.append(f"{epochs} epoch(s) instead of {config.train.epochs}")
+        if batch_size != config.train.batch_size:
+            changes.append(f"batch {batch_size} instead of {config.train.batch_size}")
+        if config.model.encoder_weights:
+            changes.append("random encoder weights instead of imagenet")
+        return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
+
+    def beside(self, metrics: dict, config: RunConfig) -> str:
+        """Our figure beside the published one, each with its data, size and epochs (Markdown).
+
+        Args:
+            metrics: A run's `metrics.json` values.
+            config: That run's configuration.
+        """
+        key = self.metric
+        if key == "dice" and "dice" not in metrics:
+            key = "mean_dice"
+        ours = metrics.get(key)
+        ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
+        size = "x".join(map(str, config.data.image_size))
+        return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
+                f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.dataset} "
+                f"validation, {size}, {metrics.get('epochs', config.train.epochs)} epochs, "
+                f"preset {config.preset}) |")
+
+    def row(self) -> dict:
+        """The recipe as a table row (`recipes` command, report)."""
+        return {"name": self.name, "reproduces": self.reproduces, "figure": self.figure,
+                "data": self.data, "size": self.size, "epochs": self.epochs,
+                "source": self.source}
+
+
+SCALED_PRESETS = ("smoke", "cpu")
+
+_CARVANA_GRID = {"learning_rates": (5e-5, 1e-4, 2e-4, 5e-4), "batch_sizes": (16, 32),
+                 "kernel_sizes": (3, 5)}
+
+_RECIPES = (
+    Recipe(
+        name="tf2-unet",
+        reproduces="TensorFlow 2 U-Net from scratch for Carvana: 64->1024 filters, batch norm, "
+                   "2x2 transposed convolutions, sigmoid head",
+        config=RunConfig(
+            model=ModelConfig(filters=64, depth=4, batch_norm=True, upsample_kernel_size=2),
+            data=DataConfig(dataset="carvana", image_size=(256, 256)),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="bce",
+                              prediction_images=PREDICTION_IMAGES),
+            preset="tf2-unet"),
+        figure="— (the canonical net, 31,049,409 parameters)",
+        metric="parameters", published=31_049_409,
+        data="Carvana train", size="set by flags", epochs="set by flags",
+        source="a TensorFlow 2 U-Net project for Carvana (train flags lr, batch, epochs, size)",
+    ),
+    Recipe(
+        name="ctu-grid",
+        reproduces="batch-norm padded U-Net, Carvana at 160x240, the 16-point grid lr x batch x "
+                   "kernel, accuracy + Dice",
+        config=RunConfig(
+            model=ModelConfig(filters=64, depth=4, batch_norm=True),
+            data=DataConfig(dataset="carvana", image_size=(160, 240)),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4,
+                              prediction_images=PREDICTION_IMAGES),
+            preset="ctu-grid"),
+        figure="best validation Dice 0.9876", metric="dice", published=0.9876,
+        data="Carvana, validation split of whole cars", size="160x240", epochs="10 per point",
+        source="a university course project (CTU): grid lr {5e-5, 1e-4, 2e-4, 5e-4} x batch "
+               "{16, 32} x kernel {3, 5}",
+        grid=_CARVANA_GRID,
+    ),
+    Recipe(
+        name="softmax-unet",
+        reproduces="Carvana as 2 classes: one logit per class, softmax, pixel accuracy + Dice "
+                   "on the car class",
+        config=RunConfig(
+            model=ModelConfig(filters=64, depth=4, num_classes=2),
+            data=DataConfig(dataset="carvana", image_size=(128, 192)),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="sparse_ce",
+                              prediction_images=PREDICTION_IMAGES),
+            preset="softmax-unet"),
+        figure="test Dice 0.9805", metric="dice", published=0.9805,
+        data="Carvana, held-out test cars", size="not stated", epochs="not stated",
+        source="a Keras softmax U-Net project for Carvana (TensorBoard curves)",
+    ),
+    Recipe(
+        name="mobilenetv2-pix2pix",
+        reproduces="MobileNetV2 encoder (imagenet weights) + pix2pix upsample blocks "
+                   "(transposed conv, batch norm, ReLU), as in the TensorFlow segmentation "
+                   "tutorial",
+        config=RunConfig(
+            model=ModelConfig(architecture="mobilenetv2", encoder_weights="imagenet",
+                              freeze_encoder=True),
+            data=DataConfig(dataset="carvana", image_size=(128, 128)),
+            train=TrainConfig(epochs=20, batch_size=64, learning_rate=1e-3, loss="bce",
+                              prediction_images=PREDICTION_IMAGES),
+            preset="mobilenetv2-pix2pix"),
+        figure="—", metric="dice", published=None,
+        data="the tutorial's Oxford pets; here Carvana", size="128x128", epochs="20",
+        source="the TensorFlow image segmentation tutorial (pix2pix upsample blocks)",
+    ),
+    Recipe(
+        name="coursera-carla",
+        reproduces="the Coursera U-Net for CARLA: 32->512 filters, no batch norm, dropout 0.3 "
+                   "in the two deepest blocks, 3x3 transposed convolutions, 3x3 conv before "
+                   "the 1x1 head, he_normal, 23 logits",
+        config=RunConfig(
+            model=ModelConfig(filters=32, depth=4, num_classes=23, batch_norm=False,
+                              dropout_rate=0.3, dropout_levels=2, upsample_kernel_size=3,
+                              head_conv=True, kernel_initializer="he_normal"),
+            data=DataConfig(dataset="carla", image_size=(96, 128), augment=False),
+            train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-3, loss="sparse_ce",
+                              prediction_images=PREDICTION_IMAGES),
+            preset="coursera-carla"),
+        figure="8,640,471 parameters; training pixel accuracy 0.97-0.98",
+        metric="pixel_accuracy", published=(0.97, 0.98),
+        data="CARLA, 1,060 frames, training set", size="96x128", epochs="40",
+        source="the Coursera Deep Learning Specialization (course 4, U-Net assignment)",
+    ),
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in _RECIPES}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called `name`.
+
+    Raises:
+        ValueError: naming the recipes there are.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"Unknown recipe {name!r}; choose from {sorted(RECIPES)}.")
+    return RECIPES[name]
+
+
+def table() -> str:
+    """The recipes as a Markdown table: name, what it reproduces, the figure, its data, size and
+    epochs, and the source."""
+    header = ("recipe", "reproduces", "published figure", "data", "size", "epochs", "source")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for item in _RECIPES:
+        row = item.row()
+        cells = [f"`{row['name']}`", row["reproduces"], row["figure"], row["data"],
+                 row["size"], row["epochs"], row["source"]]
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Predictions in TensorBoard: validation images with their masks each epoch, native scores."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from unet import evaluation, files, viz
+
+IMAGES_FOLDER = "predictions"  # under the run's logs/: TensorBoard's "predictions" run
+SCORES_FOLDER = "native"  # under the run's logs/: the best epoch's native-size scores
+
+
+def _uint8(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image[..., :3]
+    return np.clip(np.round(image[..., :3] * 255.0), 0, 255).astype(np.uint8)
+
+
+def prediction_panels(images, truths, labels, binary: bool) -> np.ndarray:
+    """One picture per image: the image, the prediction over it, and the errors over it.
+
+    Args:
+        images: `(N, H, W, 3)` floats in [0, 1] or uint8.
+        truths: `(N, H, W)` or `(N, H, W, 1)` true labels.
+        labels: `(N, H, W)` predicted labels.
+        binary: Car masks (error colours: red false car, blue missed car) rather than classes
+            (the prediction in CARLA's palette, wrong pixels in red).
+
+    Returns:
+        `(N, H, 3 * W, 3)` uint8.
+    """
+    panels = []
+    for image, truth, predicted in zip(images, truths, labels):
+        image = _uint8(image)
+        truth = np.asarray(truth).reshape(predicted.shape)
+        if binary:
+            shown = viz.overlay(image, predicted)
+            errors = viz.error_map(image, truth, predicted)
+        else:
+            shown = (0.5 * _uint8(image) + 0.5 * viz.class_map(predicted)).astype(np.uint8)
+            errors = viz.overlay(image, truth != predicted, viz.FALSE_POSITIVE, 0.6)
+        panels.append(np.concatenate([_uint8(image), shown, errors], axis=1))
+    return np.stack(panels)
+
+
+class PredictionImages(keras.callbacks.Callback):
+    """Writes a fixed set of validation images with their predicted masks to TensorBoard's
+    Images tab after every epoch (image | prediction | errors), and optionally as PNGs.
+
+    The TensorFlow segmentation tutorial's `DisplayCallback`, done the TensorBoard way.
+
+    Args:
+        images: `(N, H, W, 3)` model inputs in [0, 1].
+        truths: `(N, H, W, 1)` their true labels.
+        log_dir: The run's TensorBoard folder; images go to `<log_dir>/predictions`.
+        num_classes: The model's output channels.
+        binary: The dataset is binary (a car mask), also when the model has 2 classes.
+        png_dir: Also write `epoch<NNN>.png` here (`None`: TensorBoard only).
+    """
+
+    def __init__(self, images, truths, log_dir, num_classes: int, binary: bool = True,
+                 png_dir=None):
+        super().__init__()
+        self.images = np.asarray(images, np.float32)
+        self.truths = np.asarray(truths)
+        self.log_dir = Path(log_dir) / IMAGES_FOLDER
+        self.num_classes = num_classes
+        self.binary = binary
+        self.png_dir = Path(png_dir) if png_dir is not None else None
+        self.writer = None
+
+    def on_train_begin(self, logs=None):
+        self.writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logits = self.model(self.images, training=False)
+        probabilities = evaluation.probabilities_from_logits(logits, self.num_classes)
+        labels = evaluation.labels_from_probabilities(np.asarray(probabilities),
+                                                      self.num_classes)
+        panels = prediction_panels(self.images, self.truths, labels, self.binary)
+        with self.writer.as_default():
+            tf.summary.image("predictions (image | prediction | errors)", panels, step=epoch,
+                             max_outputs=len(panels))
+        self.writer.flush()
+        if self.png_dir is not None:
+            grid = np.concatenate(list(panels), axis=0)
+            files.write_bytes(self.png_dir / f"epoch{epoch + 1:03d}.png",
+                              tf.io.encode_png(grid).numpy())
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def fixed_examples(val_pairs, count: int, *, image_size, num_classes: int, resize_mode: str):
+    """The first `count` validation examples, as the model sees them: `(images, truths)`."""
+    from unet.data.pipeline import make_dataset
+
+    chosen = list(val_pairs)[:count]
+    dataset = make_dataset(chosen, image_size=image_size, batch_size=len(chosen),
+                           num_classes=num_classes, resize_mode=resize_mode)
+    images, truths = next(iter(dataset))
+    return images.numpy(), truths.numpy()
+
+
+def prediction_image_callbacks(config, run_dir, val_pairs, png: bool = False) -> list:
+    """`[PredictionImages]` for a run whose `train.prediction_images` is above 0, else `[]`.
+
+    Args:
+        config: The run's `RunConfig`.
+        run_dir: The run folder (TensorBoard logs in `logs/`, PNGs in `predictions/`).
+        val_pairs: The validation pairs; the first `train.prediction_images` are shown.
+        png: Also write one PNG per epoch to `<run_dir>/predictions/`.
+    """
+    count = config.train.prediction_images
+    if not count or not val_pairs:
+        return []
+    images, truths = fixed_examples(val_pairs, count, image_size=config.data.image_size,
+                                    num_classes=config.model.num_classes,
+                                    resize_mode=config.data.resize_mode)
+    run_dir = Path(run_dir)
+    return [PredictionImages(images, truths, run_dir / "logs", config.model.num_classes,
+                             binary=config.data.dataset != "carla",
+                             png_dir=run_dir / "predictions" if png else None)]
+
+
+def log_native_scores(log_dir, metrics: dict, step: int | None = None) -> None:
+    """Writes a run's native-size scores (`metrics.json`) as TensorBoard scalars, so that
+    TensorBoard carries the figures the report shows, at the best epoch.
+
+    Args:
+        log_dir: The run's TensorBoard folder; scalars go to `<log_dir>/native`, tagged
+            `native_size/<name>` (`dice`, `iou`, `boundary_f`, `pixel_accuracy`, ...).
+        metrics: Scores by name; numbers only are written. `best_epoch` (1-based) sets the
+            step when `step` is not given.
+        step: The epoch (0-based, as Keras' TensorBoard callback counts) to write them at.
+    """
+    if step is None:
+        step = max(int(metrics.get("best_epoch", 1)) - 1, 0)
+    names = ("dice", "iou", "boundary_f", "pixel_accuracy", "mean_dice", "mean_iou",
+             "dice_flip_tta", "boundary_f_flip_tta")
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / SCORES_FOLDER))
+    with writer.as_default():
+        for name in names:
+            value = metrics.get(name)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                tf.summary.scalar(f"native_size/{name}", value, step=step)
+    writer.close()
