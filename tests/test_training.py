@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -105,6 +106,27 @@ def test_a_run_killed_before_its_first_backup_goes_on_from_last_keras(smoke_swee
     training.train(longer, run_dir, verbose=0)
     rows = callbacks.read_history(run_dir / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2] and rows[0] == first[0]
+
+
+def test_a_continued_run_stopped_right_after_training_is_not_read_as_finished(
+        smoke_sweep, tmp_path, monkeypatch):
+    """Stopped just after `trained.json` of the longer run was written: the old 1-epoch
+    metrics.json must not then pass for the 2-epoch run's scores."""
+    from unet import files
+
+    run_dir = _copy_run(smoke_sweep, tmp_path)
+    write_json = files.write_json
+
+    def write_then_stop(path, values):
+        write_json(path, values)
+        if Path(path).name == "trained.json":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "write_json", write_then_stop)
+    longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
+    with pytest.raises(KeyboardInterrupt):
+        training.train(longer, run_dir, verbose=0)
+    assert training.run_state(longer, run_dir) == "evaluate"
 
 
 def test_a_failed_start_writes_nothing(tmp_path):

@@ -172,29 +172,36 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             "train": sorted({p.group for p in train_pairs}),
             "val": sorted({p.group for p in val_pairs})})
         if state in ("new", "resume", "continue"):
-            history = callbacks.read_history(run_dir / "history.csv")
-            if state == "continue":
-                print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
-            if state == "resume" and _resumes_from_last(run_dir, history) and (
-                    len(history) >= config.train.epochs):
-                # Killed after the last epoch, once Keras had removed its backup.
-                print(f"{run_dir}: all {len(history)} epochs had been trained when it was "
-                      "stopped; scoring best.keras without training again.")
-                policy = precision_policy(config.train.mixed_precision,
-                                          strategy or select_strategy())
-            else:
-                policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
-            history = callbacks.read_history(run_dir / "history.csv")
-            files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
-                                                        "epochs_done": len(history),
-                                                        "precision": policy})
-            (run_dir / "metrics.json").unlink(missing_ok=True)  # of fewer epochs
+            _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy)
         result = _summary(config, run_dir, train_pairs, val_pairs)
         if evaluate:
             result.update(_evaluate_best(config, run_dir, val_pairs, verbose))
             log_native_scores(run_dir / "logs", result)
         files.write_json(run_dir / "metrics.json", result)
         return result
+
+
+def _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy) -> None:
+    """Trains the epochs not yet done, then records it in `trained.json`: from then on the run
+    is only scored, never trained again (Keras removes its backup at the end of `fit`)."""
+    history = callbacks.read_history(run_dir / "history.csv")
+    if state == "continue":
+        print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
+    if state == "resume" and _resumes_from_last(run_dir, history) and (
+            len(history) >= config.train.epochs):
+        # Killed after the last epoch, once Keras had removed its backup.
+        print(f"{run_dir}: all {len(history)} epochs had been trained when it was stopped; "
+              "scoring best.keras without training again.")
+        policy = precision_policy(config.train.mixed_precision, strategy or select_strategy())
+    else:
+        policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
+    # Scores of fewer epochs go first: `trained.json` beside an old `metrics.json` would read
+    # as finished.
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    history = callbacks.read_history(run_dir / "history.csv")
+    files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
+                                                "epochs_done": len(history),
+                                                "precision": policy})
 
 
 def _resumes_from_last(run_dir: Path, history: list[dict]) -> bool:
