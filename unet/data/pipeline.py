@@ -293,11 +293,13 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
 
 def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
     """The same random `crop_size` window of each image and its mask; stateless crops seeded
-    from a `tf.data` random stream, so deterministic mode repeats them exactly."""
+    from a `tf.data` random stream, so deterministic mode repeats them exactly; the stream is
+    drawn anew every epoch (`rerandomize_each_iteration`), so an image gets new windows each
+    epoch even when the examples come in the same order."""
     crop_size = tuple(int(s) for s in crop_size)
     if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
         raise ValueError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
-    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def crop(example, pair_seed):
         image, mask = example
