@@ -193,3 +193,14 @@ def test_warmup_cosine_schedule_values():
     assert float(schedule(55)) == pytest.approx(0.505e-3, rel=1e-3)  # half-way down the cosine
     assert float(schedule(100)) == pytest.approx(1e-5)  # 1% at the end
     assert learning_rate_for(TrainConfig(learning_rate=3e-4), 10) == 3e-4
+
+
+def test_training_refuses_a_gif_mask_that_data_check_refuses(carvana_copy):
+    pairs = carvana.list_pairs(carvana_copy, mask_source="gif")
+    bad = pairs[0].mask
+    Image.fromarray(np.full((64, 96), 128, np.uint8)).convert("P").save(bad)
+    with pytest.raises(carvana.DataError, match=bad.name):
+        carvana.read_mask(bad)
+    dataset = make_dataset(pairs[:1], image_size=(32, 48), batch_size=1)
+    with pytest.raises(Exception, match=str(bad.name)):
+        next(iter(dataset))
