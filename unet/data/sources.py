@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from unet import files
 from unet.data import carla, carvana, synthetic
 
 DATA_ROOT_ENV = "UNET_DATA_ROOT"
@@ -22,17 +22,21 @@ def data_root() -> Path:
 
 
 def synthetic_carvana_dir(config) -> Path:
-    """The generated Carvana-like folder for `config`, made on first use (atomically)."""
+    """The generated Carvana-like folder for `config`, made on first use (atomically).
+
+    The name carries the generator's version, so a set made by an older generator is never
+    taken for the current one.
+    """
     height, width = config.synthetic_image_size
-    folder = data_root() / f"synthetic_carvana_{config.synthetic_cars}cars_{height}x{width}"
+    folder = data_root() / (f"synthetic_carvana_v{synthetic.CARVANA_VERSION}_"
+                            f"{config.synthetic_cars}cars_{height}x{width}")
     if not (folder / "train_masks.csv").is_file():
-        partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
+        files.remove_partials(folder.parent)
         print(f"Generating {config.synthetic_cars} Carvana-like cars in {folder} (once)...")
-        synthetic.make_carvana_like(partial, cars=config.synthetic_cars,
-                                    image_size=config.synthetic_image_size, seed=0, test_cars=1)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(partial, folder)
+        with files.atomic_path(folder) as partial:
+            synthetic.make_carvana_like(partial, cars=config.synthetic_cars,
+                                        image_size=config.synthetic_image_size, seed=0,
+                                        test_cars=1)
     return folder
 
 

@@ -11,6 +11,9 @@ from tqdm.auto import tqdm
 
 from unet.data import carla, carvana
 
+# Raised whenever the generated Carvana set changes: cached sets carry it in their folder name.
+CARVANA_VERSION = 2
+
 PAINTS = {  # name: RGB; the neutral ones, close to the studio's greys, are the hard cases
     "white": (232, 233, 230), "pearl": (216, 214, 206), "light_grey": (200, 201, 200),
     "silver": (176, 179, 184), "grey": (128, 130, 134), "dark_grey": (74, 76, 80),
