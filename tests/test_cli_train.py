@@ -141,3 +141,13 @@ def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path):
     again = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
                     str(memory), cwd=tmp_path, env=env)
     assert again.returncode == 0 and "Skipped" in again.stdout
+
+
+def test_an_image_size_below_the_presets_crop_trains_on_whole_images(capsys):
+    from unet import cli
+
+    args = cli.build_parser().parse_args(["train", "--image-size", "96", "144"])
+    assert cli.config_from_args(args).data.crop_size is None
+    assert "do not fit" in capsys.readouterr().out
+    args = cli.build_parser().parse_args(["train", "--crop-size", "64", "96"])
+    assert cli.config_from_args(args).data.crop_size == (64, 96)

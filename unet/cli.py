@@ -127,6 +127,9 @@ def _add_config_arguments(parser) -> None:
     parser.add_argument("--encoder-weights", choices=("imagenet", "none"),
                         help="MobileNetV2 encoder: ImageNet weights (downloaded) or none")
     parser.add_argument("--loss", choices=("bce", "dice", "bce_dice", "sparse_ce"))
+    parser.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"),
+                        help="train on random crops of this size of the --image-size images; "
+                        "0 0 trains on whole images")
     parser.add_argument("--val-fraction", type=_fraction)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--steps-per-epoch", type=POSITIVE_INT)
@@ -170,6 +173,15 @@ def config_from_args(args):
         train["mixed_precision"] = True
     if getattr(args, "jit_compile", None):
         train["jit_compile"] = True
+    crop = getattr(args, "crop_size", None)
+    if crop is not None:
+        data["crop_size"] = None if crop == [0, 0] else tuple(crop)
+    elif "image_size" in data and config.data.crop_size is not None:
+        size, crop = data["image_size"], config.data.crop_size
+        if crop[0] > size[0] or crop[1] > size[1]:
+            data["crop_size"] = None
+            print(f"Training on whole {size[0]}x{size[1]} images: the preset's "
+                  f"{crop[0]}x{crop[1]} crops do not fit in them (--crop-size H W sets others).")
     return config.override(model=model, data=data, train=train)
 
 
@@ -231,6 +243,7 @@ def _evaluate(args) -> int:
         dataset = args.dataset or ("carla" if model.output_shape[-1] > 1 else "synthetic")
         config = preset(args.preset).for_dataset(dataset)
         height, width = model.input_shape[1:3]
+        config = config.override(data={"crop_size": None})  # evaluation sees whole images
         if height and width:
             config = config.override(data={"image_size": (height, width)})
         config = config.override(model={"num_classes": int(model.output_shape[-1])})
