@@ -5,14 +5,10 @@ import pytest
 from unet import losses, metrics
 from unet.config import ModelConfig
 from unet.model import (
-    Padding,
     build_mobilenetv2_unet,
     build_model,
     build_unet,
     check_input_shape,
-    pad_to_multiple,
-    padding_for,
-    remove_padding,
 )
 
 
@@ -107,20 +103,6 @@ def test_freezing_the_encoder_leaves_only_the_decoder_trainable():
     assert encoder_trainable > 0
     assert frozen.get_layer("encoder").trainable_weights == []
     assert len(free.trainable_weights) - len(frozen.trainable_weights) == encoder_trainable
-
-
-def test_padding_brings_carvana_width_to_1920_and_back(rng):
-    assert padding_for(1280, 1918, 32) == Padding(0, 0, 1, 1)
-    assert padding_for(100, 100, 16) == Padding(6, 6, 6, 6)
-    image = rng.random((1280, 1918, 3)).astype(np.float32)
-    padded, padding = pad_to_multiple(image, 32)
-    assert tuple(padded.shape) == (1280, 1920, 3)
-    # Reflection: the added column mirrors the one next to the border.
-    np.testing.assert_array_equal(padded[:, 0], image[:, 1])
-    np.testing.assert_array_equal(remove_padding(padded, padding), image)
-    batch, padding = pad_to_multiple(image[None, :37, :50], 16)
-    assert tuple(batch.shape) == (1, 48, 64, 3)
-    np.testing.assert_array_equal(remove_padding(batch, padding)[0], image[:37, :50])
 
 
 @pytest.mark.parametrize(

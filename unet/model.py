@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import keras
-import tensorflow as tf
 
 from unet.config import dropout_per_block
 
@@ -46,7 +43,7 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
             suggestion = f"{lower} or {upper}" if lower else f"{upper}"
             raise ValueError(
                 f"Input {name} {size} is not divisible by 2**depth = {multiple} "
-                f"(depth={depth}). Use {suggestion}, or pad with unet.model.pad_to_multiple."
+                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad')."
             )
 
 
@@ -275,64 +272,6 @@ def build_mobilenetv2_unet(
         num_classes, kernel_size, strides=2, padding="same", dtype="float32", name="head"
     )(x)
     return keras.Model(inputs, logits, name=name)
-
-
-class Padding(NamedTuple):
-    """Rows and columns added on each side by `pad_to_multiple`."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-
-def padding_for(height: int, width: int, multiple: int) -> Padding:
-    """The padding that brings `height` x `width` up to multiples of `multiple`, split evenly.
-
-    Example:
-    >>> padding_for(1280, 1918, 32)
-    Padding(top=0, bottom=0, left=1, right=1)
-    """
-    extra_h = -height % multiple
-    extra_w = -width % multiple
-    return Padding(extra_h // 2, extra_h - extra_h // 2, extra_w // 2, extra_w - extra_w // 2)
-
-
-def pad_to_multiple(images, multiple: int, mode: str = "REFLECT"):
-    """Pads images (`(H, W, C)` or `(N, H, W, C)`) so height and width divide by `multiple`.
-
-    Carvana's 1918 px width is not divisible by 16 or 32: padding to 1920 and cropping back after
-    prediction keeps every native pixel, where resizing would blur the mask's edge.
-
-    Args:
-        images: A tensor or array.
-        multiple: Usually 2**depth of the model.
-        mode: `tf.pad` mode; reflection avoids a dark frame the model never saw.
-
-    Returns:
-        `(padded, padding)`; give `padding` to `remove_padding` to undo it.
-    """
-    images = tf.convert_to_tensor(images)
-    height, width = images.shape[-3], images.shape[-2]
-    if height is None or width is None:
-        shape = tf.shape(images)
-        height, width = int(shape[-3]), int(shape[-2])
-    padding = padding_for(height, width, multiple)
-    paddings = [[padding.top, padding.bottom], [padding.left, padding.right], [0, 0]]
-    if images.shape.rank == 4:
-        paddings = [[0, 0]] + paddings
-    return tf.pad(images, paddings, mode=mode), padding
-
-
-def remove_padding(images, padding: Padding):
-    """Crops what `pad_to_multiple` added (works on `(H, W, C)` and `(N, H, W, C)`)."""
-    height, width = images.shape[-3], images.shape[-2]
-    return images[
-        ...,
-        padding.top : height - padding.bottom,
-        padding.left : width - padding.right,
-        :,
-    ]
 
 
 def build_model(config, input_shape=(None, None, 3)) -> keras.Model:
