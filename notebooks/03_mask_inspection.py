@@ -143,7 +143,7 @@ print(f"hardest car {hardest}: mean Dice "
 
 # %%
 import numpy as np
-from sklearn.metrics import confusion_matrix
+import tensorflow as tf
 
 from unet.data import carla, sources, synthetic
 
@@ -168,7 +168,8 @@ viz.save_figure(viz.image_grid(panels, columns=3, titles=["photo", "truth", "pre
                                legend=legend),
                 MEMORY / "inspect_carla_class_maps.png", show=True)
 present = sorted(set(truths) | set(predictions))
-matrix = confusion_matrix(truths, predictions, labels=present)
+matrix = tf.math.confusion_matrix(truths, predictions, num_classes=carla.NUM_CLASSES).numpy()
+matrix = matrix[np.ix_(present, present)]
 viz.save_figure(viz.plot_confusion_matrix(matrix, [carla.CLASS_NAMES[i] for i in present]),
                 MEMORY / "inspect_carla_confusion.png", show=True)
 
