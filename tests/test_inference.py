@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unet import checkpoints, evaluation, inference
+from unet import checkpoints, inference
 from unet.data import carvana, sources
 from unet.submission import SubmissionWriter
 
@@ -28,13 +28,13 @@ def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path
     assert result == {"images": 5, "skipped": 0, "submission": None, "failed": {},
                       "ignored": []}
     model = checkpoints.load_model(model_path, compile=False)
-    expected = evaluation.predict_native(model, pairs, image_size=config.data.image_size,
+    expected = inference.predict_native(model, pairs, image_size=config.data.image_size,
                                          num_classes=1, tta="flip")
     for pair, probabilities in expected:
         written = np.asarray(Image.open(tmp_path / "out" / f"{pair.image.stem}_mask.png"))
         assert written.shape == (64, 96) and set(np.unique(written)) <= {0, 255}
         np.testing.assert_array_equal(written // 255,
-                                      evaluation.labels_from_probabilities(probabilities, 1))
+                                      inference.labels_from_probabilities(probabilities, 1))
         assert (tmp_path / "out" / f"{pair.image.stem}_overlay.jpg").is_file()
 
 
@@ -42,14 +42,14 @@ def test_flip_tta_averages_the_flipped_logits(trained):
     model_path, config = trained
     model = checkpoints.load_model(model_path, compile=False)
     images = np.random.default_rng(0).random((2, *config.data.image_size, 3)).astype("float32")
-    plain = evaluation.predict_logits(model, images)
-    flipped = evaluation.predict_logits(model, images[:, :, ::-1])[:, :, ::-1]
-    both = evaluation.predict_logits(model, images, tta="flip")
+    plain = inference.predict_logits(model, images)
+    flipped = inference.predict_logits(model, images[:, :, ::-1])[:, :, ::-1]
+    both = inference.predict_logits(model, images, tta="flip")
     np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
     assert not np.allclose(both, plain, atol=1e-3)  # the flip does change the prediction
-    np.testing.assert_array_equal(evaluation.predict_logits(model, images, tta="none"), plain)
+    np.testing.assert_array_equal(inference.predict_logits(model, images, tta="none"), plain)
     with pytest.raises(ValueError, match="tta must be one of"):
-        evaluation.predict_logits(model, images, tta="rotate")
+        inference.predict_logits(model, images, tta="rotate")
 
 
 def test_the_submission_decodes_back_to_the_written_masks(trained, carvana_dir, tmp_path):
@@ -166,17 +166,17 @@ def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, ca
     model_path, config = trained
     model = checkpoints.load_model(model_path, compile=False)
     bigger = tuple(2 * s for s in config.data.image_size)
-    resized = evaluation.model_at_size(model, bigger)
-    assert resized.input_shape[1:3] == bigger and evaluation.model_at_size(model, (32, 48))
+    resized = inference.model_at_size(model, bigger)
+    assert resized.input_shape[1:3] == bigger and inference.model_at_size(model, (32, 48))
     image = np.random.default_rng(0).random((1, *bigger, 3)).astype("float32")
     assert resized(image).shape[1:3] == bigger
     settings = inference.settings_for(model_path, model, prediction_size=bigger)
     assert settings.input_size == bigger and settings.image_size == config.data.image_size
     assert inference.settings_for(model_path, model).input_size == config.data.image_size
     with pytest.raises(ValueError, match="cannot predict at 13x17"):
-        evaluation.model_at_size(model, (13, 17))
+        inference.model_at_size(model, (13, 17))
     _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    native = dict(evaluation.predict_native(model, val_pairs[:2], image_size=config.data.image_size,
+    native = dict(inference.predict_native(model, val_pairs[:2], image_size=config.data.image_size,
                                             num_classes=1, prediction_size=bigger))
     assert all(p.shape == (64, 96, 1) for p in native.values())
     code = cli.main(["evaluate", "--model", str(model_path), "--data-dir", str(carvana_dir),

@@ -79,7 +79,8 @@ def main(model_path: str) -> None:
         model = checkpoints.load_model(path, compile=False)
         return model, settings_for(path, model)
 
-    model, settings = load(model_path)
+    with st.spinner(f"Loading the model {model_path}..."):
+        model, settings = load(model_path)
     upload = st.file_uploader("Photo (JPEG or PNG)", type=["jpg", "jpeg", "png"])
     if upload is None:
         st.info("No photo yet.")

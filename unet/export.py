@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from unet import checkpoints, evaluation, files
+from unet import checkpoints, files, inference
 from unet.data import pipeline
 from unet.inference import settings_for
 
@@ -29,10 +29,10 @@ def export_saved_model(model_path, out_dir, image_size=None) -> Path:
     def serve(images):
         pixels = pipeline.scale(pipeline.model_input(images, settings.image_size,
                                                      settings.resize_mode))
-        logits = evaluation.native_logits(model(pixels, training=False), tf.shape(images)[1:3],
+        logits = inference.native_logits(model(pixels, training=False), tf.shape(images)[1:3],
                                           settings.resize_mode)
-        probabilities = evaluation.probabilities_from_logits(logits, classes)
-        return {"masks": evaluation.labels_from_probabilities(probabilities, classes)[..., None],
+        probabilities = inference.probabilities_from_logits(logits, classes)
+        return {"masks": inference.labels_from_probabilities(probabilities, classes)[..., None],
                 "probabilities": probabilities}
 
     archive = keras.export.ExportArchive()
@@ -56,7 +56,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
                                                  name="image")])
     def predict(image):
         logits = model(image, training=False)
-        return {"probabilities": evaluation.probabilities_from_logits(logits, classes)}
+        return {"probabilities": inference.probabilities_from_logits(logits, classes)}
 
     # Through a SavedModel: converting it freezes the weights into constants (converting the
     # concrete function directly left them as variables the interpreter reads uninitialised).

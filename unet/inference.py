@@ -1,4 +1,6 @@
-"""Prediction on new images at their native size: mask PNGs, overlays, a Kaggle submission.
+"""Prediction at native size: the one logits -> probabilities -> labels path (used by
+evaluation, export, the app and the Keras metrics), and on new images mask PNGs, overlays and
+a Kaggle submission.
 
 Images stream through `tf.data` (decoded while the previous batch is predicted); logits are
 resized back to each image's own size (or cropped, for padded models), then thresholded.
@@ -10,16 +12,125 @@ import dataclasses
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 from tqdm.auto import tqdm
 
-from unet import checkpoints, evaluation, files, viz
+from unet import checkpoints, files, viz
 from unet.config import RunConfig
 from unet.data import carvana, image_files, pipeline
 from unet.data.pairs import DataError
+from unet.data.pipeline import make_image_dataset
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def native_logits(logits, native_size, resize_mode: str = "resize"):
+    """Logits `([N,] h, w, C)` at the model's size -> the image's size, as a tensor (graph-safe:
+    the exported SavedModel uses it). Padded inputs are cropped, resized ones resized back."""
+    height, width = native_size[0], native_size[1]
+    if resize_mode == "pad":
+        top = (tf.shape(logits)[-3] - height) // 2
+        left = (tf.shape(logits)[-2] - width) // 2
+        return logits[..., top:top + height, left:left + width, :]
+    return tf.image.resize(logits, tf.stack([height, width]), method="bilinear")
+
+
+def to_native(values, native_size, resize_mode: str = "resize"):
+    """Logits (or probabilities) `(h, w, C)` at the model's size -> `(H, W, C)` at the image's.
+
+    Resizing logits and thresholding afterwards keeps the mask's edge where the model puts it,
+    between pixels; resizing hard labels would give a staircase, and resizing probabilities
+    blurs a sharp edge (the sigmoid saturates). Padded inputs are cropped instead.
+    """
+    height, width = native_size
+    if resize_mode == "pad":
+        top = (values.shape[0] - height) // 2
+        left = (values.shape[1] - width) // 2
+        return values[top:top + height, left:left + width]
+    return tf.image.resize(values, (height, width), method="bilinear").numpy()
+
+
+def probabilities_from_logits(logits, num_classes: int):
+    """The one logits -> probabilities step: sigmoid (binary) or softmax over classes."""
+    logits = tf.cast(logits, tf.float32)
+    return tf.sigmoid(logits) if num_classes == 1 else tf.nn.softmax(logits, axis=-1)
+
+
+def labels_from_probabilities(probabilities, num_classes: int, threshold: float = 0.5):
+    """The one probabilities -> labels step: `(..., C)` -> `(...)` uint8, {0, 1} above
+    `threshold` (binary) or the most probable class id. Tensors in, tensors out (graph-safe);
+    arrays in, arrays out."""
+    tensor = tf.convert_to_tensor(probabilities)
+    if num_classes == 1:
+        labels = tf.cast(tensor[..., 0] > threshold, tf.uint8)
+    else:
+        labels = tf.cast(tf.argmax(tensor, axis=-1), tf.uint8)
+    return labels if tf.is_tensor(probabilities) else labels.numpy()
+
+
+TTA_MODES = ("none", "flip")
+
+
+def check_tta(tta) -> str | None:
+    """`None`/`"none"` -> `None`, `"flip"` -> `"flip"`; anything else raises `ValueError`."""
+    if tta is not None and tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}; received {tta!r}.")
+    return None if tta in (None, "none") else tta
+
+
+def model_at_size(model, size) -> keras.Model:
+    """`model` taking `(height, width, 3)` images: itself, or a copy with its weights rebuilt at
+    that input size (a U-Net is fully convolutional; `size` must suit its depth)."""
+    size = tuple(int(s) for s in size)
+    current = tuple(model.input_shape[1:3])
+    if current == size or current == (None, None):
+        return model
+    try:
+        resized = keras.models.clone_model(model, input_tensors=keras.Input((*size, 3)))
+    except Exception as error:  # Keras raises several kinds for shapes a layer cannot take
+        raise ValueError(f"the model cannot predict at {size[0]}x{size[1]} ({error}); choose a "
+                         "size divisible by 2**depth.") from None
+    resized.set_weights(model.get_weights())
+    return resized
+
+
+def predict_logits(model, images, tta: str | None = None):
+    """Logits for a batch at the model's size; `tta="flip"` averages in the horizontal flip's."""
+    tta = check_tta(tta)
+    logits = tf.cast(model(images, training=False), tf.float32)
+    if tta == "flip":
+        flipped = tf.cast(model(tf.reverse(images, axis=[2]), training=False), tf.float32)
+        logits = (logits + tf.reverse(flipped, axis=[2])) / 2
+    return logits.numpy()
+
+
+def predict_native(model, items, *, image_size, num_classes: int, batch_size: int = 8,
+                   resize_mode: str = "resize", tta: str | None = None, prediction_size=None,
+                   skip_errors: bool = False):
+    """Yields `(item, probabilities)` with probabilities `(H, W, C)` at each image's own size.
+
+    `items` are pairs or image paths. Images stream through `tf.data` in order (masks are not
+    read); nothing is held beyond one batch. With `prediction_size`, images are fitted to that
+    size instead of the training size `image_size`, and the model is rebuilt to take it. With
+    `skip_errors`, items whose image fails to decode are left out instead of stopping.
+    """
+    items = list(items)
+    if not items:
+        return
+    size = tuple(prediction_size or image_size)
+    model = model_at_size(model, size)
+    paths = [getattr(item, "image", item) for item in items]
+    batches = make_image_dataset(paths, image_size=size, batch_size=batch_size,
+                                 resize_mode=resize_mode, skip_errors=skip_errors)
+    for images, heights, widths, indices in batches:
+        logits = predict_logits(model, images, tta)
+        for item, height, width, index in zip(logits, heights.numpy(), widths.numpy(),
+                                              indices.numpy()):
+            native = to_native(item, (int(height), int(width)), resize_mode)
+            yield items[index], probabilities_from_logits(native, num_classes).numpy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,11 +275,11 @@ def predict_array(model, image, settings: Settings, *, tta=None, threshold: floa
     height, width = image.shape[:2]
     pixels = pipeline.scale(pipeline.model_input(image, settings.input_size,
                                                  settings.resize_mode))[None]
-    model = evaluation.model_at_size(model, settings.input_size)
-    logits = evaluation.predict_logits(model, pixels, tta)[0]
-    native = evaluation.to_native(logits, (height, width), settings.resize_mode)
-    probabilities = evaluation.probabilities_from_logits(native, settings.num_classes).numpy()
-    return evaluation.labels_from_probabilities(probabilities, settings.num_classes, threshold)
+    model = model_at_size(model, settings.input_size)
+    logits = predict_logits(model, pixels, tta)[0]
+    native = to_native(logits, (height, width), settings.resize_mode)
+    probabilities = probabilities_from_logits(native, settings.num_classes).numpy()
+    return labels_from_probabilities(probabilities, settings.num_classes, threshold)
 
 
 def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=None,
@@ -178,13 +289,13 @@ def predict_masks(model, paths, settings: Settings, *, batch_size: int = 4, tta=
     With `skip_errors`, images that fail to decode are left out (not yielded).
     """
     paths = list(paths)
-    predictions = evaluation.predict_native(
+    predictions = predict_native(
         model, paths, image_size=settings.image_size, num_classes=settings.num_classes,
         batch_size=batch_size, resize_mode=settings.resize_mode, tta=tta,
         prediction_size=settings.prediction_size, skip_errors=skip_errors)
     for path, native in tqdm(predictions, total=len(paths), desc="predicting",
                              disable=not progress):
-        yield path, evaluation.labels_from_probabilities(native, settings.num_classes, threshold)
+        yield path, labels_from_probabilities(native, settings.num_classes, threshold)
 
 
 def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta="auto",
@@ -227,7 +338,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
     model = checkpoints.load_model(model_path, compile=False)
     settings = settings_for(model_path, model, image_size, prediction_size)
-    tta = auto_tta(model_path)[0] if tta == "auto" else evaluation.check_tta(tta)
+    tta = auto_tta(model_path)[0] if tta == "auto" else check_tta(tta)
     if submission is not None and settings.num_classes != 1:
         raise ValueError("A Carvana submission needs a binary model (one output channel).")
     writer = None

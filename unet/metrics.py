@@ -37,12 +37,12 @@ def true_labels(y_true) -> tf.Tensor:
 def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
                      threshold: float = 0.5) -> tf.Tensor:
     """Hard int32 labels `(B, H, W)` from logits or probabilities `(B, H, W, num_classes)`."""
-    from unet import evaluation  # the one logits -> probabilities -> labels path
+    from unet import inference  # the one logits -> probabilities -> labels path
 
     y_pred = tf.convert_to_tensor(y_pred)
-    probabilities = (evaluation.probabilities_from_logits(y_pred, num_classes) if from_logits
+    probabilities = (inference.probabilities_from_logits(y_pred, num_classes) if from_logits
                      else tf.cast(y_pred, tf.float32))
-    labels = evaluation.labels_from_probabilities(probabilities, num_classes, threshold)
+    labels = inference.labels_from_probabilities(probabilities, num_classes, threshold)
     return tf.cast(labels, tf.int32)
 
 

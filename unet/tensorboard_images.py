@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unet import evaluation, files, viz
+from unet import files, inference, viz
 
 IMAGES_FOLDER = "predictions"  # under the run's logs/: TensorBoard's "predictions" run
 SCORES_FOLDER = "native"  # under the run's logs/: the best epoch's native-size scores
@@ -80,8 +80,8 @@ class PredictionImages(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logits = self.model(self.images, training=False)
-        probabilities = evaluation.probabilities_from_logits(logits, self.num_classes)
-        labels = evaluation.labels_from_probabilities(np.asarray(probabilities),
+        probabilities = inference.probabilities_from_logits(logits, self.num_classes)
+        labels = inference.labels_from_probabilities(np.asarray(probabilities),
                                                       self.num_classes)
         panels = prediction_panels(self.images, self.truths, labels, self.binary)
         with self.writer.as_default():
