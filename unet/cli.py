@@ -104,7 +104,7 @@ def _add_data_commands(commands) -> None:
     synthetic.add_argument("--test-cars", type=int, default=0, choices=range(0, 1000),
                            metavar="N",
                            help="Carvana: cars written to test/ without masks")
-    synthetic.set_defaults(handler=_data_synthetic)
+    synthetic.set_defaults(handler=_data_synthetic, tensorflow=False)  # numpy and PIL only
 
 
 def _add_config_arguments(parser) -> None:
@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser(
         "recipes", help="list the published U-Nets that --recipe reproduces, with their figures")
-    listing.set_defaults(handler=_recipes)
+    listing.set_defaults(handler=_recipes, tensorflow=False)
 
     train = commands.add_parser("train", help="train one run (resumes if interrupted)")
     _add_config_arguments(train)
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="the Streamlit web demo")
     app.add_argument("--model", required=True)
     app.add_argument("--port", type=POSITIVE_INT, default=8501)
-    app.set_defaults(handler=_app)
+    app.set_defaults(handler=_app, tensorflow=False)  # its server process loads it
 
     _add_data_commands(commands)
     return parser
@@ -508,8 +508,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     debug = os.environ.get("UNET_DEBUG") == "1"
     try:
-        # The app's server process loads TensorFlow itself; the recipe table needs none.
-        if args.handler not in (_app, _recipes):
+        if getattr(args, "tensorflow", True):  # commands that need none say so (set_defaults)
             _quiet_tensorflow(debug)
         return args.handler(args)
     except KeyboardInterrupt:

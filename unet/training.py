@@ -173,9 +173,10 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             "val": sorted({p.group for p in val_pairs})})
         if state in ("new", "resume", "continue"):
             _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy)
-        result = _summary(config, run_dir, train_pairs, val_pairs)
+        best = checkpoints.load_model(run_dir / "best.keras", compile=False)
+        result = _summary(config, run_dir, train_pairs, val_pairs, best.count_params())
         if evaluate:
-            result.update(_evaluate_best(config, run_dir, val_pairs, verbose))
+            result.update(_evaluate_best(config, best, run_dir, val_pairs, verbose))
             log_native_scores(run_dir / "logs", result)
         files.write_json(run_dir / "metrics.json", result)
         return result
@@ -309,7 +310,7 @@ def _record_divergence(config, run_dir, guard) -> None:
     raise TrainingDiverged(message)
 
 
-def _summary(config, run_dir, train_pairs, val_pairs) -> dict:
+def _summary(config, run_dir, train_pairs, val_pairs, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
     monitor = "val_dice"
     history = callbacks.read_history(run_dir / "history.csv")
@@ -327,7 +328,7 @@ def _summary(config, run_dir, train_pairs, val_pairs) -> dict:
         "best_val_dice_at_training_size": best.get(monitor),
         "train_seconds": round(sum(epoch_seconds), 2),
         "train_images_per_second": round(train_images / statistics.median(steady), 2),
-        "parameters": _parameters(run_dir),
+        "parameters": parameters,
         "train_images": len(train_pairs),
         "val_images": len(val_pairs),
         "precision": trained.get("precision", "float32"),
@@ -335,13 +336,9 @@ def _summary(config, run_dir, train_pairs, val_pairs) -> dict:
     }
 
 
-def _parameters(run_dir) -> int:
-    return checkpoints.load_model(run_dir / "best.keras", compile=False).count_params()
-
-
-def _evaluate_best(config, run_dir, val_pairs, verbose) -> dict:
-    """Native-resolution scores of `best.keras` on the validation split; `per_image.csv`."""
-    best = checkpoints.load_model(run_dir / "best.keras", compile=False)
+def _evaluate_best(config, best, run_dir, val_pairs, verbose) -> dict:
+    """Native-resolution scores of `best` (the run's `best.keras`) on the validation split;
+    writes `per_image.csv`."""
     started = time.perf_counter()
     common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
               "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
