@@ -1,3 +1,4 @@
+import re
 import shutil
 
 import numpy as np
@@ -132,7 +133,8 @@ def test_carla_masks_are_class_ids_and_out_of_range_ids_name_the_file(carla_dir)
     assert images.shape == (8, 48, 64, 3)
     np.testing.assert_array_equal(masks[3, ..., 0], carla.read_mask(pairs[3].mask))
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"class id out of range for num_classes=13 in.*CameraMask/0000"):
+                       match=r"CameraMask/000000.png: class id 22 is out of range for "
+                             r"num_classes=13"):
         collect(make_dataset(pairs, image_size=(48, 64), batch_size=4, num_classes=13))
 
 
@@ -204,3 +206,100 @@ def test_training_refuses_a_gif_mask_that_data_check_refuses(carvana_copy):
     dataset = make_dataset(pairs[:1], image_size=(32, 48), batch_size=1)
     with pytest.raises(Exception, match=str(bad.name)):
         next(iter(dataset))
+
+
+def _png(path, ids, bit_depth, color_type):
+    """A PNG written byte by byte, for encodings PIL does not write (2-bit grey, 16-bit RGB)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    height, width = ids.shape
+    if bit_depth == 2:  # four pixels a byte, first pixel in the high bits
+        packed = ids.reshape(height, width // 4, 4) << np.array([6, 4, 2, 0], np.uint8)
+        rows = packed.sum(-1, dtype=np.uint8)
+    else:  # 16-bit RGB, big-endian, the ids in red
+        rows = np.zeros((height, width, 3), ">u2")
+        rows[..., 0] = ids
+        rows = rows.reshape(height, -1).view(np.uint8)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _palette_mask(ids):
+    image = Image.fromarray(ids, "P")
+    # Colours unlike the ids: index 3 is drawn (200, 10, 10); it must still train as class 3.
+    colors = [(0, 0, 0), (90, 0, 0), (150, 150, 150), (200, 10, 10)]
+    image.putpalette([value for color in colors for value in color] * 64)
+    return image
+
+
+MASK_ENCODINGS = {
+    "8-bit grey": lambda ids, path: Image.fromarray(ids, "L").save(path),
+    "16-bit grey": lambda ids, path: Image.fromarray(ids.astype(np.uint16)).save(path),
+    "palette": lambda ids, path: _palette_mask(ids).save(path),
+    "RGB red channel": lambda ids, path: Image.fromarray(
+        np.dstack([ids, ids // 2, np.full_like(ids, 7)])).save(path),
+    "RGBA red channel": lambda ids, path: Image.fromarray(
+        np.dstack([ids, np.zeros_like(ids), np.zeros_like(ids), np.full_like(ids, 255)])
+    ).save(path),
+    "2-bit grey": lambda ids, path: _png(path, ids, bit_depth=2, color_type=0),
+    "16-bit RGB": lambda ids, path: _png(path, ids, bit_depth=16, color_type=2),
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(MASK_ENCODINGS))
+def test_training_and_data_check_read_every_png_mask_encoding_as_the_ids_written(
+        encoding, tmp_path, rng):
+    from unet.data import Pair
+
+    pairs, written = [], []
+    for index in range(3):
+        ids = rng.integers(0, 4, (48, 64), np.uint8)
+        ids[0, :4] = [0, 1, 2, 3]  # every id, in each mask
+        image_path, mask_path = tmp_path / f"{index}.png", tmp_path / f"{index}_mask.png"
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), np.uint8)).save(image_path)
+        MASK_ENCODINGS[encoding](ids, mask_path)
+        pairs.append(Pair(image_path, mask_path, None, str(index)))
+        written.append(ids)
+    _, masks = collect(make_dataset(pairs, image_size=(48, 64), batch_size=2, num_classes=23))
+    checked = np.stack([carla.read_mask(pair.mask) for pair in pairs])  # what `data check` reads
+    np.testing.assert_array_equal(checked, np.stack(written))
+    np.testing.assert_array_equal(masks[..., 0], np.stack(written))
+
+
+def test_out_of_range_and_non_binary_png_masks_stop_training_naming_the_file(tmp_path):
+    from unet.data import DataError, Pair
+    from unet.data.pairs import data_error_in
+
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp_path / "image.png")
+    ids = np.zeros((48, 64), np.uint16)
+    ids[5, 5] = 300  # a 16-bit id: read unscaled, so out of range, not taken for 300 // 257 = 1
+    Image.fromarray(ids).save(tmp_path / "wide.png")
+    binary = np.zeros((48, 64), np.uint8)
+    binary[:10], binary[10:20] = 255, 128
+    Image.fromarray(binary).save(tmp_path / "grey.png")
+    cases = [("wide.png", 23, r"wide.png: class id 300 is out of range for num_classes=23"),
+             ("grey.png", 1, r"grey.png: mask values must be \{0, 1\} or \{0, 255\}; found 0, "
+                             r"128, 255")]
+    for name, num_classes, message in cases:
+        pair = Pair(tmp_path / "image.png", tmp_path / name, None, "a")
+        if num_classes > 1:
+            with pytest.raises(DataError, match=message):  # as `data check` says
+                carla.read_mask(pair.mask, num_classes)
+        with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+            collect(make_dataset([pair], image_size=(48, 64), batch_size=1,
+                                 num_classes=num_classes))
+        recovered = data_error_in(raised.value)
+        assert recovered is not None and "\n" not in str(recovered)
+        assert re.search(message, str(recovered)) and str(recovered).startswith(str(tmp_path))
+    binary[10:20] = 0  # {0, 255} trains as {0, 1}
+    Image.fromarray(binary).save(tmp_path / "grey.png")
+    pair = Pair(tmp_path / "image.png", tmp_path / "grey.png", None, "a")
+    _, masks = collect(make_dataset([pair], image_size=(48, 64), batch_size=1))
+    np.testing.assert_array_equal(masks[0, ..., 0], binary // 255)

@@ -515,12 +515,23 @@ def main(argv=None) -> int:
         print("\ninterrupted: finished epochs, checkpoints and submission rows are kept; run "
               "the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as error:  # the boundary: user-facing errors become one line
+    except Exception as raised:  # the boundary: user-facing errors become one line
+        error = _unwrapped(raised)
         code = _exit_code(error)
         if code is None or debug:
             raise
         print(f"error: {error}", file=sys.stderr)
         return code
+
+
+def _unwrapped(error):
+    """The `DataError` inside a TensorFlow error (raised while a tf.data pipeline read a file),
+    or `error` itself."""
+    if not type(error).__module__.startswith("tensorflow"):
+        return error
+    from unet.data.pairs import data_error_in
+
+    return data_error_in(error) or error
 
 
 def _exit_code(error) -> int | None:

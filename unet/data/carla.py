@@ -60,9 +60,24 @@ def check_class_ids(mask: np.ndarray, num_classes: int, source) -> None:
 
 
 def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """A CARLA mask as uint8 class ids `(H, W)`: the red channel, checked against `num_classes`."""
-    pixels = image_files.decode(path)
-    mask = pixels[..., 0] if pixels.ndim == 3 else pixels
+    """A class-id mask as uint8 `(H, W)`, checked against `num_classes`: the one mask reader of
+    `data check`, training (`pipeline.make_dataset`) and evaluation.
+
+    Every PNG encoding reads as its class ids (`image_files.decode_labels`): 8- or 16-bit
+    greyscale values, palette indices (not the palette's colours), or the red channel of RGB
+    and RGBA (CARLA's own masks).
+
+    Args:
+        path: The mask file.
+        num_classes: Ids must be below it; 256 accepts any 8-bit id.
+
+    Returns:
+        uint8 class ids.
+
+    Raises:
+        DataError: an unreadable file, or an id >= `num_classes`; the message names the file.
+    """
+    mask = image_files.decode_labels(path)
     check_class_ids(mask, num_classes, path)
     return mask.astype(np.uint8, copy=False)
 

@@ -87,6 +87,65 @@ def decode(path, mode: str | None = None) -> np.ndarray:
         raise DataError(f"{path}: corrupt image data ({error}).") from error
 
 
+def decode_labels(path) -> np.ndarray:
+    """A label image's values `(H, W)`, exact for every encoding a mask may come in: 8-bit and
+    16-bit greyscale (raw values, never rescaled), 1-, 2- and 4-bit greyscale (levels 0, 1, 2...),
+    palette images (the palette index, not its colour: index 3 drawn in (200, 10, 10) is 3), and
+    RGB or RGBA (the red channel; 16 bits per channel too), after checking the header (`inspect`).
+
+    The one reader of class-id masks: `data check`, training and evaluation all call it (through
+    `carla.read_mask`), so they agree on what a mask holds.
+
+    Returns:
+        uint8 values, or uint16 for 16-bit files.
+
+    Raises:
+        DataError: the file is unreadable, too large, truncated or corrupt; the message names it.
+    """
+    info = inspect(path)
+    depth, color_type = _png_depth_and_color_type(path) if info.format == "PNG" else (8, None)
+    try:
+        if depth == 16 and color_type in (2, 4, 6):
+            # PIL keeps only the high byte of 16-bit colour channels (class 1 would read 0);
+            # OpenCV keeps all 16 bits, in BGR(A) order (grey + alpha comes out as BGRA too).
+            pixels = _cv2_decode(path)[..., 2]
+        else:
+            with Image.open(path) as image:
+                image.load()
+                pixels = np.array(image)
+            if pixels.ndim == 3:  # RGB, RGBA (red), LA and PA (grey level or index first)
+                pixels = pixels[..., 0]
+            if pixels.dtype == bool:  # 1-bit greyscale
+                pixels = pixels.view(np.uint8)
+            elif color_type == 0 and depth in (2, 4):
+                pixels = pixels // (255 // (2**depth - 1))  # PIL spreads levels over 0-255
+    except DataError:
+        raise
+    except Exception as error:
+        raise DataError(f"{path}: corrupt image data ({error}).") from error
+    if pixels.dtype not in (np.uint8, np.uint16):  # PIL's mode "I" holds 16-bit files as int32
+        pixels = pixels.astype(np.uint16 if depth == 16 else np.uint8)
+    return pixels
+
+
+def _png_depth_and_color_type(path) -> tuple[int, int]:
+    """Bits per channel and colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA) from the
+    PNG header."""
+    with Path(path).open("rb") as stream:
+        header = stream.read(26)
+    return header[24], header[25]
+
+
+def _cv2_decode(path) -> np.ndarray:
+    """OpenCV's decoding of a file, unchanged (16 bits kept, channels in BGR(A) order)."""
+    import cv2
+
+    pixels = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise DataError(f"{path}: not decodable.")
+    return pixels
+
+
 def jpeg_warning(path) -> str:
     """libjpeg's complaint about a JPEG's data (e.g. "Corrupt JPEG data: premature end of data
     segment" for a file cut short whose end marker was re-added), or `""` if it decodes clean.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,21 @@ import numpy as np
 
 class DataError(ValueError):
     """Bad input data; the message names the file and the problem."""
+
+
+_RAISED_IN_PIPELINE = re.compile(r"^unet\.data\.pairs\.DataError: (.+)$", re.MULTILINE)
+
+
+def data_error_in(error: BaseException) -> DataError | None:
+    """The `DataError` that `error` carries, or `None`: a `DataError` raised while a `tf.data`
+    pipeline runs (inside `tf.numpy_function`: a mask or a header that fails its check) comes
+    back from TensorFlow as an `InvalidArgumentError` whose message holds a whole traceback;
+    this recovers the one line that names the file.
+    """
+    if isinstance(error, DataError):
+        return error
+    found = _RAISED_IN_PIPELINE.findall(str(error))
+    return DataError(found[-1]) if found else None
 
 
 @dataclasses.dataclass(frozen=True)

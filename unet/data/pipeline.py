@@ -9,6 +9,7 @@ first: files are read as the batches are needed, so memory does not grow with th
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -116,6 +117,26 @@ def _read_gif_mask(path: bytes) -> np.ndarray:
     return carvana.read_mask(path.decode())
 
 
+def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
+    # `carla.read_mask`, the one class-id reader `data check` and evaluation use too: palette
+    # indices (not colours), 16-bit values unscaled, the red channel of RGB(A); an id out of
+    # range stops training with an error naming the file. num_classes=1 (binary) takes
+    # {0, 1} or {0, 255}, as Carvana's GIFs.
+    from unet.data import carla, carvana
+
+    path = path.decode()
+    if num_classes == 1:
+        return carvana.as_binary_mask(carla.read_mask(path, 256), path)
+    return carla.read_mask(path, num_classes)
+
+
+def _checked_size(path: bytes) -> np.ndarray:
+    # `image_files.inspect` of every image before it is decoded: the pixel limit (a small file
+    # can declare gigapixels), a truncated file or a foreign one stop with an error naming it.
+    info = image_files.inspect(path.decode())
+    return np.array([info.height, info.width], np.int32)
+
+
 def _decode_rle(rle, height, width):
     """Carvana RLE -> uint8 (H, W) mask, in the graph (same result as `carvana.rle_decode`).
 
@@ -212,7 +233,9 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
 
     Training, evaluation and prediction all load images through it, so a model sees the same
     pixels whichever of them asks. JPEGs decode with a DCT `ratio` chosen from `sample_image`'s
-    size; PNGs (or JPEGs among PNGs) decode at full size.
+    size; PNGs (or JPEGs among PNGs) decode at full size. Every image's header is checked
+    before it is decoded (`image_files.inspect`: over `image_files.MAX_PIXELS`, truncated or
+    not an image stops with an error naming the file).
     """
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
@@ -221,14 +244,14 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
 
     def load_image(path):
-        data = tf.io.read_file(path)
-        is_jpeg = tf.io.is_jpeg(data)
+        native = tf.numpy_function(_checked_size, [path], tf.int32, stateful=False)
+        native = tf.ensure_shape(native, (2,))
+        with tf.control_dependencies([native]):  # nothing is decoded before its header passed
+            data = tf.io.read_file(path)
         image = tf.cond(
-            is_jpeg,
+            tf.io.is_jpeg(data),
             lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio),
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
-        native = tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(data)[:2],
-                         lambda: tf.shape(image)[:2])
         return model_input(image, image_size, resize_mode), native, data
 
     return load_image
@@ -267,6 +290,8 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
     load_image = make_image_loader(pairs[0].image, image_size=image_size,
                                    resize_mode=resize_mode)
 
+    read_png_mask = functools.partial(_read_png_mask, num_classes=num_classes)
+
     def load(image_path, mask_path, rle):
         image, native, _ = load_image(image_path)
         if kind == "gif":
@@ -277,12 +302,7 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
             else:
                 mask = _decode_rle(rle, native[0], native[1])
         else:
-            mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=4)[..., 0]
-            tf.debugging.Assert(
-                tf.reduce_max(mask) < num_classes,
-                [f"class id out of range for num_classes={num_classes} in", mask_path,
-                 "highest id:", tf.reduce_max(mask)],
-            )
+            mask = tf.numpy_function(read_png_mask, [mask_path], tf.uint8, stateful=False)
         mask = tf.ensure_shape(mask, (None, None))[..., None]
         if mask.shape[:2] != image_size:
             mask = _fit(mask, image_size, resize_mode, method="nearest")
