@@ -78,3 +78,41 @@ def test_check_gives_a_class_histogram_and_flags_out_of_range_ids(carla_dir, tmp
     assert fractions["7 road"] > 0.1 and fractions["13 sky"] > 0.1
     report = carla.check(carla_dir, num_classes=10)
     assert not report.ok and "class id 22 is out of range" in report.problems[0]
+
+
+def test_case_variants_are_read_and_stray_files_skipped_and_named(carla_dir, tmp_path, capsys):
+    root = shutil.copytree(carla_dir, tmp_path / "carla")
+    rgb, masks = root / "CameraRGB", root / "CameraMask"
+    (rgb / "000001.png").rename(rgb / "000001.PNG")  # matched with CameraMask/000001.png
+    (masks / "000002.png").rename(masks / "000002.PNG")
+    apple_double = b"\x00\x05\x16\x07" + bytes(60)  # macOS's ._ copy of a resource fork
+    (rgb / "._000003.png").write_bytes(apple_double)
+    (masks / "._000003.png").write_bytes(apple_double)
+    (rgb / "thumbs").mkdir()
+    (masks / "notes.txt").write_text("hello")
+    pairs = carla.list_pairs(root)
+    assert [(p.image.name, p.mask.name) for p in pairs[1:3]] == [
+        ("000001.PNG", "000001.png"), ("000002.png", "000002.PNG")]
+    assert len(pairs) == 8
+    skipped = [f"{rgb / '._000003.png'} (hidden file)", f"{rgb / 'thumbs'} (folder)",
+               f"{masks / '._000003.png'} (hidden file)", f"{masks / 'notes.txt'} (not a .png)"]
+    assert capsys.readouterr().err == f"note: skipped files (4): {', '.join(skipped)}.\n"
+    report = carla.check(root)
+    assert report.ok, report.problems
+    assert report.summary["pairs"] == 8 and report.summary["skipped_files"] == skipped
+    np.testing.assert_array_equal(carla.read_mask(pairs[2].mask),
+                                  carla.read_mask(carla_dir / "CameraMask" / "000002.png"))
+    shutil.copy(rgb / "000001.PNG", rgb / "000001.png")
+    with pytest.raises(DataError, match=r"000001.png: same name as 000001.PNG but for case"):
+        carla.list_pairs(root)
+
+
+def test_a_folder_of_only_stray_files_says_what_it_holds(tmp_path):
+    (tmp_path / "CameraRGB").mkdir()
+    (tmp_path / "CameraMask").mkdir()
+    (tmp_path / "CameraRGB" / "._000000.png").write_bytes(b"\x00\x05\x16\x07")
+    (tmp_path / "CameraRGB" / "000000.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(DataError, match=r"CameraRGB: empty folder \(no .png images; it holds "
+                                        r".*\._000000.png \(hidden file\), .*000000.jpg "
+                                        r"\(not a .png\)\)"):
+        carla.list_pairs(tmp_path)

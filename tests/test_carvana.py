@@ -216,3 +216,30 @@ def test_stray_files_are_skipped_and_named_and_upper_case_jpg_read(carvana_copy)
             path.unlink()
     with pytest.raises(DataError, match="empty folder \\(no .jpg images; it holds .*hidden"):
         carvana.list_pairs(carvana_copy)
+
+
+def test_names_differing_in_case_are_matched_and_noted(carvana_copy, capsys):
+    train, masks = carvana_copy / "train", carvana_copy / "train_masks"
+    first, second = sorted(train.glob("*.jpg"))[:2]
+    first.rename(first.with_suffix(".JPG"))  # its train_masks.csv row says .jpg
+    gif = masks / carvana.mask_name(second.name)
+    gif.rename(gif.with_suffix(".GIF"))
+    (masks / f"._{gif.name}").write_bytes(b"\x00\x05\x16\x07")
+    capsys.readouterr()
+    by_csv = carvana.list_pairs(carvana_copy, mask_source="csv")
+    assert by_csv[0].image.name == first.with_suffix(".JPG").name and by_csv[0].rle
+    assert capsys.readouterr().err == (
+        f"note: matched ignoring case (1): {first.stem}.JPG ~ {first.name}.\n")
+    by_gif = carvana.list_pairs(carvana_copy, mask_source="gif")
+    assert by_gif[1].mask == gif.with_suffix(".GIF")
+    err = capsys.readouterr().err
+    assert f"{masks / ('._' + gif.name)} (hidden file)" in err
+    assert f"{second.name} ~ {gif.stem}.GIF" in err
+    report = carvana.check(carvana_copy)
+    assert report.ok, report.problems
+    assert report.summary["matched_ignoring_case"] == [f"{second.name} ~ {gif.stem}.GIF"]
+    with (carvana_copy / "train_masks.csv").open("a") as stream:
+        stream.write(f"{first.name.upper()},1 2\n")
+    with pytest.raises(DataError, match=f"rows {first.name} and {first.name.upper()} differ "
+                                        "only in case"):
+        carvana.list_pairs(carvana_copy, mask_source="csv")

@@ -9,6 +9,7 @@ traceback, and TensorFlow's own start-up messages.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -521,7 +522,12 @@ def main(argv=None) -> int:
         if code is None or debug:
             raise
         print(f"error: {error}", file=sys.stderr)
-        return code
+    # A tf.data pipeline stopped by an error (a bad mask) still has reads in flight, and its
+    # iterator sits in reference cycles with the traceback's frames: collected at exit, it
+    # waits for those reads while they wait for the interpreter, and the process hangs.
+    # Collected now, while Python runs, the reads finish.
+    gc.collect()
+    return code
 
 
 def _unwrapped(error):

@@ -83,16 +83,23 @@ def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
 
 
 def _scan(root, verify: bool):
+    """Pairs, the problems found while listing them, and the files left out (nothing raised)."""
     folder = dataset_folder(root)
     rgb, masks = folder / "CameraRGB", folder / "CameraMask"
-    image_paths = sorted(rgb.glob("*.png"))
+    image_paths, skipped = image_files.list_images(rgb, ".png")
     if not image_paths:
-        raise DataError(f"{rgb}: empty folder (no .png images).")
-    problems, pairs = [], []
-    for image_path in image_paths:
-        mask_path = masks / image_path.name
-        if not mask_path.is_file():
-            problems.append(f"{image_path}: missing mask {mask_path}.")
+        also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
+        raise DataError(f"{rgb}: empty folder (no .png images{also}).")
+    mask_paths, skipped_masks = image_files.list_images(masks, ".png")
+    skipped += skipped_masks
+    images_by_name, problems = image_files.by_name(image_paths)
+    masks_by_name, mask_problems = image_files.by_name(mask_paths)
+    problems += mask_problems
+    pairs = []
+    for key, image_path in images_by_name.items():
+        mask_path = masks_by_name.get(key)
+        if mask_path is None:
+            problems.append(f"{image_path}: missing mask {masks / image_path.name}.")
             continue
         if verify:
             try:
@@ -107,22 +114,33 @@ def _scan(root, verify: bool):
                 problems.append(str(error))
                 continue
         pairs.append(Pair(image_path, mask_path, None, frame_group(image_path.name), None))
-    known = {p.name for p in image_paths}
-    problems += [
-        f"{m}: mask without an image." for m in sorted(masks.glob("*.png")) if m.name not in known
-    ]
-    return pairs, problems
+    problems += [f"{path}: mask without an image." for key, path in masks_by_name.items()
+                 if key not in images_by_name]
+    return pairs, problems, skipped
 
 
 def list_pairs(root, verify: bool = True) -> list[Pair]:
     """Sorted image/mask pairs of a CARLA folder (fast checks only, no pixels decoded).
 
+    Images and masks are the `.png` files of `CameraRGB/` and `CameraMask/`, the suffix in any
+    case; an image and its mask are matched by name ignoring case (`000001.PNG` with
+    `000001.png`). Subfolders, hidden files (macOS's `._000001.png`) and other files are left
+    out and named in one `note:` line on standard error.
+
+    Args:
+        root: The folder holding `CameraRGB/` and `CameraMask/` (or `data/` with them).
+        verify: Check every file's header, end marker and size (fast: no pixels decoded).
+
+    Returns:
+        The pairs, sorted by image name.
+
     Raises:
         DataError: an empty folder, a missing or extra mask, a truncated or foreign file, or an
             image and mask of different sizes; the message names the files.
     """
-    pairs, problems = _scan(root, verify)
+    pairs, problems, skipped = _scan(root, verify)
     raise_problems(problems)
+    image_files.note("skipped files", skipped)
     return pairs
 
 
@@ -142,7 +160,7 @@ def class_fractions(pairs) -> dict[int, float]:
 
 def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
     """Validates a CARLA folder completely (every pixel decoded) and summarises it."""
-    pairs, problems = _scan(root, verify=True)
+    pairs, problems, skipped = _scan(root, verify=True)
     sizes = collections.Counter()
     histogram = np.zeros(256, np.int64)
     for pair in tqdm(pairs, desc="checking pairs", leave=False):
@@ -166,5 +184,6 @@ def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
         "image_sizes": dict(sizes),
         "num_classes": num_classes,
         "class_pixel_fractions": classes,
+        "skipped_files": skipped,
     }
     return CheckReport(summary, problems)

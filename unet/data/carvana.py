@@ -191,61 +191,61 @@ def image_folder(root) -> Path:
     raise DataError(f"{root}: no train/ or train_hq/ folder (expected Kaggle's unzipped layout).")
 
 
-def list_jpegs(folder) -> tuple[list[Path], list[str]]:
-    """The `.jpg` files of `folder` (suffix in any case, `.JPG` too), sorted, and what else it
-    holds, as `"path (why)"`: subfolders, hidden files (macOS's `._x.jpg`), other suffixes."""
-    paths, skipped = [], []
-    for path in sorted(Path(folder).iterdir()):
-        why = ("folder" if path.is_dir() else "hidden file" if path.name.startswith(".")
-               else None if path.suffix.lower() == ".jpg" else "not a .jpg")
-        if why is None:
-            paths.append(path)
-        else:
-            skipped.append(f"{path} ({why})")
-    return paths, skipped
-
-
 def _scan(root, mask_source: str, verify: bool):
-    """Pairs and the problems found while listing them (nothing raised)."""
+    """Pairs and what listing them found, nothing raised: `(pairs, problems, mask source,
+    skipped files, names matched ignoring case)`."""
     if mask_source not in MASK_SOURCES:
         raise ValueError(f"mask_source must be one of {MASK_SOURCES}; received {mask_source!r}.")
     root = Path(root)
     images = image_folder(root)
     mask_dir, csv_path = root / "train_masks", root / "train_masks.csv"
-    image_paths, skipped = list_jpegs(images)
+    image_paths, skipped = image_files.list_images(images, ".jpg")
     if not image_paths:
         also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
         raise DataError(f"{images}: empty folder (no .jpg images{also}).")
+    gifs = []
+    if mask_dir.is_dir() and mask_source != "csv":
+        gifs, skipped_masks = image_files.list_images(mask_dir, ".gif")
+        skipped += skipped_masks
     if mask_source == "auto":
-        has_gifs = mask_dir.is_dir() and any(mask_dir.glob("*_mask.gif"))
-        mask_source = "gif" if has_gifs else "csv"
-    problems = []
-    rles = {}
+        mask_source = "gif" if gifs else "csv"
+    images_by_name, problems = image_files.by_name(image_paths)
+    rles, rows_by_name = {}, {}
     if mask_source == "csv":
         if not csv_path.is_file():
             raise DataError(f"{root}: no masks (neither train_masks/*.gif nor train_masks.csv).")
         rles = read_rle_csv(csv_path)
+        rows_by_name = {}
+        for row in rles:
+            if row.lower() in rows_by_name:
+                problems.append(f"{csv_path}: rows {rows_by_name[row.lower()]} and {row} differ "
+                                "only in case; keep one.")
+            rows_by_name.setdefault(row.lower(), row)
+        wanted = rows_by_name
     elif not mask_dir.is_dir():
         raise DataError(f"{mask_dir}: folder not found.")
+    else:
+        masks_by_name, mask_problems = image_files.by_name(gifs)
+        problems += mask_problems
+        wanted = {key: path.name for key, path in masks_by_name.items()}
 
-    pairs = []
-    for image_path in image_paths:
+    pairs, case_matched = [], []
+    for image_path in images_by_name.values():
         try:
             car_id, view = parse_name(image_path.name)
         except DataError as error:
             problems.append(f"{image_path}: {error}")
             continue
-        mask_path, rle = None, None
-        if mask_source == "gif":
-            mask_path = mask_dir / mask_name(image_path.name)
-            if not mask_path.is_file():
-                problems.append(f"{image_path}: missing mask {mask_path.name} in {mask_dir}.")
-                continue
-        else:
-            rle = rles.get(image_path.name)
-            if rle is None:
-                problems.append(f"{image_path}: no row in {csv_path.name}.")
-                continue
+        expected = mask_name(image_path.name) if mask_source == "gif" else image_path.name
+        found = wanted.get(expected.lower())
+        if found is None:
+            problems.append(f"{image_path}: missing mask {expected} in {mask_dir}." if
+                            mask_source == "gif" else f"{image_path}: no row in {csv_path.name}.")
+            continue
+        if found != expected:
+            case_matched.append(f"{image_path.name} ~ {found}")
+        mask_path = mask_dir / found if mask_source == "gif" else None
+        rle = rles[found] if mask_source == "csv" else None
         if verify:
             try:
                 info = image_files.inspect(image_path)
@@ -260,29 +260,31 @@ def _scan(root, mask_source: str, verify: bool):
                         )
                 else:
                     parse_rle(rle, info.width * info.height,
-                              f"{csv_path.name} row {image_path.name}")
+                              f"{csv_path.name} row {found}")
             except DataError as error:
                 problems.append(str(error))
                 continue
         pairs.append(Pair(image_path, mask_path, rle, car_id, view))
 
-    known = {p.stem for p in image_paths}
+    expected_masks = {(mask_name(name) if mask_source == "gif" else name).lower()
+                      for name in images_by_name}
     if mask_source == "gif":
-        extra = sorted(
-            m.name for m in mask_dir.glob("*_mask.gif")
-            if m.name[: -len("_mask.gif")] not in known
-        )
-        problems += [f"{mask_dir / name}: mask without an image." for name in extra]
+        problems += [f"{mask_dir / name}: mask without an image." for key, name in wanted.items()
+                     if key not in expected_masks]
     else:
-        problems += [
-            f"{csv_path}: row {name} has no image in {images}."
-            for name in sorted(set(rles) - {p.name for p in image_paths})
-        ]
-    return pairs, problems, mask_source
+        problems += [f"{csv_path}: row {name} has no image in {images}."
+                     for key, name in sorted(wanted.items()) if key not in expected_masks]
+    return pairs, problems, mask_source, skipped, case_matched
 
 
 def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pair]:
     """Sorted image/mask pairs of a Carvana folder, with car id and view of each.
+
+    Names are matched ignoring case: `x_01.JPG` pairs with `x_01_mask.gif` or the
+    `train_masks.csv` row `x_01.jpg` (a `note:` line on standard error lists such pairs; two
+    files or rows whose names differ only in case are an error). Subfolders, hidden files
+    (macOS's `._x_01.jpg`) and files with other suffixes are left out and named in a `note:`
+    line too.
 
     Args:
         root: The unzipped competition folder (holds `train/` or `train_hq/`).
@@ -290,12 +292,17 @@ def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pai
             GIFs when present, else the CSV.
         verify: Check every file's header, end marker and size (fast: no pixels decoded).
 
+    Returns:
+        The pairs, sorted by image name.
+
     Raises:
         DataError: an empty folder, a missing or extra mask, a truncated or foreign file, sizes
             that differ, a bad RLE row; the message names each file.
     """
-    pairs, problems, _ = _scan(root, mask_source, verify)
+    pairs, problems, _, skipped, case_matched = _scan(root, mask_source, verify)
     raise_problems(problems)
+    image_files.note("skipped files", skipped)
+    image_files.note("matched ignoring case", case_matched)
     return pairs
 
 
@@ -310,7 +317,7 @@ def list_test_images(root) -> list[Path]:
     for name in ("test", "test_hq"):
         folder = root / name
         if folder.is_dir():
-            paths, skipped = list_jpegs(folder)
+            paths, skipped = image_files.list_images(folder, ".jpg")
             if not paths:
                 also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
                 raise DataError(f"{folder}: empty folder (no .jpg images{also}).")
@@ -321,11 +328,11 @@ def list_test_images(root) -> list[Path]:
 def compare_csv_with_gifs(root, pairs=None) -> list[str]:
     """The rows of `train_masks.csv` whose decoded mask differs from the GIF, one line each."""
     root = Path(root)
-    rles = read_rle_csv(root / "train_masks.csv")
+    rles = {name.lower(): rle for name, rle in read_rle_csv(root / "train_masks.csv").items()}
     pairs = pairs if pairs is not None else list_pairs(root, mask_source="gif")
     differences = []
     for pair in tqdm(pairs, desc="train_masks.csv vs GIFs", leave=False):
-        rle = rles.get(pair.name)
+        rle = rles.get(pair.name.lower())  # names matched ignoring case, as `list_pairs` does
         if rle is None:
             differences.append(f"{pair.name}: no row in train_masks.csv.")
             continue
@@ -343,7 +350,7 @@ def compare_csv_with_gifs(root, pairs=None) -> list[str]:
 
 def check(root, mask_source: str = "auto") -> CheckReport:
     """Validates a Carvana folder completely (every pixel decoded) and summarises it."""
-    pairs, problems, mask_source = _scan(root, mask_source, verify=True)
+    pairs, problems, mask_source, skipped, case_matched = _scan(root, mask_source, verify=True)
     sizes = collections.Counter()
     mask_values = set()
     coverage = []
@@ -375,6 +382,7 @@ def check(root, mask_source: str = "auto") -> CheckReport:
         "mask_source": mask_source,
         "mask_values": sorted(mask_values),
         "mean_mask_coverage": round(float(np.mean(coverage)), 4) if coverage else None,
-        "skipped_files": list_jpegs(image_folder(root))[1],
+        "skipped_files": skipped,
+        "matched_ignoring_case": case_matched,
     }
     return CheckReport(summary, problems)

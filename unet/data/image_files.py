@@ -23,6 +23,56 @@ _END_MARKERS = {
 }
 
 
+def list_images(folder, suffix: str) -> tuple[list[Path], list[str]]:
+    """The files of `folder` ending in `suffix` in any case (`.jpg`, `.JPG`), sorted, and what
+    else it holds as `"path (why)"`: subfolders, hidden files (macOS's `._x.jpg` copies of
+    resource forks are not images), files with another suffix.
+
+    Args:
+        folder: The folder to list (not its subfolders).
+        suffix: The suffix wanted, e.g. `".png"`.
+
+    Returns:
+        `(paths, skipped)`.
+    """
+    paths, skipped = [], []
+    for path in sorted(Path(folder).iterdir()):
+        why = ("folder" if path.is_dir() else "hidden file" if path.name.startswith(".")
+               else None if path.suffix.lower() == suffix.lower() else f"not a {suffix}")
+        if why is None:
+            paths.append(path)
+        else:
+            skipped.append(f"{path} ({why})")
+    return paths, skipped
+
+
+def by_name(paths) -> tuple[dict[str, Path], list[str]]:
+    """`{name in lower case: path}`, so files are matched ignoring case (`x.JPG` with a mask or
+    CSV row named `x.jpg`), and a problem for each two names that differ only in case.
+
+    Returns:
+        `(index, problems)`.
+    """
+    index, problems = {}, []
+    for path in paths:
+        key = path.name.lower()
+        if key in index:
+            problems.append(f"{path}: same name as {index[key].name} but for case; keep one.")
+        else:
+            index[key] = path
+    return index, problems
+
+
+def note(what: str, items) -> None:
+    """Prints one `note:` line on standard error naming `items` (the first five), if any:
+    what a listing left out, or matched ignoring case."""
+    import sys
+
+    if items:
+        more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+        print(f"note: {what} ({len(items)}): {', '.join(items[:5])}{more}.", file=sys.stderr)
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageInfo:
     format: str
