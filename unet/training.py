@@ -230,7 +230,8 @@ def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
-            metrics=metrics.training_metrics(model_config.num_classes),
+            metrics=metrics.training_metrics(
+                model_config.num_classes, binary=sources.num_classes_of(config.data) == 1),
             jit_compile=train_config.jit_compile,
         )
         return model
@@ -345,7 +346,7 @@ def _evaluate_best(config, best, run_dir, val_pairs, verbose) -> dict:
               "resize_mode": config.data.resize_mode, "progress": verbose != 0}
     summary, rows = evaluation.evaluate(best, val_pairs, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
-    if config.model.num_classes == 1:
+    if sources.num_classes_of(config.data) == 1:  # a car mask, from 1 or 2 output classes
         # The same with flip TTA: `predict` uses it by default where it scored higher here.
         flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
         summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})
