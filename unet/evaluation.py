@@ -108,7 +108,7 @@ class Example:
     image: np.ndarray  # (H, W, 3) uint8
     truth: np.ndarray  # (H, W) {0, 1} or class ids
     prediction: np.ndarray  # (H, W), like `truth`
-    num_classes: int
+    num_classes: int  # 1 for a car mask (also from a 2-class Carvana model), else the classes
 
 
 def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
@@ -132,5 +132,5 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     return [Example(pair.name, image_files.decode(pair.image, "RGB"),
                     sources.read_native_mask(pair, config.data.dataset),
                     inference.labels_from_probabilities(probabilities, num_classes, threshold),
-                    num_classes)
+                    1 if sources.num_classes_of(config.data) == 1 else num_classes)
             for pair, probabilities in predictions]
