@@ -134,6 +134,39 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     return lines, {name: data for name, (_, data) in figures.items()}, finished
 
 
+def recipe_section(rows: list[dict], run_dirs: dict) -> list[str]:
+    """Markdown lines putting each finished recipe run's figure beside the published one, each
+    with its data, size and epochs, and what keeps them from comparing; `[]` without any.
+
+    Args:
+        rows: Summary rows (`experiments.summarize_run`).
+        run_dirs: Each row's run folder, by its `folder`.
+    """
+    from unet import recipes
+
+    table = []
+    for row in rows:
+        if row["status"] != "finished":
+            continue
+        config = RunConfig.load(run_dirs[row["folder"]] / "config.json")
+        item = recipes.recipe_of(config)
+        if item is not None:
+            table.append(item.beside(row, config, run=row["folder"]))
+    if not table:
+        return []
+    return [
+        "## Recipes: our figure beside the published one",
+        "",
+        "A figure compares with the published one only where nothing differs: a run of a "
+        "scaled-down preset (`smoke`, `cpu`) or on generated data says how far it is from "
+        "the published setting, not how well the recipe does.",
+        "",
+        recipes.BESIDE_HEADER,
+        *table,
+        "",
+    ]
+
+
 def write_report(runs=None, memory=None, command: str | None = None, overlays: bool = True,
                  run_dirs=None) -> Path:
     """Writes `README.md`, `sweep.csv`, `report.json` and figures into the report folder.
@@ -185,6 +218,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
         lines += section
         pictures.update(figures)
         best = best or (finished[0] if finished else None)
+    lines += recipe_section(rows, by_folder)
     env = (best or {}).get("environment") or environment.describe()
     lines += [
         f"Environment: TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python "
