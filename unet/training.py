@@ -22,7 +22,7 @@ import tensorflow as tf
 from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
 from unet.config import RunConfig
 from unet.data import sources
-from unet.data.pipeline import Augmentation, make_dataset
+from unet.data.pipeline import Augmentation
 from unet.model import build_model
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
@@ -245,10 +245,11 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
-    train_data = make_dataset(train_pairs, training=True, seed=train_config.seed,
-                              augmentation=Augmentation() if data_config.augment else None,
-                              crop_size=data_config.crop_size, **common)
-    val_data = make_dataset(val_pairs, **common)
+    train_data = sources.make_dataset(
+        train_pairs, training=True, seed=train_config.seed,
+        augmentation=Augmentation() if data_config.augment else None,
+        crop_size=data_config.crop_size, **common)
+    val_data = sources.make_dataset(val_pairs, **common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
     keras.utils.set_random_seed(train_config.seed)
