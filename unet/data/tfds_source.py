@@ -7,7 +7,7 @@ import shlex
 
 import tensorflow as tf
 
-from unet.config import TFDS_BUILDERS, TFDS_PREFIX, dataset_fields
+from unet.config import TFDS_BUILDERS, TFDS_PREFIX
 from unet.data import carla
 from unet.data.pairs import DataError
 from unet.data.pipeline import (
@@ -162,7 +162,6 @@ def split(source: str, data_dir=None) -> tuple[Split, Split]:
     """
     import tensorflow_datasets as tfds
 
-    dataset_fields(source)  # the same names the configuration takes
     builder = _builder(source, data_dir)
     skip = {"image": tfds.decode.SkipDecoding(), "mask": tfds.decode.SkipDecoding()}
     splits = []
