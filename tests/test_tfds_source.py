@@ -90,8 +90,11 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     # The report draws its overlays from the TFDS examples too.
     from unet import report
 
-    report.write_report(runs, tmp_path / "memory", command="pytest")
-    assert (tmp_path / "memory" / "carvana_overlays_best_worst.png").is_file()
+    text = report.write_report(runs, tmp_path / "memory", command="pytest").read_text()
+    assert (tmp_path / "memory" / "tfds-carvana_overlays_best_worst.png").is_file()
+    assert "## Dataset `tfds-carvana`" in text
+    assert "- Data: `tfds:carvana` (a prepared TFDS dataset), validation split by car (20%, " \
+           "made when prepared)" in text
 
 
 def test_tfds_names_in_the_configuration():
@@ -111,3 +114,28 @@ def test_tfds_names_in_the_configuration():
         "synthetic/smoke/lr1e-3_bs4_k3-cade1d")
     assert str(preset("smoke").for_dataset("carla").override(model={"filters": 8}).folder) == (
         "carla/smoke/lr1e-3_bs4_k3-3b4e54")
+
+
+def test_carla_trains_from_tfds_split_by_frame_blocks_and_is_scored_per_class(tmp_path):
+    import json
+
+    from unet import cli
+    from unet.data import carla, synthetic, tfds_builders
+
+    root = tmp_path / "carla"
+    synthetic.make_carla_like(root, count=3 * carla.FRAMES_PER_GROUP, image_size=(48, 64),
+                              seed=4, progress=False)
+    data_dir = tmp_path / "tfds"
+    tfds_source.load("tfds:carla", "train", data_dir=data_dir, manual_dir=root)
+    runs = tmp_path / "runs"
+    assert cli.main(["train", "--preset", "smoke", "--dataset", "tfds:carla", "--data-dir",
+                     str(data_dir), "--runs-dir", str(runs), "--image-size", "32", "48",
+                     "--verbose", "0"]) == 0
+    (run_dir,) = (path.parent for path in (runs / "tfds-carla").rglob("config.json"))
+    train, val = carla.split_by_frames(carla.list_pairs(root), tfds_builders.VAL_FRACTION,
+                                       tfds_builders.SPLIT_SEED)
+    assert json.loads((run_dir / "split.json").read_text()) == {
+        "train": sorted({p.group for p in train}), "val": sorted({p.group for p in val})}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["mean_dice"] <= 1.0 and metrics["per_class"]
+    assert metrics["images"] == len(val) == carla.FRAMES_PER_GROUP

@@ -91,11 +91,12 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     lines = [
         f"## Dataset `{dataset}`",
         "",
-        f"- Data: `{dataset}`"
+        f"- Data: `{data.source}`"
         + (f" ({data.synthetic_cars} generated cars, {data.synthetic_image_size[1]}x"
            f"{data.synthetic_image_size[0]} px)" if dataset == "synthetic" else "")
-        + f", validation split by {'frame block' if dataset == 'carla' else 'car'} "
-        f"({data.val_fraction:.0%})",
+        + (" (a prepared TFDS dataset)" if data.tfds else "")
+        + f", validation split by {'frame block' if data.dataset == 'carla' else 'car'} "
+        f"({data.val_fraction:.0%}" + (", made when prepared)" if data.tfds else ")"),
         f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
         f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "
         f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} epochs",
@@ -202,7 +203,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
 
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)
-    datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d == "carla", d))
+    datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d.endswith("carla"), d))
     lines = [
         "# Experiment report",
         "",
