@@ -70,3 +70,17 @@ def trained(smoke_sweep):
     runs, _ = smoke_sweep
     run_dir = runs / "synthetic" / "smoke" / "lr3e-3_bs4_k3"
     return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")
+
+
+@pytest.fixture(scope="session")
+def softmax_run(carvana_dir, tmp_path_factory):
+    """A finished smoke run of the `softmax-unet` recipe (Carvana as 2 classes, trained from
+    the command line on `carvana_dir`); treat as read-only. Returns its run folder."""
+    from unet import cli
+
+    runs = tmp_path_factory.mktemp("recipe_runs")
+    code = cli.main(["train", "--recipe", "softmax-unet", "--preset", "smoke", "--data-dir",
+                     str(carvana_dir), "--runs-dir", str(runs), "--verbose", "0"])
+    assert code == 0
+    (config_path,) = runs.rglob("config.json")
+    return config_path.parent

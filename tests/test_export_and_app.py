@@ -126,3 +126,18 @@ def test_predict_array_matches_the_mask_size(trained):
     settings = inference.settings_for(model_path, model)
     mask = inference.predict_array(model, np.zeros((37, 53, 3), np.uint8), settings)
     assert mask.shape == (37, 53) and mask.dtype == np.uint8
+
+
+def test_the_app_shows_a_two_class_carvana_model_as_a_car_mask(softmax_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("UNET_APP_MODEL", str(softmax_run / "best.keras"))
+    at = AppTest.from_file(app.__file__, default_timeout=120).run()
+    at.get("file_uploader")[0].set_value(("car.jpg", _jpeg(120, 80), "image/jpeg")).run()
+    assert not at.exception, at.exception
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels == ["Download the mask (PNG)",
+                      "Download the run-length encoding (Kaggle format)"]
+    assert at.get("metric")[0].label == "Share of the photo that is car"
+    png = app.mask_png(np.array([[0, 1]], np.uint8), binary=True)
+    assert np.asarray(Image.open(io.BytesIO(png))).tolist() == [[0, 255]]

@@ -332,3 +332,40 @@ def test_damaged_jpeg_scan_data_is_caught(tmp_path):
     image_files.inspect(tmp_path / "cut.jpg")  # the header and end marker look fine
     with pytest.raises(DataError, match="cut.jpg: damaged JPEG data .*premature end"):
         image_files.decode(tmp_path / "cut.jpg")
+
+
+def test_a_two_class_carvana_model_predicts_car_masks_and_a_submission(softmax_run,
+                                                                      carvana_dir, tmp_path):
+    """`softmax-unet` (2 logits a pixel): 0/255 car masks (car = class 1, by the one
+    logits -> labels path), car overlays, and a submission of the car class."""
+    model_path = softmax_run / "best.keras"
+    model = checkpoints.load_model(model_path, compile=False)
+    assert model.output_shape[-1] == 2
+    settings = inference.settings_for(model_path, model)
+    assert settings.binary and settings.num_classes == 2
+    from unet import cli
+
+    submission = tmp_path / "submission.csv.gz"
+    assert cli.main(["predict", "--model", str(model_path), "--input", str(carvana_dir / "test"),
+                     "--output", str(tmp_path / "masks"), "--overlay", "--submission",
+                     str(submission), "--tta", "none"]) == 0
+    assert submission.is_file()
+    paths = sorted((carvana_dir / "test").iterdir())
+    expected = dict(inference.predict_native(model, paths, image_size=settings.image_size,
+                                             num_classes=2))
+    with gzip.open(submission, "rt") as stream:
+        rows = dict(line.strip().split(",") for line in stream.readlines()[1:])
+    for path in paths:
+        car = inference.labels_from_probabilities(expected[path], 2)  # argmax: car = 1
+        written = np.asarray(Image.open(tmp_path / "masks" / f"{path.stem}_mask.png"))
+        assert set(np.unique(written)) <= {0, 255}
+        np.testing.assert_array_equal(written, car * 255)
+        np.testing.assert_array_equal(carvana.rle_decode(rows[path.name], car.shape), car)
+        overlay = np.asarray(Image.open(tmp_path / "masks" / f"{path.stem}_overlay.jpg"))
+        assert overlay.shape == (*car.shape, 3)
+    # A 23-class model is still refused a submission, naming the model.
+    config = json.loads((softmax_run / "config.json").read_text())
+    assert config["data"]["dataset"] == "carvana"
+    assert not inference.Settings((32, 48), num_classes=23).binary
+    with pytest.raises(ValueError, match="car mask"):
+        inference.Settings((32, 48), num_classes=23, binary=True)

@@ -206,3 +206,52 @@ def test_boundary_f_is_fast_at_carvana_size():
     for _ in range(5):
         metrics.boundary_f_score(truth, prediction)
     assert (time.perf_counter() - started) / 5 < 0.25  # about 15 ms on one core
+
+
+def _two_class_logits(labels):
+    """Hard {0, 1} labels `(B, H, W)` -> 2-class logits `(B, H, W, 2)` whose argmax is them."""
+    labels = np.asarray(labels)
+    return np.stack([np.where(labels == 0, 5.0, -5.0), np.where(labels == 1, 5.0, -5.0)],
+                    axis=-1).astype(np.float32)
+
+
+def test_two_class_car_metric_is_the_dice_of_the_car_class():
+    # Image 1: TRUE vs PRED by hand: car TP=2, FP=1, FN=1 -> 2/3; the background's Dice is
+    # 2*5/(6+6) = 5/6, so the mean over both classes would read 0.75.
+    # Image 2: no car anywhere, none predicted: scores 1 (Kaggle's empty-vs-empty rule).
+    true = np.stack([TRUE, np.zeros((3, 3), int)])
+    pred = np.stack([PRED, np.zeros((3, 3), int)])
+    dice, iou, accuracy = metrics.training_metrics(2, binary=True)
+    for metric in (dice, iou, accuracy):
+        metric.update_state(true[..., None], _two_class_logits(pred))
+    assert float(dice.result()) == pytest.approx((2 / 3 + 1.0) / 2)
+    assert float(iou.result()) == pytest.approx((2 / 4 + 1.0) / 2)
+    assert float(accuracy.result()) == pytest.approx((7 / 9 + 1.0) / 2)
+    # The same as the binary metric on the same labels, and unlike the 2-class mean.
+    binary_dice = metrics.training_metrics(1)[0]
+    binary_dice.update_state(true[..., None], as_probabilities(pred) * 20 - 10)
+    assert float(dice.result()) == pytest.approx(float(binary_dice.result()))
+    mean_dice = metrics.training_metrics(2, binary=False)[0]
+    mean_dice.update_state(true[:1, ..., None], _two_class_logits(pred[:1]))
+    assert float(mean_dice.result()) == pytest.approx((2 / 3 + 5 / 6) / 2)
+    # It survives a save: a resumed run keeps scoring the car class.
+    restored = metrics.Dice.from_config(dice.get_config())
+    assert restored.positive_class == 1
+
+
+def test_a_compiled_two_class_carvana_model_reports_the_car_dice_as_val_dice():
+    import tensorflow as tf
+
+    from unet.config import preset
+    from unet.training import _compiled_model
+
+    config = preset("smoke").override(model={"num_classes": 2}, train={"loss": "sparse_ce"})
+    model = _compiled_model(config, None, False, tf.distribute.get_strategy(), steps=1)
+    head = model.get_layer("head")
+    head.kernel.assign(np.zeros(head.kernel.shape))
+    head.bias.assign([0.0, 1.0])  # every pixel is car
+    true = np.zeros((2, 32, 48, 1), np.uint8)
+    true[0, :16] = 1  # image 1: half car -> Dice 2*768/(768+1536) = 2/3; image 2: no car -> 0
+    scores = model.evaluate(np.zeros((2, 32, 48, 3), np.float32), true, batch_size=2,
+                            verbose=0, return_dict=True)
+    assert scores["dice"] == pytest.approx((2 / 3 + 0.0) / 2)

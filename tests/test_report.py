@@ -97,3 +97,39 @@ def test_viz_panels_colour_the_right_pixels():
     assert tuple(viz.class_map(np.array([[7]]))[0, 0]) == (128, 64, 128)  # CARLA road
     figure = viz.image_grid([image] * 5, columns=2, titles=list("abcde"))
     assert len([a for a in figure.axes if a.images]) == 5
+
+
+def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke_sweep,
+                                                              tmp_path):
+    import json
+
+    runs = softmax_run.parents[2]
+    memory = tmp_path / "memory"
+    text = report.write_report(runs, memory, command="pytest",
+                               run_dirs=[softmax_run]).read_text()
+    section = text[text.index("## Recipes: our figure beside the published one"):]
+    (line,) = [line for line in section.splitlines() if line.startswith("| `softmax-unet`")]
+    dice = json.loads((softmax_run / "metrics.json").read_text())["dice"]
+    assert "published: test Dice 0.9805 (Carvana, held-out test cars, not stated, not stated " \
+           "epochs)" in line
+    assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epochs, preset "
+            "softmax-unet-smoke, run `carvana/softmax-unet-smoke/") in line
+    assert line.endswith("| size (32x48, published 128x192); epochs (1, published 10); base "
+                         "filters (4, published 64) |")
+    assert (memory / "carvana_overlays_best_worst.png").is_file()
+    # Runs of no recipe get no such section.
+    plain = report.write_report(smoke_sweep[0], tmp_path / "plain", overlays=False).read_text()
+    assert "## Recipes" not in plain
+
+
+def test_recipes_are_found_from_the_preset_config_json_records():
+    from unet import recipes
+    from unet.config import preset
+
+    item = recipes.recipe("ctu-grid")
+    assert recipes.recipe_of(item.config) is item
+    assert recipes.recipe_of(item.scaled("cpu")[0]) is item
+    assert recipes.recipe_of(preset("cpu")) is None
+    assert item.differences(item.config) == "nothing"
+    assert item.differences(item.config.override(data={"dataset": "synthetic"})) == (
+        "data (synthetic, published carvana)")

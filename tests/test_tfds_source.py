@@ -39,3 +39,103 @@ def test_carvana_from_tfds_is_split_by_car_and_trains(carvana_dir, tmp_path):
                         validation_data=tfds_source.batches(
                             validation, image_size=(32, 48), batch_size=8))
     assert np.isfinite(history.history["val_loss"][0])
+
+
+def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, capsys):
+    """`--dataset tfds:carvana --data-dir <TFDS folder>`: trained on the prepared split (by
+    car, as the folders are split), scored at native size like the folders, named as such."""
+    import json
+
+    from unet import cli, evaluation
+    from unet.config import RunConfig
+    from unet.data import carvana, tfds_builders
+
+    data_dir = tmp_path / "tfds"
+    runs = tmp_path / "runs"
+    args = ["train", "--preset", "smoke", "--dataset", "tfds:carvana", "--data-dir",
+            str(data_dir), "--runs-dir", str(runs), "--verbose", "0"]
+    # Not prepared yet: one line saying how, and nothing written.
+    assert cli.main(args) == 1
+    assert "error: tfds:carvana is not prepared in" in capsys.readouterr().err
+    assert not runs.exists()
+    tfds_source.load("tfds:carvana", "train", data_dir=data_dir, manual_dir=carvana_dir)
+    assert cli.main(args) == 0
+    run_dir = runs / "tfds-carvana" / "smoke" / "lr1e-3_bs4_k3"
+    config = RunConfig.load(run_dir / "config.json")
+    assert config.data.source == "tfds:carvana" and config.data.dataset == "carvana"
+    assert config.data.val_fraction == tfds_builders.VAL_FRACTION
+    train, val = carvana.split_by_car(carvana.list_pairs(carvana_dir), tfds_builders.VAL_FRACTION,
+                                      tfds_builders.SPLIT_SEED)
+    assert json.loads((run_dir / "split.json").read_text()) == {
+        "train": sorted({p.group for p in train}), "val": sorted({p.group for p in val})}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["dice"] <= 1.0 and "dice_flip_tta" in metrics
+    assert metrics["train_images"] == len(train) and metrics["images"] == len(val)
+    with (run_dir / "per_image.csv").open() as stream:
+        assert sorted(line.split(",")[0] for line in stream.readlines()[1:]) == sorted(
+            p.name for p in val)
+    # `evaluate` scores the same split at native size; the Kaggle folders' copy of those
+    # images (TFDS re-encodes the JPEGs) scores within a hair of it.
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(run_dir / "best.keras")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{"):])
+    assert summary["dice"] == pytest.approx(metrics["dice"]) and summary["images"] == len(val)
+    from unet import checkpoints
+
+    folders, _ = evaluation.evaluate(
+        checkpoints.load_model(run_dir / "best.keras", compile=False), val, dataset="carvana",
+        image_size=config.data.image_size, num_classes=1, progress=False)
+    assert folders["dice"] == pytest.approx(metrics["dice"], abs=0.02)
+    # The report draws its overlays from the TFDS examples too.
+    from unet import report
+
+    text = report.write_report(runs, tmp_path / "memory", command="pytest").read_text()
+    assert (tmp_path / "memory" / "tfds-carvana_overlays_best_worst.png").is_file()
+    assert "## Dataset `tfds-carvana`" in text
+    assert "- Data: `tfds:carvana` (a prepared TFDS dataset), validation split by car (20%, " \
+           "made when prepared)" in text
+
+
+def test_tfds_names_in_the_configuration():
+    from unet.config import dataset_fields, preset
+
+    config = preset("smoke").for_dataset("tfds:carla/96x128")
+    assert (config.data.dataset, config.data.tfds, config.data.source) == (
+        "carla", "carla/96x128", "tfds:carla/96x128")
+    assert config.model.num_classes == 23 and str(config.folder).startswith("tfds-carla/smoke/")
+    assert preset("smoke").for_dataset("carvana").data.tfds is None
+    with pytest.raises(ValueError, match="split once, when prepared"):
+        config.override(data={"val_fraction": 0.3})
+    with pytest.raises(ValueError, match="TFDS datasets here are"):
+        dataset_fields("tfds:mnist")
+    # Folder runs keep the names they had before TFDS could be read (hashes included).
+    assert str(preset("smoke").override(model={"filters": 8}).folder) == (
+        "synthetic/smoke/lr1e-3_bs4_k3-cade1d")
+    assert str(preset("smoke").for_dataset("carla").override(model={"filters": 8}).folder) == (
+        "carla/smoke/lr1e-3_bs4_k3-3b4e54")
+
+
+def test_carla_trains_from_tfds_split_by_frame_blocks_and_is_scored_per_class(tmp_path):
+    import json
+
+    from unet import cli
+    from unet.data import carla, synthetic, tfds_builders
+
+    root = tmp_path / "carla"
+    synthetic.make_carla_like(root, count=3 * carla.FRAMES_PER_GROUP, image_size=(48, 64),
+                              seed=4, progress=False)
+    data_dir = tmp_path / "tfds"
+    tfds_source.load("tfds:carla", "train", data_dir=data_dir, manual_dir=root)
+    runs = tmp_path / "runs"
+    assert cli.main(["train", "--preset", "smoke", "--dataset", "tfds:carla", "--data-dir",
+                     str(data_dir), "--runs-dir", str(runs), "--image-size", "32", "48",
+                     "--verbose", "0"]) == 0
+    (run_dir,) = (path.parent for path in (runs / "tfds-carla").rglob("config.json"))
+    train, val = carla.split_by_frames(carla.list_pairs(root), tfds_builders.VAL_FRACTION,
+                                       tfds_builders.SPLIT_SEED)
+    assert json.loads((run_dir / "split.json").read_text()) == {
+        "train": sorted({p.group for p in train}), "val": sorted({p.group for p in val})}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["mean_dice"] <= 1.0 and metrics["per_class"]
+    assert metrics["images"] == len(val) == carla.FRAMES_PER_GROUP

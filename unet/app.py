@@ -56,9 +56,10 @@ def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def mask_png(mask: np.ndarray, num_classes: int) -> bytes:
+def mask_png(mask: np.ndarray, binary: bool) -> bytes:
+    """The mask as a PNG: 0/255 for a car mask, class ids otherwise."""
     buffer = io.BytesIO()
-    pixels = mask * 255 if num_classes == 1 else mask
+    pixels = mask * 255 if binary else mask
     Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
@@ -93,14 +94,14 @@ def main(model_path: str) -> None:
     tta = st.checkbox("Average with the horizontal flip (test-time augmentation)")
     mask = predict_array(model, image, settings, tta="flip" if tta else None)
     left, right = st.columns(2)
-    shown = mask * 255 if settings.num_classes == 1 else viz.class_map(mask)
+    shown = mask * 255 if settings.binary else viz.class_map(mask)
     left.image(shown.astype(np.uint8), caption=f"mask {mask.shape[1]}x{mask.shape[0]}")
-    picture = viz.overlay(image, mask) if settings.num_classes == 1 else viz.class_map(mask)
+    picture = viz.overlay(image, mask) if settings.binary else viz.class_map(mask)
     right.image(picture, caption="overlay")
     stem = os.path.splitext(os.path.basename(upload.name))[0] or "photo"
-    st.download_button("Download the mask (PNG)", data=mask_png(mask, settings.num_classes),
+    st.download_button("Download the mask (PNG)", data=mask_png(mask, settings.binary),
                        file_name=f"{stem}_mask.png", mime="image/png")
-    if settings.num_classes == 1:
+    if settings.binary:
         rle = carvana.rle_encode(mask)
         st.download_button("Download the run-length encoding (Kaggle format)", data=rle,
                            file_name=f"{stem}_rle.txt", mime="text/plain")

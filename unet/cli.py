@@ -53,6 +53,19 @@ def _odd(text):
 
 
 POSITIVE_INT, POSITIVE_FLOAT = _positive(int), _positive(float)
+DATASET_HELP = ("synthetic, carvana, carla, or a prepared TFDS dataset read from --data-dir: "
+                "tfds:carvana, tfds:carla (optionally /<size>, e.g. tfds:carvana/256x384)")
+
+
+def _dataset(text):
+    """An argparse type: a dataset name (`unet.config.dataset_fields` says which)."""
+    from unet.config import dataset_fields  # no TensorFlow there
+
+    try:
+        dataset_fields(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _data_check(args) -> int:
@@ -115,8 +128,9 @@ def _add_config_arguments(parser) -> None:
                              "scale the recipe down)")
     parser.add_argument("--recipe", choices=RECIPE_NAMES,
                         help="a published U-Net (python -m unet recipes lists them)")
-    parser.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
-    parser.add_argument("--data-dir", help="the dataset folder (default: generated data)")
+    parser.add_argument("--dataset", type=_dataset, metavar="NAME", help=DATASET_HELP)
+    parser.add_argument("--data-dir", help="the dataset folder (default: generated data); for "
+                        "tfds:NAME, the TFDS folder it was prepared in")
     parser.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"))
     parser.add_argument("--epochs", type=POSITIVE_INT)
     parser.add_argument("--batch-size", type=POSITIVE_INT)
@@ -199,7 +213,9 @@ def _recipe_config(args):
     if dataset is None and config.data.dataset == "carvana" and not args.data_dir:
         dataset = "synthetic"  # no data given: the generated set
     if dataset:
-        config = config.override(data={"dataset": dataset})
+        from unet.config import dataset_fields
+
+        config = config.override(data=dataset_fields(dataset))
     return config
 
 
@@ -241,7 +257,7 @@ def _evaluate(args) -> int:
     else:  # what the model itself says: its input size and class count
         from unet.config import preset
 
-        dataset = args.dataset or ("carla" if model.output_shape[-1] > 1 else "synthetic")
+        dataset = args.dataset or ("carla" if model.output_shape[-1] > 2 else "synthetic")
         config = preset(args.preset).for_dataset(dataset)
         height, width = model.input_shape[1:3]
         config = config.override(data={"crop_size": None})  # evaluation sees whole images
@@ -250,7 +266,9 @@ def _evaluate(args) -> int:
         config = config.override(model={"num_classes": int(model.output_shape[-1])})
     data = {}
     if args.dataset:
-        data["dataset"] = args.dataset
+        from unet.config import dataset_fields
+
+        data.update(dataset_fields(args.dataset))
     if args.data_dir:
         data["data_dir"] = args.data_dir
     if args.image_size:
@@ -412,8 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="a .keras file")
     evaluate.add_argument("--preset", default="cpu", choices=PRESET_NAMES,
                           help="used when no config.json lies beside the model")
-    evaluate.add_argument("--dataset", choices=("synthetic", "carvana", "carla"))
-    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--dataset", type=_dataset, metavar="NAME", help=DATASET_HELP)
+    evaluate.add_argument("--data-dir", help="the dataset folder, or the TFDS folder")
     evaluate.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
                           help="the size the model was trained at")
     evaluate.add_argument("--batch-size", type=POSITIVE_INT)

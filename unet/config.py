@@ -16,6 +16,33 @@ ARCHITECTURES = ("unet", "mobilenetv2")
 DATASETS = ("synthetic", "carvana", "carla")
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
+# Prepared TensorFlow Datasets (`unet.data.tfds_builders`), named `tfds:<builder>[/<config>]`;
+# their split is made once, when prepared: a fifth of the cars (frame blocks), seed 0.
+TFDS_PREFIX = "tfds:"
+TFDS_BUILDERS = ("carvana", "carla")
+TFDS_VAL_FRACTION = 0.2
+
+
+def dataset_fields(name: str) -> dict:
+    """A dataset name as `DataConfig` fields: `"carla"` -> `{"dataset": "carla", "tfds": None}`,
+    `"tfds:carvana/128x192"` -> `{"dataset": "carvana", "tfds": "carvana/128x192",
+    "val_fraction": 0.2}` (the prepared split's fraction).
+
+    Raises:
+        ValueError: an unknown dataset or TFDS builder, naming the known ones.
+    """
+    if name.startswith(TFDS_PREFIX):
+        tfds_name = name[len(TFDS_PREFIX):]
+        builder = tfds_name.split("/")[0]
+        if builder not in TFDS_BUILDERS or not tfds_name.strip("/") == tfds_name:
+            raise ValueError(f"{name!r}: the TFDS datasets here are "
+                             f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}, optionally "
+                             "with a size, e.g. tfds:carvana/256x384.")
+        return {"dataset": builder, "tfds": tfds_name, "val_fraction": TFDS_VAL_FRACTION}
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS} or "
+                         f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}; received {name!r}.")
+    return {"dataset": name, "tfds": None}
 
 # What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
 # classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size.
@@ -139,10 +166,22 @@ class DataConfig:
     synthetic_cars: int = 12
     synthetic_image_size: tuple[int, int] = (320, 480)
     crop_size: tuple[int, int] | None = None  # train on random crops of image_size examples
+    # A prepared TFDS dataset read instead of folders (`carvana`, `carla/96x128`), from
+    # `data_dir` (TFDS' folder); `None` reads the dataset's folders.
+    tfds: str | None = None
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}; received {self.dataset!r}.")
+        if self.tfds is not None:
+            fields = dataset_fields(TFDS_PREFIX + self.tfds)
+            if fields["dataset"] != self.dataset:
+                raise ValueError(f"data.tfds {self.tfds!r} holds {fields['dataset']}, not "
+                                 f"{self.dataset}.")
+            if self.val_fraction != TFDS_VAL_FRACTION:
+                raise ValueError(
+                    f"tfds:{self.tfds} is split once, when prepared ({TFDS_VAL_FRACTION:.0%} "
+                    f"for validation); val_fraction {self.val_fraction} cannot change it.")
         if not (isinstance(self.val_fraction, (int, float)) and 0.0 < self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in (0, 1); received {self.val_fraction!r}.")
         if self.resize_mode not in RESIZE_MODES:
@@ -156,6 +195,11 @@ class DataConfig:
             if self.crop_size[0] > self.image_size[0] or self.crop_size[1] > self.image_size[1]:
                 raise ValueError(f"data.crop_size {self.crop_size} must fit in image_size "
                                  f"{self.image_size}.")
+
+    @property
+    def source(self) -> str:
+        """The dataset as `--dataset` names it: `carvana`, or `tfds:carvana/128x192`."""
+        return TFDS_PREFIX + self.tfds if self.tfds else self.dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,20 +272,22 @@ class RunConfig:
         """
         name = self.name
         base = PRESETS.get(self.preset)
-        if base is None or _identity(self) != _identity(base.for_dataset(self.data.dataset)
+        if base is None or _identity(self) != _identity(base.for_dataset(self.data.source)
                                                          .override(**_axes(self))):
             name += "-" + hashlib.sha1(json.dumps(_identity(self), sort_keys=True).encode()
                                        ).hexdigest()[:6]
-        return Path(self.data.dataset) / self.preset / name
+        top = f"tfds-{self.data.dataset}" if self.data.tfds else self.data.dataset
+        return Path(top) / self.preset / name
 
     def for_dataset(self, dataset: str) -> RunConfig:
-        """This configuration moved to `dataset`, with that dataset's defaults (class count,
-        loss, CARLA's size) replacing the preset's."""
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}; received {dataset!r}.")
+        """This configuration moved to `dataset` (`carvana`, or a prepared TFDS dataset,
+        `tfds:carvana`), with that dataset's defaults (class count, loss, CARLA's size)
+        replacing the preset's."""
+        fields = dataset_fields(dataset)
+        dataset = fields["dataset"]
         defaults = DATASET_DEFAULTS[dataset]
         changes = {section: dict(values) for section, values in defaults.items()}
-        changes.setdefault("data", {})["dataset"] = dataset
+        changes.setdefault("data", {}).update(fields)
         if dataset != "carla" and self.train.loss == "sparse_ce":
             changes.setdefault("train", {})["loss"] = "bce_dice"
         return self.override(**changes)
@@ -294,6 +340,8 @@ def _identity(config: RunConfig, data_dir: bool = False) -> dict:
     values["train"].pop("epochs")
     if not data_dir:
         values["data"].pop("data_dir")
+    if values["data"]["tfds"] is None:
+        values["data"].pop("tfds")  # folders: the names runs had before TFDS was read
     return values
 
 

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from unet import checkpoints, inference, metrics
 from unet.config import RunConfig
-from unet.data import carla, image_files, sources
+from unet.data import carla, sources
 
 
 def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
@@ -22,7 +22,7 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
 
     Args:
         model: A Keras model returning logits.
-        pairs: Validation pairs.
+        pairs: Validation pairs, or a `tfds_source.Split` (scored at its stored size).
         dataset: `"carvana"`/`"synthetic"` (binary) or `"carla"` (multi-class).
         image_size: The size the model was trained at.
         num_classes: 1 for binary.
@@ -46,18 +46,17 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
     width = 1 if scored_classes == 1 else num_classes
     totals = np.zeros((3, width))
     rows = []
-    predictions = inference.predict_native(
-        model, pairs, image_size=image_size, num_classes=num_classes, batch_size=batch_size,
-        resize_mode=resize_mode, tta=tta, prediction_size=prediction_size)
-    for pair, native in tqdm(predictions, total=len(pairs), desc="evaluating",
-                             disable=not progress, leave=False):
-        truth = sources.read_native_mask(pair, dataset)
+    predictions = sources.native_predictions(
+        model, pairs, dataset=dataset, image_size=image_size, num_classes=num_classes,
+        batch_size=batch_size, resize_mode=resize_mode, tta=tta, prediction_size=prediction_size)
+    for name, truth, native, _ in tqdm(predictions, total=len(pairs), desc="evaluating",
+                                       disable=not progress, leave=False):
         predicted = inference.labels_from_probabilities(native, num_classes, threshold)
         counts = metrics.confusion_counts(truth[None].astype(np.int32),
                                           predicted[None].astype(np.int32), scored_classes)
         tp, fp, fn = (np.asarray(c)[0] for c in counts)
         totals += np.stack([tp, fp, fn])
-        rows.append(_image_row(pair.name, tp, fp, fn, truth, predicted, scored_classes))
+        rows.append(_image_row(name, tp, fp, fn, truth, predicted, scored_classes))
     return _summary(rows, totals, scored_classes), rows
 
 
@@ -108,7 +107,7 @@ class Example:
     image: np.ndarray  # (H, W, 3) uint8
     truth: np.ndarray  # (H, W) {0, 1} or class ids
     prediction: np.ndarray  # (H, W), like `truth`
-    num_classes: int
+    num_classes: int  # 1 for a car mask (also from a 2-class Carvana model), else the classes
 
 
 def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
@@ -120,17 +119,23 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     run_dir = Path(run_dir)
     config = RunConfig.load(run_dir / "config.json")
     train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    by_name = {pair.name: pair for pair in train_pairs + val_pairs}
-    missing = [name for name in names if name not in by_name]
+    everything = train_pairs + val_pairs
+    known = {pair.name for pair in everything}
+    missing = [name for name in names if name not in known]
     if missing:
         raise ValueError(f"{run_dir}: no image named {missing[0]!r} in the run's data.")
+    wanted = set(names)
+    chosen = (everything.select(wanted) if hasattr(everything, "select")
+              else [pair for pair in everything if pair.name in wanted])
     model = checkpoints.load_model(run_dir / "best.keras", compile=False)
     num_classes = config.model.num_classes
-    predictions = inference.predict_native(
-        model, [by_name[name] for name in names], image_size=config.data.image_size,
-        num_classes=num_classes, resize_mode=config.data.resize_mode)
-    return [Example(pair.name, image_files.decode(pair.image, "RGB"),
-                    sources.read_native_mask(pair, config.data.dataset),
-                    inference.labels_from_probabilities(probabilities, num_classes, threshold),
-                    num_classes)
-            for pair, probabilities in predictions]
+    shown = 1 if sources.num_classes_of(config.data) == 1 else num_classes
+    predictions = sources.native_predictions(
+        model, chosen, dataset=config.data.dataset, images=True,
+        image_size=config.data.image_size, num_classes=num_classes,
+        resize_mode=config.data.resize_mode)
+    by_name = {name: Example(name, image, truth,
+                             inference.labels_from_probabilities(probabilities, num_classes,
+                                                                 threshold), shown)
+               for name, truth, probabilities, image in predictions}
+    return [by_name[name] for name in names]

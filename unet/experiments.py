@@ -98,7 +98,7 @@ def summarize_run(run_dir) -> dict:
     row = {
         "run": config.name,
         "folder": str(config.folder),
-        "dataset": config.data.dataset,
+        "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
         "preset": config.preset,
         "learning_rate": config.train.learning_rate,
         "batch_size": config.train.batch_size,

@@ -143,12 +143,22 @@ class Settings:
         num_classes: 1 for binary.
         prediction_size: The size to predict at when not the training size (a U-Net is fully
             convolutional: a larger size keeps more of a photo's outline).
+        binary: The labels are a car mask ({0, 1}, car = 1): a one-channel model, or a 2-class
+            one trained on Carvana (`softmax-unet`). Default: `num_classes == 1`.
     """
 
     image_size: tuple[int, int]
     resize_mode: str = "resize"
     num_classes: int = 1
     prediction_size: tuple[int, int] | None = None
+    binary: bool | None = None
+
+    def __post_init__(self):
+        if self.binary is None:
+            object.__setattr__(self, "binary", self.num_classes == 1)
+        elif self.binary and self.num_classes > 2:
+            raise ValueError(f"a car mask comes from 1 or 2 output classes; this model has "
+                             f"{self.num_classes}.")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -166,7 +176,9 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
         prediction_size: The size to predict at (default: the training size).
 
     Returns:
-        `Settings`.
+        `Settings`. Its labels are a car mask (`binary`) for a one-channel model, and for a
+        2-class one whose run trained on a binary dataset (Carvana as background and car), or,
+        with no `config.json`, any 2-class model (CARLA's have 23).
 
     Raises:
         ValueError: no `config.json`, no `image_size`, and a model without a fixed input size.
@@ -174,10 +186,14 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
     saved = Path(model_path).parent / "config.json"
     num_classes = int(model.output_shape[-1])
     resize_mode = "resize"
+    binary = num_classes <= 2
     if saved.is_file():
+        from unet.data.sources import num_classes_of
+
         config = RunConfig.load(saved)
         resize_mode = config.data.resize_mode
         image_size = image_size or config.data.image_size
+        binary = num_classes_of(config.data) == 1 and num_classes <= 2
     if image_size is None:
         height, width = model.input_shape[1:3]
         if height is None or width is None:
@@ -193,7 +209,7 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
                              f"{prediction_size}.")
     if prediction_size == image_size:
         prediction_size = None
-    return Settings(image_size, resize_mode, num_classes, prediction_size)
+    return Settings(image_size, resize_mode, num_classes, prediction_size, binary)
 
 
 def auto_tta(model_path) -> tuple[str, str]:
@@ -306,11 +322,12 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     Args:
         model_path: A `.keras` file (its run's `config.json` gives the training size).
         inputs: A folder or image files.
-        output: Folder for `<name>_mask.png` (0/255, or class ids) and `<name>_overlay.jpg`.
+        output: Folder for `<name>_mask.png` (0/255 car masks, also from a 2-class Carvana
+            model, or class ids) and `<name>_overlay.jpg`.
         overlay: Also write overlays.
         tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
             (`auto_tta`: flip where the run's validation scored higher with it).
-        threshold: Probability threshold (binary models).
+        threshold: Probability threshold (one-channel models; 2-class ones take the argmax).
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
         batch_size: Images per prediction batch.
         image_size: The training size, when no `config.json` lies beside the model.
@@ -328,7 +345,8 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
-        ValueError: nothing to write, a submission from a multi-class model, or a finished
+        ValueError: nothing to write, a submission from a model that is not a car mask's, or a
+            finished
             submission that lacks some of the inputs.
     """
     if output is None and submission is None:
@@ -339,8 +357,10 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     model = checkpoints.load_model(model_path, compile=False)
     settings = settings_for(model_path, model, image_size, prediction_size)
     tta = auto_tta(model_path)[0] if tta == "auto" else check_tta(tta)
-    if submission is not None and settings.num_classes != 1:
-        raise ValueError("A Carvana submission needs a binary model (one output channel).")
+    if submission is not None and not settings.binary:
+        raise ValueError(f"{model_path}: a Carvana submission needs a car-mask model (one "
+                         f"output channel, or two trained on Carvana); this one predicts "
+                         f"{settings.num_classes} classes.")
     writer = None
     if submission is not None:
         from unet.submission import SubmissionWriter
@@ -383,13 +403,12 @@ def _predict_into(model, settings, paths, output, writer, *, overlay, tta, thres
     for path, mask in predict_masks(model, todo, settings, batch_size=batch_size, tta=tta,
                                     threshold=threshold, progress=progress, skip_errors=True):
         if output is not None:
-            pixels = mask * 255 if settings.num_classes == 1 else mask
+            pixels = mask * 255 if settings.binary else mask
             with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
                 Image.fromarray(pixels.astype(np.uint8)).save(partial)
             if overlay:
                 image = image_files.decode(path, "RGB")
-                picture = (viz.overlay(image, mask) if settings.num_classes == 1
-                           else viz.class_map(mask))
+                picture = viz.overlay(image, mask) if settings.binary else viz.class_map(mask)
                 with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
                     Image.fromarray(picture).save(partial, quality=90)
         if writer is not None:

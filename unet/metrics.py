@@ -158,20 +158,28 @@ def per_class_scores(y_true, y_pred, *, num_classes: int, from_logits: bool = Tr
 
 
 class _StreamingScore(keras.metrics.Metric):
-    """Accumulates confusion counts (or per-image scores) over batches; `score_fn` decides."""
+    """Accumulates confusion counts (or per-image scores) over batches; `score_fn` decides.
+
+    `positive_class`: score only that class, as a binary mask (a binary dataset trained as 2
+    classes: the car is class 1, and the background's Dice is left out, as in evaluation).
+    """
 
     score_fn = None
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name=None, dtype=None):
+                 empty_score=1.0, name=None, dtype=None, positive_class=None):
         super().__init__(name=name, dtype=dtype)
         _check_aggregate(aggregate)
+        if positive_class is not None and not 0 < positive_class < num_classes:
+            raise ValueError(f"positive_class must be a class id in [1, {num_classes}); "
+                             f"received {positive_class!r}.")
         self.num_classes = num_classes
         self.from_logits = from_logits
         self.threshold = threshold
         self.aggregate = aggregate
         self.empty_score = empty_score
-        width = 1 if num_classes == 1 else num_classes
+        self.positive_class = positive_class
+        width = 1 if num_classes == 1 or positive_class is not None else num_classes
         self.tp = self.add_variable(shape=(width,), initializer="zeros", name="tp")
         self.fp = self.add_variable(shape=(width,), initializer="zeros", name="fp")
         self.fn = self.add_variable(shape=(width,), initializer="zeros", name="fn")
@@ -181,7 +189,12 @@ class _StreamingScore(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         pred = predicted_labels(y_pred, num_classes=self.num_classes,
                                 from_logits=self.from_logits, threshold=self.threshold)
-        tp, fp, fn = confusion_counts(true_labels(y_true), pred, self.num_classes)
+        true = true_labels(y_true)
+        if self.positive_class is None:
+            tp, fp, fn = confusion_counts(true, pred, self.num_classes)
+        else:
+            tp, fp, fn = confusion_counts(tf.cast(true == self.positive_class, tf.int32),
+                                          tf.cast(pred == self.positive_class, tf.int32), 1)
         if self.aggregate == "dataset":
             self.tp.assign_add(tf.reduce_sum(tp, axis=0))
             self.fp.assign_add(tf.reduce_sum(fp, axis=0))
@@ -209,18 +222,21 @@ class _StreamingScore(keras.metrics.Metric):
             "threshold": self.threshold,
             "aggregate": self.aggregate,
             "empty_score": self.empty_score,
+            "positive_class": self.positive_class,
         }
 
 
 @keras.saving.register_keras_serializable(package="unet")
 class Dice(_StreamingScore):
-    """Keras metric over `dice` (mean over classes present for multi-class)."""
+    """Keras metric over `dice` (mean over classes present for multi-class, or the Dice of
+    `positive_class` alone)."""
 
     score_fn = staticmethod(dice_from_counts)
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name="dice", dtype=None):
-        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype)
+                 empty_score=1.0, name="dice", dtype=None, positive_class=None):
+        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype,
+                         positive_class)
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -230,8 +246,9 @@ class IoU(_StreamingScore):
     score_fn = staticmethod(iou_from_counts)
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name="iou", dtype=None):
-        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype)
+                 empty_score=1.0, name="iou", dtype=None, positive_class=None):
+        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype,
+                         positive_class)
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -258,16 +275,28 @@ def _pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits, threshol
     return tf.reduce_mean(correct, axis=(1, 2))
 
 
-def training_metrics(num_classes: int) -> list:
+def training_metrics(num_classes: int, binary: bool | None = None) -> list:
     """The metrics every model is compiled with: Dice, IoU and pixel accuracy.
 
-    Binary scores are per image (Kaggle's rule); multi-class ones accumulate over the dataset
-    and average over the classes present.
+    Args:
+        num_classes: The model's output channels.
+        binary: The dataset is binary (a car mask). Default: `num_classes == 1`. A binary
+            dataset trained as 2 classes (background 0, car 1, softmax) is scored on the car
+            class alone, per image, as the native-size evaluation scores it: the mean with the
+            background's Dice would read higher than the car's.
+
+    Returns:
+        `[Dice, IoU, PixelAccuracy]`: binary scores per image (Kaggle's rule); multi-class ones
+        accumulated over the dataset and averaged over the classes present.
     """
-    aggregate = "per_image" if num_classes == 1 else "dataset"
+    binary = num_classes == 1 if binary is None else binary
+    if binary and num_classes > 2:
+        raise ValueError(f"a binary dataset takes 1 or 2 output classes; received {num_classes}.")
+    aggregate = "per_image" if binary else "dataset"
+    positive_class = 1 if binary and num_classes == 2 else None
     return [
-        Dice(num_classes=num_classes, aggregate=aggregate),
-        IoU(num_classes=num_classes, aggregate=aggregate),
+        Dice(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class),
+        IoU(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class),
         PixelAccuracy(num_classes=num_classes),
     ]
 

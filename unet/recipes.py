@@ -94,12 +94,14 @@ class Recipe:
             changes.append("random encoder weights instead of imagenet")
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
 
-    def beside(self, metrics: dict, config: RunConfig) -> str:
-        """Our figure beside the published one, each with its data, size and epochs (Markdown).
+    def beside(self, metrics: dict, config: RunConfig, run: str | None = None) -> str:
+        """Our figure beside the published one, each with its data, size and epochs, and what
+        keeps them from comparing (a Markdown table row under `BESIDE_HEADER`).
 
         Args:
             metrics: A run's `metrics.json` values.
             config: That run's configuration.
+            run: The run's folder, named in our cell when given.
         """
         key = self.metric
         if key == "dice" and "dice" not in metrics:
@@ -107,10 +109,40 @@ class Recipe:
         ours = metrics.get(key)
         ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
         size = "x".join(map(str, config.data.image_size))
+        epochs = metrics.get("epochs", config.train.epochs)
+        where = f", run `{run}`" if run else ""
         return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
                 f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.dataset} "
-                f"validation, {size}, {metrics.get('epochs', config.train.epochs)} epochs, "
-                f"preset {config.preset}) |")
+                f"validation, {size}, {epochs} epochs, preset {config.preset}{where}) | "
+                f"{self.differences(config, epochs)} |")
+
+    def differences(self, config: RunConfig, epochs: int | None = None) -> str:
+        """What differs between a run and the recipe at its published size: the data, the
+        input size, the epochs, the network's width; `"nothing"` when none does.
+
+        Args:
+            config: The run's configuration.
+            epochs: The epochs it trained (default: those it asked for).
+        """
+        published = self.config
+        epochs = config.train.epochs if epochs is None else epochs
+        found = []
+        if config.data.dataset != published.data.dataset:
+            found.append(f"data ({config.data.dataset}, published {published.data.dataset})")
+        if config.data.image_size != published.data.image_size:
+            found.append(f"size ({'x'.join(map(str, config.data.image_size))}, published "
+                         f"{'x'.join(map(str, published.data.image_size))})")
+        if epochs != published.train.epochs:
+            found.append(f"epochs ({epochs}, published {published.train.epochs})")
+        if config.model.filters != published.model.filters:
+            found.append(f"base filters ({config.model.filters}, published "
+                         f"{published.model.filters})")
+        if config.model.encoder_weights != published.model.encoder_weights:
+            found.append(f"encoder weights ({config.model.encoder_weights or 'random'}, "
+                         f"published {published.model.encoder_weights})")
+        if self.metric == "parameters" and config.model == published.model:
+            return "nothing (the count depends on the network alone)"
+        return "; ".join(found) or "nothing"
 
     def row(self) -> dict:
         """The recipe as a table row (`recipes` command, report)."""
@@ -207,6 +239,22 @@ _RECIPES = (
 )
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in _RECIPES}
+
+# The columns of `Recipe.beside` rows.
+BESIDE_HEADER = ("| recipe | published figure (data, size, epochs) | ours (data, size, epochs, "
+                 "preset) | differs in |\n|---|---|---|---|")
+
+
+def recipe_of(config: RunConfig) -> Recipe | None:
+    """The recipe a run was trained from, or `None`.
+
+    A run's `config.json` records its recipe as its preset: `NAME` at the published size,
+    `NAME-smoke` or `NAME-cpu` scaled down (`Recipe.scaled`).
+    """
+    for item in _RECIPES:
+        if config.preset in (item.name, *(f"{item.name}-{name}" for name in SCALED_PRESETS)):
+            return item
+    return None
 
 
 def recipe(name: str) -> Recipe:

@@ -91,11 +91,12 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     lines = [
         f"## Dataset `{dataset}`",
         "",
-        f"- Data: `{dataset}`"
+        f"- Data: `{data.source}`"
         + (f" ({data.synthetic_cars} generated cars, {data.synthetic_image_size[1]}x"
            f"{data.synthetic_image_size[0]} px)" if dataset == "synthetic" else "")
-        + f", validation split by {'frame block' if dataset == 'carla' else 'car'} "
-        f"({data.val_fraction:.0%})",
+        + (" (a prepared TFDS dataset)" if data.tfds else "")
+        + f", validation split by {'frame block' if data.dataset == 'carla' else 'car'} "
+        f"({data.val_fraction:.0%}" + (", made when prepared)" if data.tfds else ")"),
         f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
         f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "
         f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} epochs",
@@ -134,6 +135,39 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     return lines, {name: data for name, (_, data) in figures.items()}, finished
 
 
+def recipe_section(rows: list[dict], run_dirs: dict) -> list[str]:
+    """Markdown lines putting each finished recipe run's figure beside the published one, each
+    with its data, size and epochs, and what keeps them from comparing; `[]` without any.
+
+    Args:
+        rows: Summary rows (`experiments.summarize_run`).
+        run_dirs: Each row's run folder, by its `folder`.
+    """
+    from unet import recipes
+
+    table = []
+    for row in rows:
+        if row["status"] != "finished":
+            continue
+        config = RunConfig.load(run_dirs[row["folder"]] / "config.json")
+        item = recipes.recipe_of(config)
+        if item is not None:
+            table.append(item.beside(row, config, run=row["folder"]))
+    if not table:
+        return []
+    return [
+        "## Recipes: our figure beside the published one",
+        "",
+        "A figure compares with the published one only where nothing differs: a run of a "
+        "scaled-down preset (`smoke`, `cpu`) or on generated data says how far it is from "
+        "the published setting, not how well the recipe does.",
+        "",
+        recipes.BESIDE_HEADER,
+        *table,
+        "",
+    ]
+
+
 def write_report(runs=None, memory=None, command: str | None = None, overlays: bool = True,
                  run_dirs=None) -> Path:
     """Writes `README.md`, `sweep.csv`, `report.json` and figures into the report folder.
@@ -169,7 +203,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
 
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)
-    datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d == "carla", d))
+    datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d.endswith("carla"), d))
     lines = [
         "# Experiment report",
         "",
@@ -185,6 +219,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
         lines += section
         pictures.update(figures)
         best = best or (finished[0] if finished else None)
+    lines += recipe_section(rows, by_folder)
     env = (best or {}).get("environment") or environment.describe()
     lines += [
         f"Environment: TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python "

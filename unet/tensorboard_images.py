@@ -99,12 +99,13 @@ class PredictionImages(keras.callbacks.Callback):
 
 
 def fixed_examples(val_pairs, count: int, *, image_size, num_classes: int, resize_mode: str):
-    """The first `count` validation examples, as the model sees them: `(images, truths)`."""
-    from unet.data.pipeline import make_dataset
+    """The first `count` validation examples (pairs, or a TFDS split), as the model sees them:
+    `(images, truths)`."""
+    from unet.data import sources
 
-    chosen = list(val_pairs)[:count]
-    dataset = make_dataset(chosen, image_size=image_size, batch_size=len(chosen),
-                           num_classes=num_classes, resize_mode=resize_mode)
+    chosen = val_pairs[:count]
+    dataset = sources.make_dataset(chosen, image_size=image_size, batch_size=len(chosen),
+                                   num_classes=num_classes, resize_mode=resize_mode)
     images, truths = next(iter(dataset))
     return images.numpy(), truths.numpy()
 

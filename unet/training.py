@@ -22,7 +22,7 @@ import tensorflow as tf
 from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
 from unet.config import RunConfig
 from unet.data import sources
-from unet.data.pipeline import Augmentation, make_dataset
+from unet.data.pipeline import Augmentation
 from unet.model import build_model
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
@@ -230,7 +230,8 @@ def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
-            metrics=metrics.training_metrics(model_config.num_classes),
+            metrics=metrics.training_metrics(
+                model_config.num_classes, binary=sources.num_classes_of(config.data) == 1),
             jit_compile=train_config.jit_compile,
         )
         return model
@@ -244,10 +245,11 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
-    train_data = make_dataset(train_pairs, training=True, seed=train_config.seed,
-                              augmentation=Augmentation() if data_config.augment else None,
-                              crop_size=data_config.crop_size, **common)
-    val_data = make_dataset(val_pairs, **common)
+    train_data = sources.make_dataset(
+        train_pairs, training=True, seed=train_config.seed,
+        augmentation=Augmentation() if data_config.augment else None,
+        crop_size=data_config.crop_size, **common)
+    val_data = sources.make_dataset(val_pairs, **common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
     keras.utils.set_random_seed(train_config.seed)
@@ -345,7 +347,7 @@ def _evaluate_best(config, best, run_dir, val_pairs, verbose) -> dict:
               "resize_mode": config.data.resize_mode, "progress": verbose != 0}
     summary, rows = evaluation.evaluate(best, val_pairs, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
-    if config.model.num_classes == 1:
+    if sources.num_classes_of(config.data) == 1:  # a car mask, from 1 or 2 output classes
         # The same with flip TTA: `predict` uses it by default where it scored higher here.
         flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
         summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})

@@ -305,10 +305,16 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
             mask = tf.numpy_function(read_png_mask, [mask_path], tf.uint8, stateful=False)
         mask = tf.ensure_shape(mask, (None, None))[..., None]
         if mask.shape[:2] != image_size:
-            mask = _fit(mask, image_size, resize_mode, method="nearest")
+            mask = fit_mask(mask, image_size, resize_mode)
         return image, tf.ensure_shape(mask, (*image_size, 1))
 
     return load
+
+
+def fit_mask(mask, image_size, resize_mode: str = "resize"):
+    """A mask `(H, W, 1)` at `image_size`: resized by nearest neighbour (ids stay ids), or
+    padded there by reflection, as `model_input` fits its image."""
+    return _fit(mask, tuple(int(s) for s in image_size), resize_mode, method="nearest")
 
 
 def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
@@ -389,10 +395,28 @@ def make_dataset(
         dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
     ordered = deterministic or not training  # evaluation pairs scores with file names
     dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+    return batch_examples(dataset, len(pairs), image_size=image_size, batch_size=batch_size,
+                          training=training, augmentation=augmentation, cache=cache, seed=seed,
+                          deterministic=deterministic, drop_remainder=drop_remainder,
+                          crop_size=crop_size)
+
+
+def batch_examples(dataset, count: int, *, image_size, batch_size: int, training: bool = False,
+                   augmentation: Augmentation | None = None, cache: str | None = None,
+                   seed: int = 0, deterministic: bool = False, drop_remainder: bool = False,
+                   crop_size=None) -> tf.data.Dataset:
+    """`(image, mask)` examples at `image_size` (uint8, as `make_loader` gives them) -> the
+    batches `make_dataset` returns: cached, shuffled, cropped, batched, scaled, augmented.
+
+    The one tail of every training pipeline (folders, or a prepared TFDS dataset); the
+    arguments are `make_dataset`'s, `count` the number of examples. A training `dataset` that
+    is not cached should come shuffled (cheaply, before decoding).
+    """
+    ordered = deterministic or not training
     if cache is not None:
         dataset = dataset.cache("" if cache == "memory" else str(cache))
         if training:
-            dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     if training and crop_size is not None:
         dataset = _random_crops(dataset, image_size, crop_size, seed, ordered)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -42,6 +42,9 @@ def synthetic_carvana_dir(config) -> Path:
 
 def dataset_dir(config) -> Path:
     """The folder a `DataConfig` reads: its `data_dir`, or the generated set."""
+    if config.tfds:
+        raise ValueError(f"{config.source} is read through TFDS from --data-dir (its TFDS "
+                         "folder), not from a dataset folder.")
     if config.dataset == "synthetic" and config.data_dir is None:
         return synthetic_carvana_dir(config)
     if config.data_dir is None:
@@ -54,7 +57,15 @@ def num_classes_of(config) -> int:
 
 
 def split_pairs(config, seed: int = 0):
-    """(train, validation) pairs: split by car for Carvana, by frame blocks for CARLA."""
+    """(train, validation) pairs: split by car for Carvana, by frame blocks for CARLA.
+
+    A prepared TFDS dataset (`config.tfds`) gives its own split, made when it was prepared,
+    as two `tfds_source.Split`s; `make_dataset` and `native_predictions` take either kind.
+    """
+    if config.tfds:
+        from unet.data import tfds_source
+
+        return tfds_source.split(config.source, config.data_dir)
     folder = dataset_dir(config)
     if config.dataset == "carla":
         return carla.split_by_frames(carla.list_pairs(folder), config.val_fraction, seed)
@@ -75,3 +86,47 @@ def read_native_mask(pair, dataset: str):
 
     info = image_files.inspect(pair.image)
     return carvana.rle_decode(pair.rle, (info.height, info.width), pair.name)
+
+
+def _is_tfds(items) -> bool:
+    from unet.data import tfds_source
+
+    return isinstance(items, tfds_source.Split)
+
+
+def make_dataset(items, **kwargs):
+    """`pipeline.make_dataset` for pairs, `tfds_source.make_dataset` for a TFDS split (the same
+    keyword arguments, the same batches)."""
+    if _is_tfds(items):
+        from unet.data import tfds_source
+
+        return tfds_source.make_dataset(items, **kwargs)
+    from unet.data import pipeline
+
+    return pipeline.make_dataset(items, **kwargs)
+
+
+def native_predictions(model, items, *, dataset: str, images: bool = False, **kwargs):
+    """Yields `(name, true mask, probabilities, image)` at each image's own size, for pairs or
+    a TFDS split: `inference.predict_native` (`kwargs` are its own) with the true mask, and
+    the RGB image when `images` (else `None`).
+
+    Args:
+        model: A Keras model returning logits.
+        items: Pairs, or a `tfds_source.Split`.
+        dataset: `carvana`, `synthetic` or `carla` (how a folder's masks are read).
+        images: Also decode each image.
+    """
+    if _is_tfds(items):
+        from unet.data import tfds_source
+
+        for item, probabilities, mask, image in tfds_source.predict_native(model, items,
+                                                                           **kwargs):
+            yield item.name, mask, probabilities, image if images else None
+        return
+    from unet import inference
+    from unet.data import image_files
+
+    for pair, probabilities in inference.predict_native(model, items, **kwargs):
+        image = image_files.decode(pair.image, "RGB") if images else None
+        yield pair.name, read_native_mask(pair, dataset), probabilities, image

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from unet.data import carla, carvana
 
 # Raised whenever the generated Carvana set changes: cached sets carry it in their folder name.
-CARVANA_VERSION = 2
+CARVANA_VERSION = 3
 
 PAINTS = {  # name: RGB; the neutral ones, close to the studio's greys, are the hard cases
     "white": (232, 233, 230), "pearl": (216, 214, 206), "light_grey": (200, 201, 200),
@@ -56,6 +56,9 @@ _STATIONS = 56  # cross-sections along the car
 _RING = 13  # points around each cross-section
 _SUPERSAMPLE = 2  # the car is drawn at twice the size, then averaged down (soft edges)
 _LIGHT = np.array([0.25, 1.0, 0.55]) / np.linalg.norm([0.25, 1.0, 0.55])
+# The back wall carries one word in every photo, as the real studio's does: a model may learn that
+# this lettering is background (it could on real photos), but not from letters it never saw.
+STUDIO_WORD = "CARVANA"
 _GLYPHS = {  # stroke letters in a unit box (x right, y up), for the studio's back-wall lettering
     "C": [[(0.5 + 0.5 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0.7, 5.6, 24)]],
     "A": [[(0, 0), (0.5, 1), (1, 0)]],
@@ -351,8 +354,8 @@ class _Camera:
 
 
 def _lettering(rng, height_px):
-    """Big dark stroke letters as a coverage image; returns (image, metres per pixel)."""
-    word = "".join(rng.choice(list(_GLYPHS), size=int(rng.integers(6, 8))))
+    """The studio word in big dark stroke letters as a coverage image (0-1)."""
+    word = STUDIO_WORD
     glyph_w, gap, stroke = 0.8, 0.3, rng.uniform(0.12, 0.16)
     scale = height_px * 0.8
     canvas = Image.new("L", (int(scale * len(word) * (glyph_w + gap)) + height_px, height_px), 0)
@@ -390,14 +393,14 @@ def _studio(rng, size):
     letter_bottom = rng.uniform(0.1, 0.3)
     metres_per_pixel = letter_height / 400
     letters = _lettering(rng, int(letter_height / metres_per_pixel))
-    left = -letters.shape[1] * metres_per_pixel / 2 + rng.uniform(-0.8, 0.8)
+    left = -letters.shape[1] * metres_per_pixel / 2 + rng.uniform(-0.3, 0.3)
     column = ((wall_x - left) / metres_per_pixel).astype(int)
     row = ((letter_bottom + letter_height - wall_y) / metres_per_pixel).astype(int)
     inside = ~on_floor & (column >= 0) & (column < letters.shape[1]) & (row >= 0) & (
         row < letters.shape[0])
     coverage = np.zeros(size, np.float32)
     coverage[inside] = letters[row[inside], column[inside]]
-    letter_level = rng.uniform(55, 95)
+    letter_level = rng.uniform(65, 90)
     wall = wall + (letter_level - wall) * coverage
     radial = np.hypot(floor_x, floor_z)
     disc = disc_level * (1.06 - 0.12 * np.clip(radial / disc_radius, 0, 1) ** 2)
