@@ -65,3 +65,25 @@ def test_the_cpu_preset_trains_on_crops_of_larger_images_of_8_cars():
     cars = config.data.synthetic_cars
     val_cars = min(cars - 1, max(1, round(cars * config.data.val_fraction)))
     assert cars - val_cars == 8  # the budget is stated for 8 training cars (128 photos)
+
+
+def test_one_rule_says_what_is_a_car_mask():
+    from unet import config, metrics
+    from unet.data import sources
+    from unet.inference import Settings
+
+    # By dataset: Carvana and generated data are car masks, CARLA is not, from folders or TFDS.
+    assert DataConfig(dataset="carvana").binary and DataConfig(dataset="synthetic").binary
+    assert not DataConfig(dataset="carla").binary
+    assert DataConfig(dataset="carla", tfds="carla").binary is False
+    assert [sources.num_classes_of(DataConfig(dataset=name)) for name in config.DATASETS] == [
+        1, 1, 23]
+    # By model, with no dataset known: 1 or 2 outputs are a car mask, for Settings and metrics.
+    assert [config.binary_model(n) for n in (1, 2, 3, 23)] == [True, True, False, False]
+    assert Settings((32, 48), num_classes=2).binary
+    assert metrics.training_metrics(2)[0].positive_class == 1  # the car's Dice, not the mean
+    assert not Settings((32, 48), num_classes=23).binary
+    for refuse in (lambda: Settings((32, 48), num_classes=3, binary=True),
+                   lambda: metrics.training_metrics(23, binary=True)):
+        with pytest.raises(ValueError, match="1 or 2 output classes; received"):
+            refuse()

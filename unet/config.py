@@ -21,6 +21,46 @@ RESIZE_MODES = ("resize", "pad")
 TFDS_PREFIX = "tfds:"
 TFDS_BUILDERS = ("carvana", "carla")
 TFDS_VAL_FRACTION = 0.2
+# A car mask ({0, 1}: Carvana, generated data) is predicted from one logit (sigmoid) or from two
+# (softmax over background and car); CARLA's 23 classes are the only multi-class data here.
+CAR_MASK_CLASSES = (1, 2)
+
+
+def binary_dataset(dataset: str) -> bool:
+    """Whether `dataset` (`carvana`, `synthetic` or `carla`) labels a car mask, {0, 1}: the one
+    test of "is this a car mask?" (`DataConfig.binary` asks it of a configuration).
+
+    Args:
+        dataset: A name of `DATASETS`.
+
+    Returns:
+        `True` for `carvana` and `synthetic`, `False` for `carla`.
+    """
+    return dataset != "carla"
+
+
+def binary_model(num_classes: int) -> bool:
+    """Whether a model with `num_classes` outputs predicts a car mask, when its dataset is not
+    known (a model without its run's `config.json`): 1 or 2 outputs (`CAR_MASK_CLASSES`), as the
+    only multi-class data here, CARLA, has 23 classes.
+
+    Args:
+        num_classes: The model's output channels.
+
+    Returns:
+        `num_classes in CAR_MASK_CLASSES`.
+    """
+    return num_classes in CAR_MASK_CLASSES
+
+
+def check_car_mask_classes(num_classes: int) -> None:
+    """Refuses a car-mask model or metric with other than 1 or 2 output classes.
+
+    Raises:
+        ValueError: `num_classes` not in `CAR_MASK_CLASSES`, naming it.
+    """
+    if num_classes not in CAR_MASK_CLASSES:
+        raise ValueError(f"a car mask comes from 1 or 2 output classes; received {num_classes}.")
 
 
 def dataset_fields(name: str) -> dict:
@@ -197,6 +237,11 @@ class DataConfig:
                                  f"{self.image_size}.")
 
     @property
+    def binary(self) -> bool:
+        """Whether the labels are a car mask ({0, 1}): `binary_dataset(dataset)`."""
+        return binary_dataset(self.dataset)
+
+    @property
     def source(self) -> str:
         """The dataset as `--dataset` names it: `carvana`, or `tfds:carvana/128x192`."""
         return TFDS_PREFIX + self.tfds if self.tfds else self.dataset
@@ -288,7 +333,7 @@ class RunConfig:
         defaults = DATASET_DEFAULTS[dataset]
         changes = {section: dict(values) for section, values in defaults.items()}
         changes.setdefault("data", {}).update(fields)
-        if dataset != "carla" and self.train.loss == "sparse_ce":
+        if binary_dataset(dataset) and self.train.loss == "sparse_ce":
             changes.setdefault("train", {})["loss"] = "bce_dice"
         return self.override(**changes)
 

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from unet import checkpoints, inference, metrics
-from unet.config import RunConfig
+from unet.config import RunConfig, binary_dataset
 from unet.data import carla, sources
 
 
@@ -42,7 +42,7 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         present); `rows` holds one dict of scores per image.
     """
     # A binary dataset scored from 2-class logits: its labels are {0, 1}; Dice of the car class.
-    scored_classes = 1 if dataset != "carla" else num_classes
+    scored_classes = 1 if binary_dataset(dataset) else num_classes
     width = 1 if scored_classes == 1 else num_classes
     totals = np.zeros((3, width))
     rows = []
@@ -129,7 +129,7 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
               else [pair for pair in everything if pair.name in wanted])
     model = checkpoints.load_model(run_dir / "best.keras", compile=False)
     num_classes = config.model.num_classes
-    shown = 1 if sources.num_classes_of(config.data) == 1 else num_classes
+    shown = 1 if config.data.binary else num_classes
     predictions = sources.native_predictions(
         model, chosen, dataset=config.data.dataset, images=True,
         image_size=config.data.image_size, num_classes=num_classes,

@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from unet import checkpoints, files, viz
-from unet.config import RunConfig
+from unet.config import RunConfig, binary_model, check_car_mask_classes
 from unet.data import carvana, image_files, pipeline
 from unet.data.pairs import DataError
 from unet.data.pipeline import make_image_dataset
@@ -143,8 +143,9 @@ class Settings:
         num_classes: 1 for binary.
         prediction_size: The size to predict at when not the training size (a U-Net is fully
             convolutional: a larger size keeps more of a photo's outline).
-        binary: The labels are a car mask ({0, 1}, car = 1): a one-channel model, or a 2-class
-            one trained on Carvana (`softmax-unet`). Default: `num_classes == 1`.
+        binary: The labels are a car mask ({0, 1}, car = 1). Default: `config.binary_model`,
+            1 or 2 output classes (a 2-class model is Carvana's background and car; CARLA's
+            have 23); `settings_for` takes the run's dataset instead where it is known.
     """
 
     image_size: tuple[int, int]
@@ -155,10 +156,9 @@ class Settings:
 
     def __post_init__(self):
         if self.binary is None:
-            object.__setattr__(self, "binary", self.num_classes == 1)
-        elif self.binary and self.num_classes > 2:
-            raise ValueError(f"a car mask comes from 1 or 2 output classes; this model has "
-                             f"{self.num_classes}.")
+            object.__setattr__(self, "binary", binary_model(self.num_classes))
+        elif self.binary:
+            check_car_mask_classes(self.num_classes)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -176,9 +176,9 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
         prediction_size: The size to predict at (default: the training size).
 
     Returns:
-        `Settings`. Its labels are a car mask (`binary`) for a one-channel model, and for a
-        2-class one whose run trained on a binary dataset (Carvana as background and car), or,
-        with no `config.json`, any 2-class model (CARLA's have 23).
+        `Settings`. Its labels are a car mask (`binary`) when its run's dataset is one
+        (`DataConfig.binary`), or, with no `config.json`, by `config.binary_model`: a model
+        with 1 or 2 output classes (CARLA's have 23).
 
     Raises:
         ValueError: no `config.json`, no `image_size`, and a model without a fixed input size.
@@ -186,14 +186,12 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> Se
     saved = Path(model_path).parent / "config.json"
     num_classes = int(model.output_shape[-1])
     resize_mode = "resize"
-    binary = num_classes <= 2
+    binary = None  # Settings' rule, `config.binary_model`: 1 or 2 output classes
     if saved.is_file():
-        from unet.data.sources import num_classes_of
-
         config = RunConfig.load(saved)
         resize_mode = config.data.resize_mode
         image_size = image_size or config.data.image_size
-        binary = num_classes_of(config.data) == 1 and num_classes <= 2
+        binary = config.data.binary
     if image_size is None:
         height, width = model.input_shape[1:3]
         if height is None or width is None:

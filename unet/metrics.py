@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from unet.config import binary_model, check_car_mask_classes
+
 AGGREGATES = ("per_image", "dataset")
 
 
@@ -280,7 +282,8 @@ def training_metrics(num_classes: int, binary: bool | None = None) -> list:
 
     Args:
         num_classes: The model's output channels.
-        binary: The dataset is binary (a car mask). Default: `num_classes == 1`. A binary
+        binary: The dataset is binary (a car mask). Default: `config.binary_model` (1 or 2
+            outputs; the dataset's own `DataConfig.binary` where it is known). A binary
             dataset trained as 2 classes (background 0, car 1, softmax) is scored on the car
             class alone, per image, as the native-size evaluation scores it: the mean with the
             background's Dice would read higher than the car's.
@@ -289,9 +292,9 @@ def training_metrics(num_classes: int, binary: bool | None = None) -> list:
         `[Dice, IoU, PixelAccuracy]`: binary scores per image (Kaggle's rule); multi-class ones
         accumulated over the dataset and averaged over the classes present.
     """
-    binary = num_classes == 1 if binary is None else binary
-    if binary and num_classes > 2:
-        raise ValueError(f"a binary dataset takes 1 or 2 output classes; received {num_classes}.")
+    binary = binary_model(num_classes) if binary is None else binary
+    if binary:
+        check_car_mask_classes(num_classes)
     aggregate = "per_image" if binary else "dataset"
     positive_class = 1 if binary and num_classes == 2 else None
     return [

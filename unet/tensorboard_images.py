@@ -127,7 +127,7 @@ def prediction_image_callbacks(config, run_dir, val_pairs, png: bool = False) ->
                                     resize_mode=config.data.resize_mode)
     run_dir = Path(run_dir)
     return [PredictionImages(images, truths, run_dir / "logs", config.model.num_classes,
-                             binary=config.data.dataset != "carla",
+                             binary=config.data.binary,
                              png_dir=run_dir / "predictions" if png else None)]
 
 

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
-from unet.config import RunConfig
+from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
 from unet.model import build_model
@@ -84,13 +84,13 @@ def check_config(config: RunConfig) -> None:
     """Refuses a configuration that cannot train, before anything is read or written."""
     expected_classes = sources.num_classes_of(config.data)
     # A binary dataset also trains as 2 classes (background 0, car 1): one logit per class.
-    allowed = (1, 2) if expected_classes == 1 else (expected_classes,)
+    allowed = CAR_MASK_CLASSES if config.data.binary else (expected_classes,)
     if config.model.num_classes not in allowed:
         raise ValueError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}."
         )
-    if config.model.num_classes == 2 and expected_classes == 1 and config.train.loss != "sparse_ce":
+    if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ValueError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
 
@@ -231,7 +231,7 @@ def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
             optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
             loss=losses.get_loss(train_config.loss, model_config.num_classes),
             metrics=metrics.training_metrics(
-                model_config.num_classes, binary=sources.num_classes_of(config.data) == 1),
+                model_config.num_classes, binary=config.data.binary),
             jit_compile=train_config.jit_compile,
         )
         return model
@@ -347,7 +347,7 @@ def _evaluate_best(config, best, run_dir, val_pairs, verbose) -> dict:
               "resize_mode": config.data.resize_mode, "progress": verbose != 0}
     summary, rows = evaluation.evaluate(best, val_pairs, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
-    if sources.num_classes_of(config.data) == 1:  # a car mask, from 1 or 2 output classes
+    if config.data.binary:  # a car mask, from 1 or 2 output classes
         # The same with flip TTA: `predict` uses it by default where it scored higher here.
         flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
         summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})

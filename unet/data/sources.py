@@ -53,7 +53,8 @@ def dataset_dir(config) -> Path:
 
 
 def num_classes_of(config) -> int:
-    return carla.NUM_CLASSES if config.dataset == "carla" else 1
+    """The classes a `DataConfig`'s labels hold: 1 for a car mask, CARLA's 23 otherwise."""
+    return 1 if config.binary else carla.NUM_CLASSES
 
 
 def split_pairs(config, seed: int = 0):
