@@ -3,6 +3,7 @@ import pytest
 
 pytest.importorskip("tensorflow_datasets")
 
+from unet.config import TFDS_VAL_FRACTION  # noqa: E402
 from unet.data import tfds_source  # noqa: E402
 from unet.model import build_unet  # noqa: E402
 
@@ -11,10 +12,28 @@ pytestmark = pytest.mark.slow
 
 def test_names_are_checked():
     assert tfds_source.parse("tfds:carvana/128x192") == "carvana/128x192"
-    with pytest.raises(ValueError, match="builders here are"):
+    with pytest.raises(ValueError, match="TFDS datasets here are"):
         tfds_source.parse("tfds:mnist")
     with pytest.raises(ValueError, match="tfds:<builder>"):
         tfds_source.parse("carvana")
+
+
+def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):
+    import ast
+    import shlex
+
+    from unet.data.pairs import DataError
+
+    folder = tmp_path / "it's \"here\""
+    with pytest.raises(DataError, match="not prepared") as raised:
+        tfds_source.split("tfds:carvana/128x192", folder)
+    command = shlex.split(str(raised.value).split("prepare it once: ")[1])
+    assert command[:2] == ["python", "-c"]
+    call = ast.parse(command[2]).body[1].value  # tfds_source.load(...), as Python reads it
+    assert [ast.literal_eval(argument) for argument in call.args] == [
+        "tfds:carvana/128x192", "train"]
+    keywords = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+    assert keywords["data_dir"] == str(folder)
 
 
 def test_carvana_from_tfds_is_split_by_car_and_trains(carvana_dir, tmp_path):
@@ -63,8 +82,8 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     run_dir = runs / "tfds-carvana" / "smoke" / "lr1e-3_bs4_k3"
     config = RunConfig.load(run_dir / "config.json")
     assert config.data.source == "tfds:carvana" and config.data.dataset == "carvana"
-    assert config.data.val_fraction == tfds_builders.VAL_FRACTION
-    train, val = carvana.split_by_car(carvana.list_pairs(carvana_dir), tfds_builders.VAL_FRACTION,
+    assert config.data.val_fraction == TFDS_VAL_FRACTION
+    train, val = carvana.split_by_car(carvana.list_pairs(carvana_dir), TFDS_VAL_FRACTION,
                                       tfds_builders.SPLIT_SEED)
     assert json.loads((run_dir / "split.json").read_text()) == {
         "train": sorted({p.group for p in train}), "val": sorted({p.group for p in val})}
@@ -132,7 +151,7 @@ def test_carla_trains_from_tfds_split_by_frame_blocks_and_is_scored_per_class(tm
                      str(data_dir), "--runs-dir", str(runs), "--image-size", "32", "48",
                      "--verbose", "0"]) == 0
     (run_dir,) = (path.parent for path in (runs / "tfds-carla").rglob("config.json"))
-    train, val = carla.split_by_frames(carla.list_pairs(root), tfds_builders.VAL_FRACTION,
+    train, val = carla.split_by_frames(carla.list_pairs(root), TFDS_VAL_FRACTION,
                                        tfds_builders.SPLIT_SEED)
     assert json.loads((run_dir / "split.json").read_text()) == {
         "train": sorted({p.group for p in train}), "val": sorted({p.group for p in val})}

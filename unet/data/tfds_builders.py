@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from unet.config import TFDS_VAL_FRACTION
 from unet.data import carla, carvana, image_files
 
-VAL_FRACTION = 0.2
 SPLIT_SEED = 0
 
 
@@ -88,7 +88,7 @@ class Carvana(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         root = self._root(Path(dl_manager.manual_dir), dl_manager)
-        train, validation = carvana.split_by_car(carvana.list_pairs(root), VAL_FRACTION,
+        train, validation = carvana.split_by_car(carvana.list_pairs(root), TFDS_VAL_FRACTION,
                                                  SPLIT_SEED)
         return {"train": self._generate_examples(train),
                 "validation": self._generate_examples(validation)}
@@ -150,7 +150,7 @@ class Carla(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         pairs = carla.list_pairs(Path(dl_manager.manual_dir))
-        train, validation = carla.split_by_frames(pairs, VAL_FRACTION, SPLIT_SEED)
+        train, validation = carla.split_by_frames(pairs, TFDS_VAL_FRACTION, SPLIT_SEED)
         return {"train": self._generate_examples(train),
                 "validation": self._generate_examples(validation)}
 

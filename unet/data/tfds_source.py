@@ -7,7 +7,7 @@ import shlex
 
 import tensorflow as tf
 
-from unet.config import TFDS_BUILDERS, TFDS_PREFIX
+from unet.config import TFDS_PREFIX, dataset_fields
 from unet.data import carla
 from unet.data.pairs import DataError
 from unet.data.pipeline import (
@@ -19,22 +19,17 @@ from unet.data.pipeline import (
     scale,
 )
 
-PREFIX, BUILDERS = TFDS_PREFIX, TFDS_BUILDERS
-
 
 def parse(name: str) -> str:
-    """`"tfds:carvana"` or `"tfds:carvana/128x192"` -> the TFDS name (`"carvana/128x192"`).
+    """`"tfds:carvana"` or `"tfds:carvana/128x192"` -> the TFDS name (`"carvana/128x192"`), as
+    `config.dataset_fields` reads it.
 
     Raises:
         ValueError: not a `tfds:` name, or not one of this project's builders.
     """
-    if not name.startswith(PREFIX):
+    if not name.startswith(TFDS_PREFIX):
         raise ValueError(f"a TFDS dataset is named tfds:<builder>[/<config>]; received {name!r}.")
-    tfds_name = name[len(PREFIX):]
-    if tfds_name.split("/")[0] not in BUILDERS:
-        raise ValueError(f"{name!r}: the TFDS builders here are {BUILDERS} "
-                         "(unet.data.tfds_builders), e.g. tfds:carvana/256x384.")
-    return tfds_name
+    return dataset_fields(name)["tfds"]
 
 
 def _builder(name: str, data_dir=None, manual_dir=None):
@@ -55,9 +50,11 @@ def _builder(name: str, data_dir=None, manual_dir=None):
     if manual_dir is not None or not builder.is_prepared():
         if manual_dir is None:
             where = data_dir or "TFDS' default folder (~/tensorflow_datasets)"
+            # repr() quotes any path (a quote or backslash in it included) as a Python literal.
+            folder = None if data_dir is None else str(data_dir)
             prepare = ("from unet.data import tfds_source; tfds_source.load("
-                       f"'{name}', 'train', data_dir='{data_dir or ''}', manual_dir='<Kaggle "
-                       "folder or zips>')")
+                       f"{name!r}, 'train', data_dir={folder!r}, "
+                       "manual_dir='<Kaggle folder or zips>')")
             raise DataError(f"{name} is not prepared in {where}; prepare it once: python -c "
                             f"{shlex.quote(prepare)}")
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
