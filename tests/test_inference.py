@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unet import checkpoints, inference
+from unet import checkpoints, cli, inference
 from unet.data import carvana, sources
 from unet.submission import SubmissionWriter
 
@@ -202,7 +202,7 @@ def _read_submission(path):
         return list(csv.reader(stream))
 
 
-def test_a_finished_submission_is_reported_not_redone(trained, tmp_path):
+def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys):
     model_path, _ = trained
     inputs = _test_images(tmp_path / "in")
     submission = tmp_path / "sub.csv.gz"
@@ -211,6 +211,13 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path):
     before = submission.stat().st_mtime_ns
     again = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
     assert again["complete"] and again["images"] == 0 and again["skipped"] == 3
+    assert submission.stat().st_mtime_ns == before
+    # Masks wanted too: they are written, and the finished submission is named, not redone.
+    code = cli.main(["predict", "--model", str(model_path), "--input", str(inputs), "--output",
+                     str(tmp_path / "masks"), "--submission", str(submission), "--tta", "none"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["submission"] == str(submission) and result["complete"]
+    assert result["images"] == 3 and len(list((tmp_path / "masks").glob("*_mask.png"))) == 3
     assert submission.stat().st_mtime_ns == before
     (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
     with pytest.raises(ValueError, match="complete without 1 of the inputs \\(e.g. car_09.jpg"):
@@ -363,9 +370,21 @@ def test_a_two_class_carvana_model_predicts_car_masks_and_a_submission(softmax_r
         np.testing.assert_array_equal(carvana.rle_decode(rows[path.name], car.shape), car)
         overlay = np.asarray(Image.open(tmp_path / "masks" / f"{path.stem}_overlay.jpg"))
         assert overlay.shape == (*car.shape, 3)
-    # A 23-class model is still refused a submission, naming the model.
     config = json.loads((softmax_run / "config.json").read_text())
     assert config["data"]["dataset"] == "carvana"
-    assert not inference.Settings((32, 48), num_classes=23).binary
-    with pytest.raises(ValueError, match="car mask"):
-        inference.Settings((32, 48), num_classes=23, binary=True)
+
+
+def test_a_23_class_model_is_refused_a_submission_naming_it(tmp_path):
+    import re
+
+    from unet.model import build_unet
+
+    model = build_unet(input_shape=(32, 48, 3), filters=4, depth=2, num_classes=23)
+    model_path = checkpoints.save_model(model, tmp_path / "carla.keras")
+    inputs = _test_images(tmp_path / "in", count=1)
+    submission = tmp_path / "submission.csv.gz"
+    with pytest.raises(ValueError, match=re.escape(str(model_path)) + ": a Carvana submission "
+                       "needs a car-mask model .* predicts 23 classes"):
+        inference.predict_folder(model_path, inputs, tmp_path / "masks", submission=submission,
+                                 progress=False)
+    assert not submission.exists() and not (tmp_path / "masks").exists()  # nothing written

@@ -339,7 +339,8 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
     Returns:
         `{"images": predicted now, "skipped": already in the submission, "submission": path of
-        the finished file or None, "failed": {path: reason}, "ignored": ["path (why)", ...]}`.
+        the finished file or None, "failed": {path: reason}, "ignored": ["path (why)", ...]}`,
+        and `"complete": True` when the submission was already finished (not rewritten).
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
@@ -375,6 +376,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
 def _predict_into(model, settings, paths, output, writer, *, overlay, tta, threshold,
                   batch_size, progress, ignored) -> dict:
+    finished = None  # a submission already complete: named, not rewritten
     if writer is not None and writer.complete:
         missing = [p.name for p in paths if p.name not in writer.done]
         if missing:
@@ -383,9 +385,8 @@ def _predict_into(model, settings, paths, output, writer, *, overlay, tta, thres
         if output is None:  # nothing to redo
             return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
                     "failed": {}, "ignored": ignored, "complete": True}
+        finished, writer = writer.path, None  # the masks are wanted; the submission is done
     todo = [p for p in paths if writer is None or p.name not in writer.done]
-    if writer is not None and writer.complete:
-        todo, writer = paths, None  # the masks are wanted; the submission is done
     skipped = len(paths) - len(todo)
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
@@ -417,9 +418,12 @@ def _predict_into(model, settings, paths, output, writer, *, overlay, tta, thres
     for path in todo:
         if path not in predicted:
             failed[str(path)] = _failure(path) or f"{path}: could not be decoded."
-    written = None
+    written = finished
     if writer is not None and not failed:
         written = writer.finish(expected=[p.name for p in paths])
-    return {"images": len(predicted), "skipped": skipped,
-            "submission": str(written) if written else None, "failed": failed,
-            "ignored": ignored}
+    result = {"images": len(predicted), "skipped": skipped,
+              "submission": str(written) if written else None, "failed": failed,
+              "ignored": ignored}
+    if finished is not None:
+        result["complete"] = True
+    return result
