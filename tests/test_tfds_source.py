@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,24 @@ def test_names_are_checked():
         tfds_source.parse("tfds:mnist")
     with pytest.raises(ValueError, match="tfds:<builder>"):
         tfds_source.parse("carvana")
+
+
+def test_one_select_keeps_named_pairs_or_examples_in_their_order():
+    import tensorflow as tf
+
+    from unet.data import sources
+    from unet.data.pairs import Pair
+
+    pairs = [Pair(Path(f"{name}.jpg")) for name in ("a", "b", "c")]
+    assert sources.select(pairs, ["c.jpg", "a.jpg"]) == [pairs[0], pairs[2]]
+    names = [b"a.jpg", b"b.jpg", b"c.jpg"]
+    split = tfds_source.Split(tf.data.Dataset.from_tensor_slices({"file_name": names}),
+                              [tfds_source.Item(name.decode(), "car") for name in names])
+    chosen = sources.select(split, ["c.jpg", "a.jpg"])
+    assert isinstance(chosen, tfds_source.Split)
+    assert [item.name for item in chosen] == ["a.jpg", "c.jpg"]
+    assert [example["file_name"] for example in chosen.encoded.as_numpy_iterator()] == [
+        b"a.jpg", b"c.jpg"]
 
 
 def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):

@@ -124,9 +124,7 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     missing = [name for name in names if name not in known]
     if missing:
         raise ValueError(f"{run_dir}: no image named {missing[0]!r} in the run's data.")
-    wanted = set(names)
-    chosen = (everything.select(wanted) if hasattr(everything, "select")
-              else [pair for pair in everything if pair.name in wanted])
+    chosen = sources.select(everything, names)
     model = checkpoints.load_model(run_dir / "best.keras", compile=False)
     num_classes = config.model.num_classes
     shown = 1 if config.data.binary else num_classes

@@ -95,6 +95,23 @@ def _is_tfds(items) -> bool:
     return isinstance(items, tfds_source.Split)
 
 
+def select(items, names):
+    """The items named in `names`, in their own order: pairs, or a `tfds_source.Split` (kept a
+    split, its other examples skipped before decoding).
+
+    Args:
+        items: Pairs, or a `tfds_source.Split`.
+        names: Image names (`pair.name`) to keep.
+
+    Returns:
+        The same kind as `items`.
+    """
+    wanted = set(names)
+    if _is_tfds(items):
+        return items.select(wanted)
+    return [pair for pair in items if pair.name in wanted]
+
+
 def make_dataset(items, **kwargs):
     """`pipeline.make_dataset` for pairs, `tfds_source.make_dataset` for a TFDS split (the same
     keyword arguments, the same batches)."""
