@@ -196,3 +196,33 @@ def test_our_figure_is_put_beside_the_published_one():
     assert "24 epochs, preset coursera-carla-cpu" in line
     line = recipes.recipe("ctu-grid").beside({"dice": 0.97}, recipes.recipe("ctu-grid").config)
     assert "best validation Dice 0.9876" in line and "ours: dice 0.9700" in line
+
+
+def test_every_difference_from_the_recipe_is_named_and_always_the_measure():
+    item = recipes.recipe("softmax-unet")
+    faster = item.config.override(train={"learning_rate": 1e-3})
+    assert item.differences(faster) == (
+        "learning rate (1e-3, published 1e-4); measure (ours: validation dice at each image's "
+        "own size, published: Dice on held-out test cars)")
+    other = item.config.override(model={"depth": 3, "kernel_size": 5},
+                                 train={"batch_size": 8, "loss": "dice"})
+    assert item.differences(other).split("; ")[:-1] == [
+        "depth (3, published 4)", "kernel (5, published 3)", "batch size (8, published 16)",
+        "loss (dice, published sparse_ce)"]
+    carla = recipes.recipe("coursera-carla")
+    assert carla.differences(carla.config).endswith(
+        "published: pixel accuracy on the training set)")
+    # The parameter count depends on the network alone.
+    count = recipes.recipe("tf2-unet")
+    assert count.differences(count.config.override(train={"learning_rate": 1e-3})) == (
+        "nothing (the count depends on the network alone)")
+    assert count.differences(count.config.override(model={"architecture": "mobilenetv2"})) == (
+        "architecture (mobilenetv2, published unet)")
+
+
+def test_a_tfds_run_is_named_by_its_source_beside_the_recipe():
+    item = recipes.recipe("ctu-grid")
+    config = item.config.override(data={"tfds": "carvana/160x240"})
+    line = item.beside({"dice": 0.97}, config)
+    assert "(tfds:carvana/160x240 validation, 160x240" in line
+    assert "data (tfds:carvana/160x240, published carvana)" in line

@@ -114,8 +114,10 @@ def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke
            "epochs)" in line
     assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epochs, preset "
             "softmax-unet-smoke, run `carvana/softmax-unet-smoke/") in line
-    assert line.endswith("| size (32x48, published 128x192); epochs (1, published 10); base "
-                         "filters (4, published 64) |")
+    assert ("| size (32x48, published 128x192); val fraction (0.34, published 0.2); epochs "
+            "(1, published 10); base filters (4, published 64); ") in line
+    assert line.endswith("; measure (ours: validation dice at each image's own size, published: "
+                         "Dice on held-out test cars) |")
     assert (memory / "carvana_overlays_best_worst.png").is_file()
     # Runs of no recipe get no such section.
     plain = report.write_report(smoke_sweep[0], tmp_path / "plain", overlays=False).read_text()
@@ -130,6 +132,8 @@ def test_recipes_are_found_from_the_preset_config_json_records():
     assert recipes.recipe_of(item.config) is item
     assert recipes.recipe_of(item.scaled("cpu")[0]) is item
     assert recipes.recipe_of(preset("cpu")) is None
-    assert item.differences(item.config) == "nothing"
+    measure = ("measure (ours: validation dice at each image's own size, published: "
+               "validation Dice of the best of 16 grid points, at 160x240)")
+    assert item.differences(item.config) == measure
     assert item.differences(item.config.override(data={"dataset": "synthetic"})) == (
-        "data (synthetic, published carvana)")
+        "data (synthetic, published carvana); " + measure)

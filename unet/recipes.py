@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig, format_learning_rate
 
 # How many fixed validation images every recipe writes to TensorBoard's Images tab each epoch.
 PREDICTION_IMAGES = 4
@@ -28,6 +28,8 @@ class Recipe:
         source: Which project or course published it.
         grid: For a sweep: `experiments.grid_configs` keyword arguments (learning rates, batch
             sizes, kernel sizes).
+        measured: How the published figure was measured (split and measure), set beside ours
+            (validation, at each image's own size) by `differences`.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Recipe:
     epochs: str
     source: str
     grid: dict | None = None
+    measured: str = "no figure was published"
 
     def scaled(self, preset_name: str) -> tuple[RunConfig, str]:
         """The recipe for `preset_name`: as published for a GPU preset, scaled down for `smoke`
@@ -112,37 +115,51 @@ class Recipe:
         epochs = metrics.get("epochs", config.train.epochs)
         where = f", run `{run}`" if run else ""
         return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
-                f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.dataset} "
+                f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.source} "
                 f"validation, {size}, {epochs} epochs, preset {config.preset}{where}) | "
                 f"{self.differences(config, epochs)} |")
 
     def differences(self, config: RunConfig, epochs: int | None = None) -> str:
-        """What differs between a run and the recipe at its published size: the data, the
-        input size, the epochs, the network's width; `"nothing"` when none does.
+        """What keeps a run's figure from comparing with the published one: every field of the
+        run's identity that differs from the recipe at its published size (data source, size,
+        epochs, network, loss, learning rate, batch size, ...), then always how each figure is
+        measured (ours: the validation split at each image's own size; the published one: see
+        `measured`). For a parameter count only the network's fields count.
 
         Args:
             config: The run's configuration.
             epochs: The epochs it trained (default: those it asked for).
+
+        Returns:
+            `"; "`-separated differences, e.g. `"learning rate (1e-3, published 1e-4); measure
+            (...)"`; `"nothing (...)"` for a parameter count of the published network.
         """
         published = self.config
         epochs = config.train.epochs if epochs is None else epochs
         found = []
-        if config.data.dataset != published.data.dataset:
-            found.append(f"data ({config.data.dataset}, published {published.data.dataset})")
-        if config.data.image_size != published.data.image_size:
-            found.append(f"size ({'x'.join(map(str, config.data.image_size))}, published "
-                         f"{'x'.join(map(str, published.data.image_size))})")
-        if epochs != published.train.epochs:
-            found.append(f"epochs ({epochs}, published {published.train.epochs})")
-        if config.model.filters != published.model.filters:
-            found.append(f"base filters ({config.model.filters}, published "
-                         f"{published.model.filters})")
-        if config.model.encoder_weights != published.model.encoder_weights:
-            found.append(f"encoder weights ({config.model.encoder_weights or 'random'}, "
-                         f"published {published.model.encoder_weights})")
-        if self.metric == "parameters" and config.model == published.model:
-            return "nothing (the count depends on the network alone)"
-        return "; ".join(found) or "nothing"
+        if config.data.source != published.data.source:
+            found.append(f"data ({config.data.source}, published {published.data.source})")
+        sections = ("model",) if self.metric == "parameters" else ("data", "model", "train")
+        for section in sections:
+            if section == "model" and self.metric != "parameters" and (
+                    epochs != published.train.epochs):
+                found.append(f"epochs ({epochs}, published {published.train.epochs})")
+            ours, theirs = getattr(config, section), getattr(published, section)
+            for field in dataclasses.fields(ours):
+                if field.name in _NOT_COMPARED or (
+                        field.name.startswith("synthetic_")
+                        and "synthetic" not in (config.data.dataset, published.data.dataset)):
+                    continue
+                mine, other = getattr(ours, field.name), getattr(theirs, field.name)
+                if mine != other:
+                    label = _LABELS.get(field.name, field.name.replace("_", " "))
+                    found.append(f"{label} ({_shown(field.name, mine)}, published "
+                                 f"{_shown(field.name, other)})")
+        if self.metric == "parameters":
+            return "; ".join(found) or "nothing (the count depends on the network alone)"
+        found.append(f"measure (ours: validation {self.metric} at each image's own size, "
+                     f"published: {self.measured})")
+        return "; ".join(found)
 
     def row(self) -> dict:
         """The recipe as a table row (`recipes` command, report)."""
@@ -171,6 +188,7 @@ _RECIPES = (
         metric="parameters", published=31_049_409,
         data="Carvana train", size="set by flags", epochs="set by flags",
         source="a TensorFlow 2 U-Net project for Carvana (train flags lr, batch, epochs, size)",
+        measured="the network's parameter count",
     ),
     Recipe(
         name="ctu-grid",
@@ -187,6 +205,7 @@ _RECIPES = (
         source="a university course project (CTU): grid lr {5e-5, 1e-4, 2e-4, 5e-4} x batch "
                "{16, 32} x kernel {3, 5}",
         grid=_CARVANA_GRID,
+        measured="validation Dice of the best of 16 grid points, at 160x240",
     ),
     Recipe(
         name="softmax-unet",
@@ -201,6 +220,7 @@ _RECIPES = (
         figure="test Dice 0.9805", metric="dice", published=0.9805,
         data="Carvana, held-out test cars", size="not stated", epochs="not stated",
         source="a Keras softmax U-Net project for Carvana (TensorBoard curves)",
+        measured="Dice on held-out test cars",
     ),
     Recipe(
         name="mobilenetv2-pix2pix",
@@ -235,10 +255,30 @@ _RECIPES = (
         metric="pixel_accuracy", published=(0.97, 0.98),
         data="CARLA, 1,060 frames, training set", size="96x128", epochs="40",
         source="the Coursera Deep Learning Specialization (course 4, U-Net assignment)",
+        measured="pixel accuracy on the training set",
     ),
 )
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in _RECIPES}
+
+# Fields `differences` leaves to others: fields that cannot change a figure (where batches are
+# kept, TensorBoard's pictures, the data's folder), those compared on their own (the data as
+# `source`, the epochs as trained). It compares every other field of a run's identity.
+_NOT_COMPARED = ("cache", "prediction_images", "data_dir", "dataset", "tfds", "epochs")
+_LABELS = {"image_size": "size", "filters": "base filters", "learning_rate": "learning rate",
+           "batch_size": "batch size", "kernel_size": "kernel", "num_classes": "classes",
+           "encoder_weights": "encoder weights"}
+
+
+def _shown(name: str, value) -> str:
+    """A configuration value as `differences` names it."""
+    if name == "encoder_weights":
+        return value or "random"
+    if name == "learning_rate":
+        return format_learning_rate(value)
+    if isinstance(value, tuple) and len(value) == 2 and name.endswith("size"):
+        return "x".join(map(str, value))
+    return str(value)
 
 # The columns of `Recipe.beside` rows.
 BESIDE_HEADER = ("| recipe | published figure (data, size, epochs) | ours (data, size, epochs, "
