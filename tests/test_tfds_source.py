@@ -38,6 +38,18 @@ def test_one_select_keeps_named_pairs_or_examples_in_their_order():
         b"a.jpg", b"c.jpg"]
 
 
+def test_training_records_stored_car_by_car_are_shuffled_across_the_whole_split():
+    import tensorflow as tf
+
+    records = tf.data.Dataset.range(3000)  # in stored order: car by car
+    shuffled = tfds_source.shuffle(records, 3000, seed=0)
+    epochs = [list(shuffled.as_numpy_iterator()) for _ in range(2)]
+    for order in epochs:
+        assert sorted(order) == list(range(3000))  # each record once an epoch
+        assert max(order[:16]) > 1100  # the first batch reaches past the first 1,024 records
+    assert epochs[0] != epochs[1]  # a new order every epoch
+
+
 def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):
     import ast
     import shlex

@@ -190,7 +190,7 @@ def make_dataset(items: Split, *, image_size, batch_size: int, num_classes: int 
     image_size = tuple(int(side) for side in image_size)
     encoded = items.encoded
     if training and cache is None:  # shuffled still encoded, as folders shuffle file names
-        encoded = encoded.shuffle(min(len(items), 1024), seed=seed, reshuffle_each_iteration=True)
+        encoded = shuffle(encoded, len(items), seed)
     ordered = deterministic or not training
     dataset = Split(encoded, items.items).examples().map(
         _fitter(image_size, resize_mode), num_parallel_calls=AUTOTUNE, deterministic=ordered)
@@ -198,6 +198,25 @@ def make_dataset(items: Split, *, image_size, batch_size: int, num_classes: int 
                           training=training, augmentation=augmentation, cache=cache, seed=seed,
                           deterministic=deterministic, drop_remainder=drop_remainder,
                           crop_size=crop_size)
+
+
+def shuffle(encoded: tf.data.Dataset, count: int, seed: int = 0) -> tf.data.Dataset:
+    """The `count` records of `encoded` in a new order every epoch: a full permutation, as the
+    folder pipeline shuffles its file names.
+
+    A prepared split is stored car by car (CARLA: frame block by frame block), so a buffer
+    smaller than the split would fill each batch from a few neighbouring cars, early batches
+    from the first cars only. A full-size buffer of the still encoded records costs the split's
+    size on disk in memory while it fills (compressed JPEG and PNG bytes, far less than the
+    decoded pixels that `cache="memory"` holds), and nothing else; TFDS' `shuffle_files` would
+    only reorder its few shards.
+
+    Args:
+        encoded: A split's records (`Split.encoded`).
+        count: How many records it holds.
+        seed: The shuffling seed.
+    """
+    return encoded.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
 
 
 def _fitter(image_size, resize_mode: str = "resize"):
