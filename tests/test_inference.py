@@ -388,3 +388,20 @@ def test_a_23_class_model_is_refused_a_submission_naming_it(tmp_path):
         inference.predict_folder(model_path, inputs, tmp_path / "masks", submission=submission,
                                  progress=False)
     assert not submission.exists() and not (tmp_path / "masks").exists()  # nothing written
+
+
+def test_one_stream_predicts_for_folders_and_tfds_in_order_across_batches(rng):
+    from unet.model import build_unet
+
+    model = build_unet(input_shape=(None, None, 3), filters=4, depth=2, num_classes=3)
+    inputs = rng.random((5, 16, 24, 3)).astype(np.float32)
+    sizes = [(16, 24), (32, 48), (8, 12), (16, 24), (33, 50)]
+    stream = ((image, size, f"key{index}")
+              for index, (image, size) in enumerate(zip(inputs, sizes)))
+    results = list(inference.predict_stream(model, stream, num_classes=3, batch_size=2))
+    assert [key for key, _ in results] == [f"key{index}" for index in range(5)]
+    for (_, probabilities), image, size in zip(results, inputs, sizes):
+        alone = inference.to_native(model(image[None], training=False)[0], size, "resize")
+        np.testing.assert_allclose(probabilities, inference.probabilities_from_logits(alone, 3),
+                                   atol=1e-5)
+        assert probabilities.shape == (*size, 3)

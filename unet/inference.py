@@ -125,12 +125,48 @@ def predict_native(model, items, *, image_size, num_classes: int, batch_size: in
     paths = [getattr(item, "image", item) for item in items]
     batches = make_image_dataset(paths, image_size=size, batch_size=batch_size,
                                  resize_mode=resize_mode, skip_errors=skip_errors)
-    for images, heights, widths, indices in batches:
-        logits = predict_logits(model, images, tta)
-        for item, height, width, index in zip(logits, heights.numpy(), widths.numpy(),
-                                              indices.numpy()):
-            native = to_native(item, (int(height), int(width)), resize_mode)
-            yield items[index], probabilities_from_logits(native, num_classes).numpy()
+    stream = ((image, (int(height), int(width)), items[index])
+              for images, heights, widths, indices in batches
+              for image, height, width, index in zip(images.numpy(), heights.numpy(),
+                                                     widths.numpy(), indices.numpy()))
+    yield from predict_stream(model, stream, num_classes=num_classes, batch_size=batch_size,
+                              resize_mode=resize_mode, tta=tta)
+
+
+def predict_stream(model, stream, *, num_classes: int, batch_size: int = 8,
+                   resize_mode: str = "resize", tta: str | None = None):
+    """The one path from model inputs to probabilities at each image's own size, for folders
+    (`predict_native`) and TFDS splits (`tfds_source.predict_native`): batches of inputs
+    through `predict_logits`, each back to its size by `to_native`, then
+    `probabilities_from_logits`.
+
+    Args:
+        model: A Keras model returning logits, taking the inputs' size (`model_at_size`).
+        stream: `(input, (height, width), key)` triples: an image scaled to [0, 1] at the
+            model's size, its image's native size, and anything that names it.
+        num_classes: The model's output channels.
+        batch_size: Inputs per prediction batch (the last may be smaller).
+        resize_mode: How the inputs were fitted (`"resize"` or `"pad"`).
+        tta: `"flip"` to average in the horizontal flip's logits.
+
+    Returns:
+        A generator of `(key, probabilities)`, `(H, W, C)` float32, in the stream's order.
+    """
+    batch = []
+
+    def flush():
+        logits = predict_logits(model, tf.stack([inputs for inputs, _, _ in batch]), tta)
+        for values, (_, native_size, key) in zip(logits, batch):
+            native = to_native(values, native_size, resize_mode)
+            yield key, probabilities_from_logits(native, num_classes).numpy()
+
+    for entry in stream:
+        batch.append(entry)
+        if len(batch) == batch_size:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
 
 
 @dataclasses.dataclass(frozen=True)

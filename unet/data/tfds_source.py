@@ -234,8 +234,7 @@ def predict_native(model, items: Split, *, image_size, num_classes: int, batch_s
                    resize_mode: str = "resize", tta: str | None = None, prediction_size=None):
     """`inference.predict_native` for a TFDS split: yields `(item, probabilities, mask, image)`
     at each example's stored size (native for the `native` configs), in the split's order,
-    through the same steps (`model_input`, `inference.predict_logits`, `inference.to_native`,
-    `inference.probabilities_from_logits`)."""
+    through the same steps (`model_input`, then `inference.predict_stream`)."""
     from unet import inference
 
     size = tuple(int(side) for side in (prediction_size or image_size))
@@ -245,25 +244,14 @@ def predict_native(model, items: Split, *, image_size, num_classes: int, batch_s
         return (scale(model_input(example["image"], size, resize_mode)), example["image"],
                 example["mask"], example["file_name"])
 
-    stream = items.examples().map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
+    examples = items.examples().map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
+    stream = ((inputs, mask.shape[:2], (name, mask, image))
+              for inputs, image, mask, name in examples.prefetch(AUTOTUNE).as_numpy_iterator())
     by_name = {item.name: item for item in items}
-    batch = []
-
-    def flush():
-        logits = inference.predict_logits(model, tf.stack([inputs for inputs, *_ in batch]),
-                                          tta)
-        for values, (_, image, mask, name) in zip(logits, batch):
-            native = inference.to_native(values, mask.shape[:2], resize_mode)
-            probabilities = inference.probabilities_from_logits(native, num_classes).numpy()
-            yield by_name[name.decode()], probabilities, mask[..., 0], image
-
-    for example in stream.prefetch(AUTOTUNE).as_numpy_iterator():
-        batch.append(example)
-        if len(batch) == batch_size:
-            yield from flush()
-            batch = []
-    if batch:
-        yield from flush()
+    for (name, mask, image), probabilities in inference.predict_stream(
+            model, stream, num_classes=num_classes, batch_size=batch_size,
+            resize_mode=resize_mode, tta=tta):
+        yield by_name[name.decode()], probabilities, mask[..., 0], image
 
 
 def batches(examples: tf.data.Dataset, *, image_size, batch_size: int, training: bool = False,
