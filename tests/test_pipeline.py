@@ -303,3 +303,35 @@ def test_out_of_range_and_non_binary_png_masks_stop_training_naming_the_file(tmp
     pair = Pair(tmp_path / "image.png", tmp_path / "grey.png", None, "a")
     _, masks = collect(make_dataset([pair], image_size=(48, 64), batch_size=1))
     np.testing.assert_array_equal(masks[0, ..., 0], binary // 255)
+
+
+def test_every_image_and_mask_is_checked_against_the_pixel_limit_before_decoding(tmp_path):
+    """Pairs listed without checks (`verify=False`, or made by hand): the loader still reads
+    each file's header first, not only the first image's, and names the file."""
+    import struct
+    import zlib
+
+    from unet.data import Pair, image_files
+    from unet.data.pairs import data_error_in
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    # A 100-byte file declaring 10,000 x 10,000 pixels: over the limit, refused unread.
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10_000, 10_000, 8, 0,
+                                                                 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    image = np.zeros((48, 64, 3), np.uint8)
+    Image.fromarray(image).save(tmp_path / "good.png")
+    Image.fromarray(image[..., 0]).save(tmp_path / "good_mask.png")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    good = Pair(tmp_path / "good.png", tmp_path / "good_mask.png", None, "a")
+    over = f"10000x10000 pixels is over the limit of {image_files.MAX_PIXELS:,}"
+    for pair, named in [(Pair(tmp_path / "bomb.png", good.mask, None, "b"), "bomb.png"),
+                        (Pair(good.image, tmp_path / "bomb.png", None, "b"), "bomb.png")]:
+        with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+            collect(make_dataset([good, pair], image_size=(48, 64), batch_size=2,
+                                 num_classes=23))
+        assert str(data_error_in(raised.value)) == (
+            f"{tmp_path / named}: {over}; refused before decoding.")

@@ -151,8 +151,10 @@ def rle_decode(rle: str, shape=IMAGE_SIZE, source: str = "rle") -> np.ndarray:
 
 
 def read_mask(path) -> np.ndarray:
-    """Reads a Carvana mask GIF as uint8 {0, 1} (any other grey level is an error)."""
+    """Reads a Carvana mask GIF as uint8 {0, 1} (any other grey level is an error), after
+    checking its header (`image_files.inspect`: size limit, end marker)."""
     path = Path(path)
+    image_files.inspect(path)
     try:
         with Image.open(path) as image:
             image.load()

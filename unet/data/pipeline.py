@@ -130,11 +130,13 @@ def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
     return carla.read_mask(path, num_classes)
 
 
-def _checked_size(path: bytes) -> np.ndarray:
+def _checked(path: bytes) -> tuple[bytes, np.ndarray]:
     # `image_files.inspect` of every image before it is decoded: the pixel limit (a small file
     # can declare gigapixels), a truncated file or a foreign one stop with an error naming it.
+    # The path comes back out, so reading the file depends on the check as data (tf.data runs
+    # a map function's ops without waiting on control dependencies alone).
     info = image_files.inspect(path.decode())
-    return np.array([info.height, info.width], np.int32)
+    return path, np.array([info.height, info.width], np.int32)
 
 
 def _decode_rle(rle, height, width):
@@ -244,10 +246,10 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
 
     def load_image(path):
-        native = tf.numpy_function(_checked_size, [path], tf.int32, stateful=False)
+        checked_path, native = tf.numpy_function(_checked, [path], (tf.string, tf.int32),
+                                                 stateful=False)
         native = tf.ensure_shape(native, (2,))
-        with tf.control_dependencies([native]):  # nothing is decoded before its header passed
-            data = tf.io.read_file(path)
+        data = tf.io.read_file(tf.ensure_shape(checked_path, ()))  # read once its header passed
         image = tf.cond(
             tf.io.is_jpeg(data),
             lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio),
