@@ -27,6 +27,15 @@ OLD_CPU = RunConfig(
 )
 
 
+def describe(config: RunConfig) -> str:
+    """`192x288, 128x192 crops, 16 filters, 40 epochs, lr 0.001 warmup_cosine`, from the config."""
+    data, train = config.data, config.train
+    size = "x".join(map(str, data.image_size))
+    crops = f", {'x'.join(map(str, data.crop_size))} crops" if data.crop_size else ""
+    return (f"{size}{crops}, {config.model.filters} filters, {train.epochs} epochs, "
+            f"lr {train.learning_rate:g} {train.schedule}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cars", type=int, default=12, help="generated cars (a third held out)")
@@ -39,9 +48,9 @@ def main() -> None:
     data = {"synthetic_cars": args.cars, "synthetic_image_size": tuple(args.image_size),
             "val_fraction": new.data.val_fraction}
     rows = []
-    for name, config in (("old cpu (96x144, 8 filters, 16 epochs)", OLD_CPU),
-                         ("new cpu (192x288, 128x192 crops, 16 filters, 24 epochs)", new)):
+    for name, config in (("old cpu", OLD_CPU), ("new cpu", new)):
         config = config.override(data=data)
+        name = f"{name} ({describe(config)})"
         run_dir = experiments.run_dir_for(config, args.runs_dir)
         started = time.perf_counter()
         metrics = training.train(config, run_dir, verbose=2)

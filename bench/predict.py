@@ -2,7 +2,7 @@
 the model's training size, resize probabilities back, threshold, write the mask PNG and the
 submission row.
 
-    python bench/predict.py --model runs/synthetic/cpu/lr2e-3_bs8_k3/best.keras  # after make demo
+    python bench/predict.py --model runs/synthetic/cpu/lr1e-3_bs8_k3/best.keras  # after make demo
 """
 
 from __future__ import annotations
