@@ -90,7 +90,8 @@ def test_evaluate_reads_size_and_classes_from_a_model_without_config(trained, ca
     (["--val-fraction", "1.5"], "--val-fraction"), (["--kernel-size", "4"], "--kernel-size"),
     (["--image-size", "0", "96"], "--image-size"), (["--filters", "0"], "--filters"),
     (["--depth", "0"], "--depth"), (["--steps-per-epoch", "0"], "--steps-per-epoch"),
-    (["--preset", "gpu"], "--preset"),
+    (["--preset", "gpu"], "--preset"), (["--learning-rate", "inf"], "finite"),
+    (["--crop-size", "0", "96"], "--crop-size"),
 ])
 def test_bad_values_are_refused_before_anything_runs(flags, named, tmp_path):
     refused = run_cli("train", *flags, "--runs-dir", "runs", cwd=tmp_path)

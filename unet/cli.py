@@ -28,7 +28,7 @@ def _positive(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
         if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be above 0; received {text}")
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0; received {text}")
         return value
     parse.__name__ = kind.__name__
     return parse
@@ -190,6 +190,9 @@ def config_from_args(args):
         train["jit_compile"] = True
     crop = getattr(args, "crop_size", None)
     if crop is not None:
+        if crop != [0, 0] and min(crop) < 1:
+            raise ValueError(f"argument --crop-size: H and W must be above 0 (or both 0 for "
+                             f"whole images); received {crop[0]} {crop[1]}")
         data["crop_size"] = None if crop == [0, 0] else tuple(crop)
     elif "image_size" in data and config.data.crop_size is not None:
         size, crop = data["image_size"], config.data.crop_size
