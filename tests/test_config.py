@@ -87,3 +87,11 @@ def test_one_rule_says_what_is_a_car_mask():
                    lambda: metrics.training_metrics(23, binary=True)):
         with pytest.raises(ValueError, match="1 or 2 output classes; received"):
             refuse()
+
+
+def test_a_dataset_without_a_folder_says_how_to_generate_one():
+    from unet.data import sources
+
+    config = preset("smoke").for_dataset("carla")
+    with pytest.raises(ValueError, match="--data-dir.*data synthetic --dataset carla"):
+        sources.dataset_dir(config.data)

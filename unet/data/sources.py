@@ -48,7 +48,10 @@ def dataset_dir(config) -> Path:
     if config.dataset == "synthetic" and config.data_dir is None:
         return synthetic_carvana_dir(config)
     if config.data_dir is None:
-        raise ValueError(f"dataset {config.dataset!r} needs a data_dir (--data-dir).")
+        raise ValueError(
+            f"dataset {config.dataset!r} needs a data_dir (--data-dir); without the real files, "
+            f"generate look-alikes first: python -m unet data synthetic --dataset "
+            f"{config.dataset} --out data/{config.dataset}_like")
     return Path(config.data_dir)
 
 
