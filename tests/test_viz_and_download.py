@@ -24,6 +24,21 @@ def test_figures_have_the_expected_panels():
     assert "mean 0.9467" in histogram.axes[0].get_legend().get_texts()[0].get_text()
 
 
+def test_runs_of_other_grids_are_never_joined_by_one_line():
+    from unet.config import preset
+
+    cpu = preset("cpu")
+    old = cpu.override(model={"filters": 8})  # another configuration: another grid
+    rows = [{"grid": config.override(train={"learning_rate": lr}).grid, "batch_size": 8,
+             "kernel_size": 3, "learning_rate": lr, "dice": dice}
+            for config, lr, dice in ((cpu, 1e-3, 0.97), (cpu, 3e-3, 0.96), (old, 1e-4, 0.55))]
+    assert rows[0]["grid"] == rows[1]["grid"] != rows[2]["grid"]
+    lines = viz.plot_score_vs_learning_rate(rows).axes[0].get_lines()
+    assert sorted(len(line.get_xdata()) for line in lines) == [1, 2]
+    labels = [line.get_label() for line in lines]
+    assert any(label.startswith(rows[2]["grid"]) for label in labels)  # same preset folder
+
+
 def test_figures_are_saved_as_png_where_asked(tmp_path):
     path = viz.save_figure(viz.plot_histogram([1, 2, 3], "x"), tmp_path / "sub" / "h.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -324,6 +324,18 @@ class RunConfig:
         top = f"tfds-{self.data.dataset}" if self.data.tfds else self.data.dataset
         return Path(top) / self.preset / name
 
+    @property
+    def grid(self) -> str:
+        """What the points of one grid share: `<dataset>/<preset>/` and a short hash of the
+        configuration less the grid's axes (learning rate, batch size, kernel size) and epochs.
+        Runs of other presets or settings have another `grid`, so a plot never joins them."""
+        values = _identity(self)
+        values["train"].pop("learning_rate")
+        values["train"].pop("batch_size")
+        values["model"].pop("kernel_size")
+        digest = hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:6]
+        return f"{self.folder.parent.as_posix()}/{digest}"
+
     def for_dataset(self, dataset: str) -> RunConfig:
         """This configuration moved to `dataset` (`carvana`, or a prepared TFDS dataset,
         `tfds:carvana`), with that dataset's defaults (class count, loss, CARLA's size)

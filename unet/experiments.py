@@ -100,6 +100,7 @@ def summarize_run(run_dir) -> dict:
         "folder": str(config.folder),
         "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
         "preset": config.preset,
+        "grid": config.grid,
         "learning_rate": config.train.learning_rate,
         "batch_size": config.train.batch_size,
         "kernel_size": config.model.kernel_size,

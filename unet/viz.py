@@ -140,13 +140,19 @@ def plot_learning_curves(histories: dict, metric: str = "dice"):
 
 
 def plot_score_vs_learning_rate(rows, score: str = "dice"):
-    """Validation `score` against learning rate, one line per (batch size, kernel size)."""
+    """Validation `score` against learning rate, one line per (batch size, kernel size) of
+    each grid (`row["grid"]`): runs of other presets or settings are never joined by a line."""
     figure, axis = plt.subplots(figsize=(5.5, 3.6))
-    groups = sorted({(r["batch_size"], r["kernel_size"]) for r in rows})
-    for batch_size, kernel_size in groups:
+    groups = sorted({(r.get("grid", ""), r["batch_size"], r["kernel_size"]) for r in rows})
+    grids = {group[0] for group in groups}
+    for grid, batch_size, kernel_size in groups:
         points = sorted((r["learning_rate"], r.get(score, np.nan)) for r in rows
-                        if (r["batch_size"], r["kernel_size"]) == (batch_size, kernel_size))
-        axis.plot(*zip(*points), "o-", label=f"batch {batch_size}, kernel {kernel_size}")
+                        if (r.get("grid", ""), r["batch_size"], r["kernel_size"])
+                        == (grid, batch_size, kernel_size))
+        parent = grid.rsplit("/", 1)[0]
+        shared = sum(g.rsplit("/", 1)[0] == parent for g in grids) > 1
+        where = f"{grid if shared else parent}, " if len(grids) > 1 else ""
+        axis.plot(*zip(*points), "o-", label=f"{where}batch {batch_size}, kernel {kernel_size}")
     axis.set_xscale("log")
     axis.set_xlabel("learning rate")
     axis.set_ylabel(f"validation {score} (native size)")
