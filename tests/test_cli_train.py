@@ -58,6 +58,10 @@ def test_the_readme_sequence_in_smoke_form(tmp_path):
     reported = run_cli("report", cwd=tmp_path, env=env)
     assert reported.returncode == 0, reported.stderr[-3000:]
     assert "carvana/smoke/lr1e-3_bs4_k3" in (tmp_path / "memory" / "README.md").read_text()
+    everything = run_cli("report", "--all", "--no-overlays", cwd=tmp_path, env=env)
+    assert everything.returncode == 0, everything.stderr[-3000:]
+    assert "Made by `python -m unet report --all`" in (tmp_path / "memory" / "README.md"
+                                                         ).read_text()
 
     predicted = run_cli("predict", "--model", str(model), "--input", str(data / "test"),
                         "--output", "predictions", "--submission", "submission.csv.gz",

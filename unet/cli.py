@@ -320,8 +320,10 @@ def _report(args) -> int:
     from unet import experiments, report
 
     run_dirs = experiments.find_runs(args.runs_dir) if args.all else None
-    print(report.write_report(args.runs_dir, args.memory_dir, overlays=not args.no_overlays,
-                              run_dirs=run_dirs))
+    # Every run is not what the recorded command made: the report says what made it.
+    command = "python -m unet report --all" if args.all else None
+    print(report.write_report(args.runs_dir, args.memory_dir, command,
+                              overlays=not args.no_overlays, run_dirs=run_dirs))
     return 0
 
 
