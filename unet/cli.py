@@ -258,9 +258,10 @@ def _evaluate(args) -> int:
     if saved.is_file():
         config = RunConfig.load(saved)
     else:  # what the model itself says: its input size and class count
-        from unet.config import preset
+        from unet.config import binary_model, preset
 
-        dataset = args.dataset or ("carla" if model.output_shape[-1] > 2 else "synthetic")
+        dataset = args.dataset or ("synthetic" if binary_model(model.output_shape[-1])
+                                   else "carla")
         config = preset(args.preset).for_dataset(dataset)
         height, width = model.input_shape[1:3]
         config = config.override(data={"crop_size": None})  # evaluation sees whole images

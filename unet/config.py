@@ -319,21 +319,20 @@ class RunConfig:
         base = PRESETS.get(self.preset)
         if base is None or _identity(self) != _identity(base.for_dataset(self.data.source)
                                                          .override(**_axes(self))):
-            name += "-" + hashlib.sha1(json.dumps(_identity(self), sort_keys=True).encode()
-                                       ).hexdigest()[:6]
+            name += "-" + _digest(_identity(self))
         top = f"tfds-{self.data.dataset}" if self.data.tfds else self.data.dataset
         return Path(top) / self.preset / name
 
     @property
     def grid(self) -> str:
         """What the points of one grid share: `<dataset>/<preset>/` and a short hash of the
-        configuration less the grid's axes (learning rate, batch size, kernel size) and epochs.
+        configuration less the grid's axes (learning rate, batch size, kernel size).
         Runs of other presets or settings have another `grid`, so a plot never joins them."""
         values = _identity(self)
-        values["train"].pop("learning_rate")
-        values["train"].pop("batch_size")
-        values["model"].pop("kernel_size")
-        digest = hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:6]
+        for section, axes in _axes(self).items():
+            for axis in axes:
+                values[section].pop(axis)
+        digest = _digest(values)
         return f"{self.folder.parent.as_posix()}/{digest}"
 
     def for_dataset(self, dataset: str) -> RunConfig:
@@ -400,6 +399,11 @@ def _identity(config: RunConfig, data_dir: bool = False) -> dict:
     if values["data"]["tfds"] is None:
         values["data"].pop("tfds")  # folders: the names runs had before TFDS was read
     return values
+
+
+def _digest(values: dict) -> str:
+    """A short, stable hash of a configuration's values (run folders, grids)."""
+    return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:6]
 
 
 def _axes(config: RunConfig) -> dict:

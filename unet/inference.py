@@ -442,7 +442,7 @@ def _predict_into(model, settings, paths, output, writer, *, overlay, tta, thres
             with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
                 Image.fromarray(pixels.astype(np.uint8)).save(partial)
             if overlay:
-                image = image_files.decode(path, "RGB")
+                image = image_files.decode(path, "RGB", scan=False)
                 picture = viz.overlay(image, mask) if settings.binary else viz.class_map(mask)
                 with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
                     Image.fromarray(picture).save(partial, quality=90)

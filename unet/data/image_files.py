@@ -116,17 +116,18 @@ def inspect(path) -> ImageInfo:
     return info
 
 
-def decode(path, mode: str | None = None) -> np.ndarray:
+def decode(path, mode: str | None = None, *, scan: bool = True) -> np.ndarray:
     """Decodes a whole image with PIL (for validation and tests, not the training pipeline),
     after checking its header (`inspect`: size limit, end marker). JPEGs are also decoded by
-    libjpeg with its warnings watched, to catch damaged scan data.
+    libjpeg with its warnings watched, to catch damaged scan data, unless `scan` is False
+    (a second full decode: skipped where the pipeline has just decoded the image).
 
     Raises:
         DataError: the file is unreadable, too large, or its pixel data is corrupt or
             truncated; the message names the file.
     """
     info = inspect(path)
-    if info.format == "JPEG":
+    if scan and info.format == "JPEG":
         warning = jpeg_warning(path)
         if warning:
             raise DataError(f"{path}: damaged JPEG data (libjpeg: {warning}).")

@@ -149,5 +149,5 @@ def native_predictions(model, items, *, dataset: str, images: bool = False, **kw
     from unet.data import image_files
 
     for pair, probabilities in inference.predict_native(model, items, **kwargs):
-        image = image_files.decode(pair.image, "RGB") if images else None
+        image = image_files.decode(pair.image, "RGB", scan=False) if images else None
         yield pair.name, read_native_mask(pair, dataset), probabilities, image
