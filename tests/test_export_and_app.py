@@ -6,6 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from unet import app, checkpoints, export, inference
+from unet.data import image_files
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +82,7 @@ def _jpeg(width=96, height=64):
         (b"<html>hello</html>", "not a readable JPEG or PNG"),
         (_jpeg()[:200], "not a readable JPEG or PNG"),
         ("gif", "photo is GIF; upload a JPEG or PNG photo"),
-        (None, "limit is 16,777,216 pixels"),
+        (None, "has 8000x8000 pixels; the limit is 50,000,000 pixels"),
     ],
 )
 def test_bad_uploads_get_a_clear_message(data, message):
@@ -89,13 +90,18 @@ def test_bad_uploads_get_a_clear_message(data, message):
         buffer = io.BytesIO()
         Image.new("P", (8, 8)).save(buffer, format="GIF")
         data = buffer.getvalue()
-    if data is None:  # a PNG declaring 5000x5000 pixels in a few kilobytes
+    if data is None:  # a PNG declaring 8000x8000 pixels in a few kilobytes
         buffer = io.BytesIO()
-        Image.new("1", (5000, 5000)).save(buffer, format="PNG")
+        Image.new("1", (8000, 8000)).save(buffer, format="PNG")
         data = buffer.getvalue()
         assert len(data) < 50_000
     with pytest.raises(app.UploadError, match=message):
         app.read_upload(data, "photo")
+
+
+def test_the_app_refuses_the_pixels_the_library_refuses():
+    assert "MAX_PIXELS" not in vars(app)  # one policy: image_files.MAX_PIXELS
+    assert image_files.MAX_PIXELS < 8000 * 8000
 
 
 def test_a_good_upload_decodes_to_rgb():

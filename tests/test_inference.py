@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unet import checkpoints, cli, inference
+from unet import checkpoints, cli, inference, postprocess, predict_files
 from unet.data import carvana, sources
 from unet.submission import SubmissionWriter
 
@@ -17,25 +17,27 @@ pytestmark = pytest.mark.slow
 
 def test_masks_are_written_at_native_size_and_match_evaluation(trained, tmp_path):
     model_path, config = trained
-    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    pairs = val_pairs[:5]
+    _, val_pairs = sources.split(config.data, seed=config.train.seed)
+    pairs = val_pairs.head(5)
     inputs = tmp_path / "in"
     inputs.mkdir()
-    for pair in pairs:
+    for pair in pairs.items:
         (inputs / pair.name).symlink_to(pair.image)
-    result = inference.predict_folder(model_path, inputs, tmp_path / "out", overlay=True,
+    result = predict_files.predict_folder(model_path, inputs, tmp_path / "out", overlay=True,
                                       tta="flip", progress=False)
     assert result == {"images": 5, "skipped": 0, "submission": None, "failed": {},
                       "ignored": []}
     model = checkpoints.load_model(model_path, compile=False)
-    expected = inference.predict_native(model, pairs, image_size=config.data.image_size,
-                                         num_classes=1, tta="flip")
-    for pair, probabilities in expected:
-        written = np.asarray(Image.open(tmp_path / "out" / f"{pair.image.stem}_mask.png"))
+    expected = inference.predict_items(model, pairs, image_size=config.data.image_size,
+                                       num_classes=1, tta="flip")
+    for example, probabilities in expected:
+        stem = example.name.rsplit(".", 1)[0]
+        written = np.asarray(Image.open(tmp_path / "out" / f"{stem}_mask.png"))
         assert written.shape == (64, 96) and set(np.unique(written)) <= {0, 255}
         np.testing.assert_array_equal(written // 255,
-                                      inference.labels_from_probabilities(probabilities, 1))
-        assert (tmp_path / "out" / f"{pair.image.stem}_overlay.jpg").is_file()
+                                      postprocess.labels_from_probabilities(probabilities, 1))
+        assert example.truth.shape == (64, 96) and example.image is None
+        assert (tmp_path / "out" / f"{stem}_overlay.jpg").is_file()
 
 
 def test_flip_tta_averages_the_flipped_logits(trained):
@@ -55,7 +57,7 @@ def test_flip_tta_averages_the_flipped_logits(trained):
 def test_the_submission_decodes_back_to_the_written_masks(trained, carvana_dir, tmp_path):
     model_path, _ = trained
     submission = tmp_path / "submission.csv.gz"
-    result = inference.predict_folder(model_path, carvana_dir / "test", tmp_path / "masks",
+    result = predict_files.predict_folder(model_path, carvana_dir / "test", tmp_path / "masks",
                                       submission=submission, progress=False)
     assert result["images"] == 16
     with gzip.open(submission, "rt") as stream:
@@ -93,11 +95,11 @@ def test_bad_inputs_are_refused_clearly(trained, tmp_path):
     from unet.data import DataError
 
     with pytest.raises(DataError, match="No .jpg or .png images"):
-        inference.predict_folder(model_path, tmp_path, tmp_path / "out")
+        predict_files.predict_folder(model_path, tmp_path, tmp_path / "out")
     with pytest.raises(DataError, match="no such file or folder"):
-        inference.predict_folder(model_path, tmp_path / "absent.jpg", tmp_path / "out")
+        predict_files.predict_folder(model_path, tmp_path / "absent.jpg", tmp_path / "out")
     with pytest.raises(ValueError, match="Nothing to write"):
-        inference.predict_folder(model_path, tmp_path)
+        predict_files.predict_folder(model_path, tmp_path)
 
 
 def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carvana_dir,
@@ -136,8 +138,8 @@ def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, t
     import shutil
 
     model_path, config = trained
-    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    image = val_pairs[0].image
+    _, val_pairs = sources.split(config.data, seed=config.train.seed)
+    image = val_pairs.items[0].image
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(model_path, run / "best.keras")
@@ -148,16 +150,18 @@ def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, t
         (run / "metrics.json").write_text(json.dumps(scores))
         tta, reason = inference.auto_tta(run / "best.keras")
         assert tta == ("flip" if name == "helps" else "none") and "0.9000 without" in reason
-        inference.predict_folder(run / "best.keras", image, tmp_path / name, progress=False)
+        result = predict_files.predict_folder(run / "best.keras", image, tmp_path / name,
+                                              progress=False)
+        assert result["tta"] == reason  # "auto" is resolved by the library, and says why
         written[name] = np.asarray(Image.open(tmp_path / name / f"{image.stem}_mask.png"))
     for tta in ("flip", "none"):
-        inference.predict_folder(run / "best.keras", image, tmp_path / tta, tta=tta,
+        predict_files.predict_folder(run / "best.keras", image, tmp_path / tta, tta=tta,
                                  progress=False)
         written[tta] = np.asarray(Image.open(tmp_path / tta / f"{image.stem}_mask.png"))
     np.testing.assert_array_equal(written["helps"], written["flip"])
     np.testing.assert_array_equal(written["hurts"], written["none"])
     with pytest.raises(ValueError, match="tta must be one of"):
-        inference.predict_folder(model_path, image, tmp_path / "x", tta="rotate")
+        predict_files.predict_folder(model_path, image, tmp_path / "x", tta="rotate")
 
 
 def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, capsys):
@@ -175,10 +179,11 @@ def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, ca
     assert inference.settings_for(model_path, model).input_size == config.data.image_size
     with pytest.raises(ValueError, match="cannot predict at 13x17"):
         inference.model_at_size(model, (13, 17))
-    _, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    native = dict(inference.predict_native(model, val_pairs[:2], image_size=config.data.image_size,
-                                            num_classes=1, prediction_size=bigger))
-    assert all(p.shape == (64, 96, 1) for p in native.values())
+    _, val_pairs = sources.split(config.data, seed=config.train.seed)
+    native = list(inference.predict_items(model, val_pairs.head(2),
+                                          image_size=config.data.image_size, num_classes=1,
+                                          prediction_size=bigger))
+    assert len(native) == 2 and all(p.shape == (64, 96, 1) for _, p in native)
     code = cli.main(["evaluate", "--model", str(model_path), "--data-dir", str(carvana_dir),
                      "--dataset", "carvana", "--prediction-size", *map(str, bigger),
                      "--tta", "flip"])
@@ -206,10 +211,10 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     model_path, _ = trained
     inputs = _test_images(tmp_path / "in")
     submission = tmp_path / "sub.csv.gz"
-    first = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    first = predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
     assert first["images"] == 3 and first["submission"] == str(submission)
     before = submission.stat().st_mtime_ns
-    again = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    again = predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
     assert again["complete"] and again["images"] == 0 and again["skipped"] == 3
     assert submission.stat().st_mtime_ns == before
     # Masks wanted too: they are written, and the finished submission is named, not redone.
@@ -221,7 +226,7 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     assert submission.stat().st_mtime_ns == before
     (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
     with pytest.raises(ValueError, match="complete without 1 of the inputs \\(e.g. car_09.jpg"):
-        inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+        predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
 
 
 def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
@@ -231,7 +236,8 @@ def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
     with SubmissionWriter(submission) as writer:  # every row written, killed before gzip
         for path in sorted(inputs.iterdir()):
             writer.write(path.name, "1 2")
-    result = inference.predict_folder(model_path, inputs, submission=submission, progress=False)
+    result = predict_files.predict_folder(model_path, inputs, submission=submission,
+                                          progress=False)
     assert result["images"] == 0 and result["skipped"] == 3
     assert result["submission"] == str(submission)
     rows = _read_submission(submission)
@@ -301,17 +307,17 @@ def test_inputs_are_checked_before_anything_is_written(trained, tmp_path):
     (inputs / "more").mkdir()
     (inputs / "UPPER.JPG").write_bytes((inputs / "car_00.jpg").read_bytes())
     ignored = []
-    paths = inference.list_inputs(inputs, ignored)
+    paths = predict_files.list_inputs(inputs, ignored)
     assert [p.name for p in paths] == ["UPPER.JPG", "car_00.jpg", "car_01.jpg"]
     assert sorted(ignored) == sorted([f"{inputs / '._car_00.jpg'} (hidden file)",
                                       f"{inputs / 'more'} (folder)",
                                       f"{inputs / 'notes.txt'} (not .jpg/.jpeg/.png)"])
     (inputs / "car_00.png").write_bytes((inputs / "car_01.jpg").read_bytes())
     with pytest.raises(DataError, match="car_00.jpg and .*car_00.png would write the same mask"):
-        inference.predict_folder(model_path, inputs, tmp_path / "out", progress=False)
+        predict_files.predict_folder(model_path, inputs, tmp_path / "out", progress=False)
     other = _test_images(tmp_path / "other", count=1)
     with pytest.raises(DataError, match="would write the same submission row"):
-        inference.predict_folder(model_path, [inputs / "car_00.jpg", other / "car_00.jpg"],
+        predict_files.predict_folder(model_path, [inputs / "car_00.jpg", other / "car_00.jpg"],
                                  submission=tmp_path / "s.csv.gz", progress=False)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("s.csv.gz*"))
     bomb = tmp_path / "bomb.png"
@@ -319,7 +325,7 @@ def test_inputs_are_checked_before_anything_is_written(trained, tmp_path):
     assert bomb.stat().st_size < 100_000
     with pytest.raises(DataError, match="over the limit of 50,000,000; refused"):
         image_files.decode(bomb)
-    result = inference.predict_folder(model_path, [bomb, inputs / "car_01.jpg"],
+    result = predict_files.predict_folder(model_path, [bomb, inputs / "car_01.jpg"],
                                       tmp_path / "masks", progress=False)
     assert result["images"] == 1 and "refused before decoding" in result["failed"][str(bomb)]
 
@@ -358,12 +364,11 @@ def test_a_two_class_carvana_model_predicts_car_masks_and_a_submission(softmax_r
                      str(submission), "--tta", "none"]) == 0
     assert submission.is_file()
     paths = sorted((carvana_dir / "test").iterdir())
-    expected = dict(inference.predict_native(model, paths, image_size=settings.image_size,
-                                             num_classes=2))
+    expected = dict(inference.predict_images(model, paths, settings))
     with gzip.open(submission, "rt") as stream:
         rows = dict(line.strip().split(",") for line in stream.readlines()[1:])
     for path in paths:
-        car = inference.labels_from_probabilities(expected[path], 2)  # argmax: car = 1
+        car = postprocess.labels_from_probabilities(expected[path], 2)  # argmax: car = 1
         written = np.asarray(Image.open(tmp_path / "masks" / f"{path.stem}_mask.png"))
         assert set(np.unique(written)) <= {0, 255}
         np.testing.assert_array_equal(written, car * 255)
@@ -385,7 +390,7 @@ def test_a_23_class_model_is_refused_a_submission_naming_it(tmp_path):
     submission = tmp_path / "submission.csv.gz"
     with pytest.raises(ValueError, match=re.escape(str(model_path)) + ": a Carvana submission "
                        "needs a car-mask model .* predicts 23 classes"):
-        inference.predict_folder(model_path, inputs, tmp_path / "masks", submission=submission,
+        predict_files.predict_folder(model_path, inputs, tmp_path / "masks", submission=submission,
                                  progress=False)
     assert not submission.exists() and not (tmp_path / "masks").exists()  # nothing written
 
@@ -401,7 +406,7 @@ def test_one_stream_predicts_for_folders_and_tfds_in_order_across_batches(rng):
     results = list(inference.predict_stream(model, stream, num_classes=3, batch_size=2))
     assert [key for key, _ in results] == [f"key{index}" for index in range(5)]
     for (_, probabilities), image, size in zip(results, inputs, sizes):
-        alone = inference.to_native(model(image[None], training=False)[0], size, "resize")
-        np.testing.assert_allclose(probabilities, inference.probabilities_from_logits(alone, 3),
+        alone = postprocess.to_native_size(model(image[None], training=False)[0], size)
+        np.testing.assert_allclose(probabilities, postprocess.probabilities_from_logits(alone, 3),
                                    atol=1e-5)
         assert probabilities.shape == (*size, 3)

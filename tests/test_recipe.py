@@ -9,12 +9,14 @@ import tensorflow as tf
 
 from unet.config import preset
 from unet.data import carvana
-from unet.data.pipeline import Augmentation, _random_crops, make_dataset
+from unet.data import pipeline
+from unet.data.pipeline import Augmentation
+from unet.data.sources import FolderSource
 
 
 def random_crops(dataset, crop_size, seed):
     image_size = dataset.element_spec[0].shape[:2]
-    return _random_crops(dataset, image_size, crop_size, seed, ordered=True)
+    return pipeline.random_crops(dataset, image_size, crop_size, seed, ordered=True)
 
 
 def _patterned(count=6, size=(40, 60)):
@@ -58,15 +60,16 @@ def test_crops_repeat_from_run_to_run_and_change_every_epoch():
 
 def test_training_batches_are_crops_and_validation_batches_whole_images(carvana_dir):
     pairs = carvana.list_pairs(carvana_dir)[:16]
-    train = make_dataset(pairs, image_size=(64, 96), batch_size=8, training=True,
-                         augmentation=Augmentation(), cache="memory", crop_size=(32, 48),
-                         deterministic=True)
+    train = FolderSource(pairs).make_dataset(
+        image_size=(64, 96), batch_size=8, training=True, augmentation=Augmentation(),
+        cache="memory", crop_size=(32, 48), deterministic=True)
     images, masks = next(iter(train))
     assert images.shape == (8, 32, 48, 3) and masks.shape == (8, 32, 48, 1)
     assert images.dtype == tf.float32 and masks.dtype == tf.uint8
     assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
     assert set(np.unique(masks.numpy())) <= {0, 1}  # augmentation keeps masks binary
-    whole = make_dataset(pairs, image_size=(64, 96), batch_size=8, crop_size=(32, 48))
+    whole = FolderSource(pairs).make_dataset(image_size=(64, 96), batch_size=8,
+                                             crop_size=(32, 48))
     assert next(iter(whole))[0].shape == (8, 64, 96, 3)
 
 

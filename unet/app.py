@@ -18,8 +18,9 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from unet.data import image_files
+
 MAX_BYTES = 25 * 1024 * 1024
-MAX_PIXELS = 4096 * 4096  # well above a 1918x1280 Carvana photo
 
 
 class UploadError(ValueError):
@@ -30,8 +31,9 @@ def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
     """Decodes uploaded bytes as an RGB image, refusing what should not be decoded.
 
     Raises:
-        UploadError: too large a file, not a JPEG or PNG, too many pixels (a decompression bomb
-            declares them in its header: checked before decoding), or corrupt data.
+        UploadError: too large a file, not a JPEG or PNG, over `image_files.MAX_PIXELS` (a
+            decompression bomb declares them in its header: checked before decoding), or
+            corrupt data.
     """
     if len(data) > MAX_BYTES:
         raise UploadError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is "
@@ -43,9 +45,9 @@ def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
             if image.format not in ("JPEG", "PNG"):
                 raise UploadError(f"{name} is {image.format or 'not an image'}; upload a JPEG "
                                   "or PNG photo.")
-            if image.width * image.height > MAX_PIXELS:
+            if image.width * image.height > image_files.MAX_PIXELS:
                 raise UploadError(f"{name} has {image.width}x{image.height} pixels; the limit is "
-                                  f"{MAX_PIXELS:,} pixels.")
+                                  f"{image_files.MAX_PIXELS:,} pixels.")
             image.load()
     except UploadError:
         raise
@@ -58,16 +60,17 @@ def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
 
 def mask_png(mask: np.ndarray, binary: bool) -> bytes:
     """The mask as a PNG: 0/255 for a car mask, class ids otherwise."""
+    from unet import postprocess  # TensorFlow: loaded once a model predicts, not to read uploads
+
     buffer = io.BytesIO()
-    pixels = mask * 255 if binary else mask
-    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(postprocess.mask_values(mask, binary)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def main(model_path: str) -> None:
     import streamlit as st
 
-    from unet import checkpoints, viz
+    from unet import checkpoints, postprocess, viz
     from unet.data import carvana
     from unet.inference import predict_array, settings_for
 
@@ -81,7 +84,7 @@ def main(model_path: str) -> None:
         return model, settings_for(path, model)
 
     with st.spinner(f"Loading the model {model_path}..."):
-        model, settings = load(model_path)
+        model, spec = load(model_path)
     upload = st.file_uploader("Photo (JPEG or PNG)", type=["jpg", "jpeg", "png"])
     if upload is None:
         st.info("No photo yet.")
@@ -92,16 +95,15 @@ def main(model_path: str) -> None:
         st.error(str(error))
         return
     tta = st.checkbox("Average with the horizontal flip (test-time augmentation)")
-    mask = predict_array(model, image, settings, tta="flip" if tta else None)
+    mask = predict_array(model, image, spec, tta="flip" if tta else None)
     left, right = st.columns(2)
-    shown = mask * 255 if settings.binary else viz.class_map(mask)
-    left.image(shown.astype(np.uint8), caption=f"mask {mask.shape[1]}x{mask.shape[0]}")
-    picture = viz.overlay(image, mask) if settings.binary else viz.class_map(mask)
-    right.image(picture, caption="overlay")
+    shown = postprocess.mask_values(mask, True) if spec.binary else viz.class_map(mask)
+    left.image(shown, caption=f"mask {mask.shape[1]}x{mask.shape[0]}")
+    right.image(viz.prediction_picture(image, mask, spec.binary), caption="overlay")
     stem = os.path.splitext(os.path.basename(upload.name))[0] or "photo"
-    st.download_button("Download the mask (PNG)", data=mask_png(mask, settings.binary),
+    st.download_button("Download the mask (PNG)", data=mask_png(mask, spec.binary),
                        file_name=f"{stem}_mask.png", mime="image/png")
-    if settings.binary:
+    if spec.binary:
         rle = carvana.rle_encode(mask)
         st.download_button("Download the run-length encoding (Kaggle format)", data=rle,
                            file_name=f"{stem}_rle.txt", mime="text/plain")

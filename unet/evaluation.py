@@ -1,6 +1,6 @@
-"""Scoring a model at native resolution: predictions come from `unet.inference` (logits resized
-back to each image's own size, then probabilities and labels), and are compared with the
-original masks: Dice, IoU, pixel accuracy and the outline's F-score."""
+"""Scoring a model at native resolution: predictions come from `inference.predict_items` (logits
+resized back to each image's own size, then probabilities and labels), and are compared with
+the original masks: Dice, IoU, pixel accuracy and the outline's F-score."""
 
 from __future__ import annotations
 
@@ -10,19 +10,26 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from unet import checkpoints, inference, metrics
+from unet import checkpoints, inference, metrics, postprocess
 from unet.config import RunConfig, binary_dataset
 from unet.data import carla, sources
 
 
-def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
+def scored_classes(dataset: str, num_classes: int) -> int:
+    """The classes a model is scored on: 1 on a car mask (`config.binary_dataset`), also from
+    2-class logits (Dice of the car class), else the model's classes."""
+    return 1 if binary_dataset(dataset) else num_classes
+
+
+def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
              resize_mode: str = "resize", threshold: float = 0.5, progress: bool = True,
              tta: str | None = None, prediction_size=None):
-    """Scores `model` on `pairs` at each image's native resolution.
+    """Scores `model` on `source` at each image's native resolution.
 
     Args:
         model: A Keras model returning logits.
-        pairs: Validation pairs, or a `tfds_source.Split` (scored at its stored size).
+        source: The examples (`sources.FolderSource`, or a TFDS split scored at its stored
+            size).
         dataset: `"carvana"`/`"synthetic"` (binary) or `"carla"` (multi-class).
         image_size: The size the model was trained at.
         num_classes: 1 for binary.
@@ -41,23 +48,22 @@ def evaluate(model, pairs, *, dataset: str, image_size, num_classes: int, batch_
         `pixel_accuracy`, `per_class` (multi-class: pooled over the split, mean over classes
         present); `rows` holds one dict of scores per image.
     """
-    # A binary dataset scored from 2-class logits: its labels are {0, 1}; Dice of the car class.
-    scored_classes = 1 if binary_dataset(dataset) else num_classes
-    width = 1 if scored_classes == 1 else num_classes
-    totals = np.zeros((3, width))
+    scored = scored_classes(dataset, num_classes)
+    totals = np.zeros((3, scored))
     rows = []
-    predictions = sources.native_predictions(
-        model, pairs, dataset=dataset, image_size=image_size, num_classes=num_classes,
-        batch_size=batch_size, resize_mode=resize_mode, tta=tta, prediction_size=prediction_size)
-    for name, truth, native, _ in tqdm(predictions, total=len(pairs), desc="evaluating",
-                                       disable=not progress, leave=False):
-        predicted = inference.labels_from_probabilities(native, num_classes, threshold)
+    predictions = inference.predict_items(
+        model, source, image_size=image_size, num_classes=num_classes, batch_size=batch_size,
+        resize_mode=resize_mode, tta=tta, prediction_size=prediction_size)
+    for example, native in tqdm(predictions, total=len(source), desc="evaluating",
+                                disable=not progress, leave=False):
+        truth = example.truth
+        predicted = postprocess.labels_from_probabilities(native, num_classes, threshold)
         counts = metrics.confusion_counts(truth[None].astype(np.int32),
-                                          predicted[None].astype(np.int32), scored_classes)
+                                          predicted[None].astype(np.int32), scored)
         tp, fp, fn = (np.asarray(c)[0] for c in counts)
         totals += np.stack([tp, fp, fn])
-        rows.append(_image_row(name, tp, fp, fn, truth, predicted, scored_classes))
-    return _summary(rows, totals, scored_classes), rows
+        rows.append(_image_row(example.name, tp, fp, fn, truth, predicted, scored))
+    return _summary(rows, totals, scored), rows
 
 
 def _image_row(name, tp, fp, fn, truth, predicted, num_classes):
@@ -118,22 +124,21 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     """
     run_dir = Path(run_dir)
     config = RunConfig.load(run_dir / "config.json")
-    train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
-    everything = train_pairs + val_pairs
-    known = {pair.name for pair in everything}
+    train, val = sources.split(config.data, seed=config.train.seed)
+    everything = train.concatenate(val)
+    known = set(everything.names)
     missing = [name for name in names if name not in known]
     if missing:
         raise ValueError(f"{run_dir}: no image named {missing[0]!r} in the run's data.")
-    chosen = sources.select(everything, names)
     model = checkpoints.load_model(run_dir / "best.keras", compile=False)
     num_classes = config.model.num_classes
-    shown = 1 if config.data.binary else num_classes
-    predictions = sources.native_predictions(
-        model, chosen, dataset=config.data.dataset, images=True,
-        image_size=config.data.image_size, num_classes=num_classes,
-        resize_mode=config.data.resize_mode)
-    by_name = {name: Example(name, image, truth,
-                             inference.labels_from_probabilities(probabilities, num_classes,
-                                                                 threshold), shown)
-               for name, truth, probabilities, image in predictions}
+    shown = scored_classes(config.data.dataset, num_classes)
+    predictions = inference.predict_items(
+        model, everything.select(names), images=True, image_size=config.data.image_size,
+        num_classes=num_classes, resize_mode=config.data.resize_mode)
+    by_name = {example.name: Example(
+                   example.name, example.image, example.truth,
+                   postprocess.labels_from_probabilities(probabilities, num_classes, threshold),
+                   shown)
+               for example, probabilities in predictions}
     return [by_name[name] for name in names]

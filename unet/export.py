@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from unet import checkpoints, files, inference
+from unet import checkpoints, files, postprocess
 from unet.data import pipeline
 from unet.inference import settings_for
 
@@ -20,19 +20,19 @@ def export_saved_model(model_path, out_dir, image_size=None) -> Path:
     """Writes a SavedModel whose `serve` signature takes `images` (uint8, `[N, H, W, 3]`, any
     H and W) and returns `masks` (uint8 `[N, H, W, 1]`: {0, 1} or class ids) and
     `probabilities` (float32 `[N, H, W, C]`), through the same steps as `unet.inference`
-    (resized or padded as the model was trained)."""
+    (`pipeline.model_input`, then `postprocess`; resized or padded as the model was
+    trained)."""
     model = checkpoints.load_model(model_path, compile=False)
-    settings = settings_for(model_path, model, image_size)
-    classes = settings.num_classes
+    spec = settings_for(model_path, model, image_size)
+    classes = spec.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def serve(images):
-        pixels = pipeline.scale(pipeline.model_input(images, settings.image_size,
-                                                     settings.resize_mode))
-        logits = inference.native_logits(model(pixels, training=False), tf.shape(images)[1:3],
-                                          settings.resize_mode)
-        probabilities = inference.probabilities_from_logits(logits, classes)
-        return {"masks": inference.labels_from_probabilities(probabilities, classes)[..., None],
+        pixels = pipeline.model_input(images, spec.image_size, spec.resize_mode)
+        logits = postprocess.to_native_size(model(pixels, training=False),
+                                            tf.shape(images)[1:3], spec.resize_mode)
+        probabilities = postprocess.probabilities_from_logits(logits, classes)
+        return {"masks": postprocess.labels_from_probabilities(probabilities, classes)[..., None],
                 "probabilities": probabilities}
 
     archive = keras.export.ExportArchive()
@@ -48,15 +48,15 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     """Writes a TFLite model taking one float32 image in [0, 1] at the training size and
     returning its probabilities (resizing is left to the app, as mobile pipelines do)."""
     model = checkpoints.load_model(model_path, compile=False)
-    settings = settings_for(model_path, model, image_size)
-    height, width = settings.image_size
-    classes = settings.num_classes
+    spec = settings_for(model_path, model, image_size)
+    height, width = spec.image_size
+    classes = spec.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
                                                  name="image")])
     def predict(image):
         logits = model(image, training=False)
-        return {"probabilities": inference.probabilities_from_logits(logits, classes)}
+        return {"probabilities": postprocess.probabilities_from_logits(logits, classes)}
 
     # Through a SavedModel: converting it freezes the weights into constants (converting the
     # concrete function directly left them as variables the interpreter reads uninitialised).

@@ -10,19 +10,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from unet import postprocess
+
 LOSS_NAMES = ("bce", "dice", "bce_dice", "sparse_ce")
-
-
-def _labels(y_true):
-    y_true = tf.convert_to_tensor(y_true)
-    if y_true.shape.rank == 4:
-        y_true = y_true[..., 0]
-    return y_true
 
 
 def binary_crossentropy(y_true, logits):
     """Mean pixel binary cross-entropy of each image, from logits (numerically stable)."""
-    targets = tf.cast(_labels(y_true), tf.float32)
+    targets = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.float32)
     logits = tf.cast(logits[..., 0], tf.float32)
     pixel_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
     return tf.reduce_mean(pixel_loss, axis=(1, 2))
@@ -34,7 +29,7 @@ def soft_dice_loss(y_true, logits, *, num_classes: int = 1, smooth: float = 1.0)
     Binary: on the sigmoid probabilities. Multi-class: on softmax probabilities against one-hot
     labels, averaged over classes. `smooth` keeps an empty-vs-empty image at loss 0.
     """
-    labels = _labels(y_true)
+    labels = postprocess.label_plane(tf.convert_to_tensor(y_true), 3)
     logits = tf.cast(logits, tf.float32)
     if num_classes == 1:
         probabilities = tf.sigmoid(logits)
@@ -63,7 +58,7 @@ def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
             scaled by its true class's weight, and the weighted sum is divided by the weight total
             so that the loss stays on the scale of the unweighted one.
     """
-    labels = tf.cast(_labels(y_true), tf.int32)
+    labels = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
     logits = tf.cast(logits, tf.float32)
     pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     if class_weights is None:

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from unet import postprocess
 from unet.config import binary_model, check_car_mask_classes
 
 AGGREGATES = ("per_image", "dataset")
@@ -30,21 +31,16 @@ def _check_aggregate(aggregate: str) -> None:
 
 def true_labels(y_true) -> tf.Tensor:
     """Labels as int32 `(B, H, W)`, dropping a trailing channel axis of size 1."""
-    y_true = tf.convert_to_tensor(y_true)
-    if y_true.shape.rank == 4:
-        y_true = y_true[..., 0]
-    return tf.cast(y_true, tf.int32)
+    return tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
 
 
 def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
                      threshold: float = 0.5) -> tf.Tensor:
     """Hard int32 labels `(B, H, W)` from logits or probabilities `(B, H, W, num_classes)`."""
-    from unet import inference  # the one logits -> probabilities -> labels path
-
     y_pred = tf.convert_to_tensor(y_pred)
-    probabilities = (inference.probabilities_from_logits(y_pred, num_classes) if from_logits
+    probabilities = (postprocess.probabilities_from_logits(y_pred, num_classes) if from_logits
                      else tf.cast(y_pred, tf.float32))
-    labels = inference.labels_from_probabilities(probabilities, num_classes, threshold)
+    labels = postprocess.labels_from_probabilities(probabilities, num_classes, threshold)
     return tf.cast(labels, tf.int32)
 
 

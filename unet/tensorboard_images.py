@@ -9,17 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unet import files, inference, viz
+from unet import files, postprocess, viz
 
 IMAGES_FOLDER = "predictions"  # under the run's logs/: TensorBoard's "predictions" run
 SCORES_FOLDER = "native"  # under the run's logs/: the best epoch's native-size scores
-
-
-def _uint8(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == np.uint8:
-        return image[..., :3]
-    return np.clip(np.round(image[..., :3] * 255.0), 0, 255).astype(np.uint8)
 
 
 def prediction_panels(images, truths, labels, binary: bool) -> np.ndarray:
@@ -37,15 +30,14 @@ def prediction_panels(images, truths, labels, binary: bool) -> np.ndarray:
     """
     panels = []
     for image, truth, predicted in zip(images, truths, labels):
-        image = _uint8(image)
+        image = viz.as_uint8(image)
         truth = np.asarray(truth).reshape(predicted.shape)
+        shown = viz.prediction_picture(image, predicted, binary)
         if binary:
-            shown = viz.overlay(image, predicted)
             errors = viz.error_map(image, truth, predicted)
         else:
-            shown = (0.5 * _uint8(image) + 0.5 * viz.class_map(predicted)).astype(np.uint8)
             errors = viz.overlay(image, truth != predicted, viz.FALSE_POSITIVE, 0.6)
-        panels.append(np.concatenate([_uint8(image), shown, errors], axis=1))
+        panels.append(np.concatenate([image, shown, errors], axis=1))
     return np.stack(panels)
 
 
@@ -80,9 +72,9 @@ class PredictionImages(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logits = self.model(self.images, training=False)
-        probabilities = inference.probabilities_from_logits(logits, self.num_classes)
-        labels = inference.labels_from_probabilities(np.asarray(probabilities),
-                                                      self.num_classes)
+        probabilities = postprocess.probabilities_from_logits(logits, self.num_classes)
+        labels = postprocess.labels_from_probabilities(np.asarray(probabilities),
+                                                        self.num_classes)
         panels = prediction_panels(self.images, self.truths, labels, self.binary)
         with self.writer.as_default():
             tf.summary.image("predictions (image | prediction | errors)", panels, step=epoch,
@@ -98,31 +90,29 @@ class PredictionImages(keras.callbacks.Callback):
             self.writer.close()
 
 
-def fixed_examples(val_pairs, count: int, *, image_size, num_classes: int, resize_mode: str):
-    """The first `count` validation examples (pairs, or a TFDS split), as the model sees them:
+def fixed_examples(source, count: int, *, image_size, num_classes: int, resize_mode: str):
+    """The first `count` examples of a `pipeline.Source`, as the model sees them:
     `(images, truths)`."""
-    from unet.data import sources
-
-    chosen = val_pairs[:count]
-    dataset = sources.make_dataset(chosen, image_size=image_size, batch_size=len(chosen),
-                                   num_classes=num_classes, resize_mode=resize_mode)
+    chosen = source.head(count)
+    dataset = chosen.make_dataset(image_size=image_size, batch_size=len(chosen),
+                                  num_classes=num_classes, resize_mode=resize_mode)
     images, truths = next(iter(dataset))
     return images.numpy(), truths.numpy()
 
 
-def prediction_image_callbacks(config, run_dir, val_pairs, png: bool = False) -> list:
+def prediction_image_callbacks(config, run_dir, val, png: bool = False) -> list:
     """`[PredictionImages]` for a run whose `train.prediction_images` is above 0, else `[]`.
 
     Args:
         config: The run's `RunConfig`.
         run_dir: The run folder (TensorBoard logs in `logs/`, PNGs in `predictions/`).
-        val_pairs: The validation pairs; the first `train.prediction_images` are shown.
+        val: The validation `pipeline.Source`; its first `train.prediction_images` are shown.
         png: Also write one PNG per epoch to `<run_dir>/predictions/`.
     """
     count = config.train.prediction_images
-    if not count or not val_pairs:
+    if not count or not len(val):
         return []
-    images, truths = fixed_examples(val_pairs, count, image_size=config.data.image_size,
+    images, truths = fixed_examples(val, count, image_size=config.data.image_size,
                                     num_classes=config.model.num_classes,
                                     resize_mode=config.data.resize_mode)
     run_dir = Path(run_dir)

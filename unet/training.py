@@ -155,7 +155,7 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
     # 1. Everything is checked before anything is written: a failed start claims no folder.
     check_config(config)
     run_state(config, run_dir)
-    train_pairs, val_pairs = sources.split_pairs(config.data, seed=config.train.seed)
+    train_pairs, val_pairs = sources.split(config.data, seed=config.train.seed)
 
     with files.lock(run_dir, "run folder"):
         state = run_state(config, run_dir)  # again, now that no other process can change it
@@ -169,8 +169,8 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             raise TrainingDiverged(json.loads((run_dir / "diverged.json").read_text())["message"])
         files.write_json(run_dir / "config.json", config.to_dict())
         files.write_json(run_dir / "split.json", {
-            "train": sorted({p.group for p in train_pairs}),
-            "val": sorted({p.group for p in val_pairs})})
+            "train": sorted({p.group for p in train_pairs.items}),
+            "val": sorted({p.group for p in val_pairs.items})})
         if state in ("new", "resume", "continue"):
             _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy)
         best = checkpoints.load_model(run_dir / "best.keras", compile=False)
@@ -245,11 +245,11 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
-    train_data = sources.make_dataset(
-        train_pairs, training=True, seed=train_config.seed,
+    train_data = train_pairs.make_dataset(
+        training=True, seed=train_config.seed,
         augmentation=Augmentation() if data_config.augment else None,
         crop_size=data_config.crop_size, **common)
-    val_data = sources.make_dataset(val_pairs, **common)
+    val_data = val_pairs.make_dataset(**common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
     keras.utils.set_random_seed(train_config.seed)

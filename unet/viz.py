@@ -9,32 +9,49 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from unet import files
+from unet import files, postprocess
 from unet.data import carla
 
 FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
 FALSE_NEGATIVE = (40, 120, 255)  # car the prediction missed
 
 
-def _as_uint8(image) -> np.ndarray:
+def as_uint8(image) -> np.ndarray:
+    """RGB uint8 `(H, W, 3)` from uint8, or from floats in [0, 1] (scaled by 255) or 0-255,
+    rounded; channels past the third (alpha) dropped."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        image = np.clip(image * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        scale = 255.0 if image.max() <= 1.0 else 1.0
+        image = np.clip(np.round(image * scale), 0, 255).astype(np.uint8)
     return image[..., :3]
 
 
 def _plane(labels) -> np.ndarray:
     """`(H, W)` from `(H, W)` or `(H, W, 1)`."""
-    labels = np.asarray(labels)
-    return labels[..., 0] if labels.ndim == 3 and labels.shape[-1] == 1 else labels
+    return postprocess.label_plane(np.asarray(labels), 2)
 
 
 def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
     """The image with `mask` (nonzero pixels) tinted in `color`; uint8 RGB."""
-    out = _as_uint8(image).astype(np.float32)
+    out = as_uint8(image).astype(np.float32)
     selected = _plane(mask) > 0
     out[selected] = (1 - alpha) * out[selected] + alpha * np.asarray(color, np.float32)
     return out.astype(np.uint8)
+
+
+def prediction_picture(image, labels, binary: bool) -> np.ndarray:
+    """How a prediction is drawn: a car mask over its image (`overlay`), class ids in CARLA's
+    palette (`class_map`).
+
+    Args:
+        image: The RGB image the labels belong to.
+        labels: `(H, W)` predicted labels.
+        binary: The labels are a car mask.
+
+    Returns:
+        uint8 RGB `(H, W, 3)`.
+    """
+    return overlay(image, labels) if binary else class_map(labels)
 
 
 def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:

@@ -24,22 +24,25 @@ _END_MARKERS = {
 }
 
 
-def list_images(folder, suffix: str) -> tuple[list[Path], list[str]]:
+def list_images(folder, suffix) -> tuple[list[Path], list[str]]:
     """The files of `folder` ending in `suffix` in any case (`.jpg`, `.JPG`), sorted, and what
     else it holds as `"path (why)"`: subfolders, hidden files (macOS's `._x.jpg` copies of
     resource forks are not images), files with another suffix.
 
     Args:
         folder: The folder to list (not its subfolders).
-        suffix: The suffix wanted, e.g. `".png"`.
+        suffix: The suffix wanted, e.g. `".png"`, or a tuple of them.
 
     Returns:
         `(paths, skipped)`.
     """
+    suffixes = (suffix,) if isinstance(suffix, str) else tuple(suffix)
+    wanted = {s.lower() for s in suffixes}
+    other = f"not a {suffixes[0]}" if len(suffixes) == 1 else f"not {'/'.join(suffixes)}"
     paths, skipped = [], []
     for path in sorted(Path(folder).iterdir()):
         why = ("folder" if path.is_dir() else "hidden file" if path.name.startswith(".")
-               else None if path.suffix.lower() == suffix.lower() else f"not a {suffix}")
+               else None if path.suffix.lower() in wanted else other)
         if why is None:
             paths.append(path)
         else:

@@ -1,6 +1,8 @@
-"""From image/mask pairs to batches: decode, resize or pad, cache, shuffle, augment, prefetch.
+"""From examples to batches: decode, resize or pad, cache, shuffle, augment, prefetch.
 
-Batches are `(images, masks)`: float32 images in [0, 1] `(B, H, W, 3)` and uint8 masks
+`Source` is what training, evaluation and prediction read: image files with their masks
+(`sources.FolderSource`) or a prepared TFDS split (`tfds_reader.TfdsSource`). Batches are
+`(images, masks)`: float32 images in [0, 1] `(B, H, W, 3)` and uint8 masks
 `(B, H, W, 1)` ({0, 1} for binary, class ids for multi-class). Nothing is loaded into numpy
 first: files are read as the batches are needed, so memory does not grow with the dataset
 (unless `cache="memory"` is asked for, which holds the resized examples).
@@ -8,8 +10,10 @@ first: files are read as the batches are needed, so memory does not grow with th
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -181,7 +185,7 @@ def _sample_rle(rle, height, width, image_size):
     return tf.reshape(tf.cast(inside, tf.uint8), (*image_size, 1))
 
 
-def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
+def _resize_or_pad(tensor, image_size, resize_mode, method="bilinear", antialias=False):
     """Resizes `([N,] H, W, C)` to `image_size`, or pads it there by reflection."""
     if resize_mode == "resize":
         return tf.image.resize(tensor, image_size, method=method, antialias=antialias)
@@ -199,15 +203,12 @@ def _fit(tensor, image_size, resize_mode, method="bilinear", antialias=False):
     return tf.pad(tensor, paddings, mode="REFLECT")
 
 
-def model_input(image, image_size, resize_mode: str = "resize"):
-    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: fitted to
-    `image_size` (resized, or padded by reflection), rounded to uint8.
+def image_at_size(image, image_size, resize_mode: str = "resize"):
+    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> uint8 at `image_size` (resized, or
+    padded by reflection): what datasets cache, before `model_input`'s scaling.
 
-    The one path from an image to model input: training and evaluation (after decoding), the
-    inference helpers, the exported SavedModel and the web app all call it, so a model sees
-    the same pixels whichever of them asks. Resizing antialiases when it shrinks more than
-    2x (for smaller shrinks plain bilinear is as good and cheaper). `scale` then maps the uint8
-    result to the model's float input.
+    Resizing antialiases when it shrinks more than 2x (for smaller shrinks plain bilinear is
+    as good and cheaper).
     """
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
@@ -217,25 +218,37 @@ def model_input(image, image_size, resize_mode: str = "resize"):
         shape = tf.cast(tf.shape(pixels)[-3:-1], tf.float32)
         shrink = tf.reduce_max(shape / tf.constant(image_size, tf.float32))
         fitted = tf.cond(shrink > 2.0,
-                         lambda: _fit(pixels, image_size, resize_mode, antialias=True),
-                         lambda: _fit(pixels, image_size, resize_mode, antialias=False))
+                         lambda: _resize_or_pad(pixels, image_size, resize_mode, antialias=True),
+                         lambda: _resize_or_pad(pixels, image_size, resize_mode, antialias=False))
     else:
-        fitted = _fit(pixels, image_size, resize_mode)
+        fitted = _resize_or_pad(pixels, image_size, resize_mode)
     fitted = tf.ensure_shape(fitted, [*([None] * (pixels.shape.rank - 3)), *image_size, 3])
     return tf.cast(tf.clip_by_value(tf.round(fitted), 0, 255), tf.uint8)
 
 
-def scale(images):
-    """uint8 model input -> float32 in [0, 1], the model's input range."""
+def _scale(images):
+    """uint8 pixels -> float32 in [0, 1], the model's input range."""
     return tf.cast(images, tf.float32) / 255.0
+
+
+def model_input(image, image_size, resize_mode: str = "resize"):
+    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: float32 in
+    [0, 1] at `image_size` (resized, or padded by reflection; `image_at_size`).
+
+    The one path from an image to model input: training and evaluation (their batches scale
+    the cached `image_at_size` pixels the same way), prediction, the exported SavedModel and
+    the web app, so a model sees the same pixels whichever of them asks.
+    """
+    return _scale(image_at_size(image, image_size, resize_mode))
 
 
 def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     """The function mapping an image path to `(uint8 image at image_size, native size, bytes)`.
 
-    Training, evaluation and prediction all load images through it, so a model sees the same
-    pixels whichever of them asks. JPEGs decode with a DCT `ratio` chosen from `sample_image`'s
-    size; PNGs (or JPEGs among PNGs) decode at full size. Every image's header is checked
+    Training, evaluation and prediction load image files through it, then `image_at_size` as
+    for any other image. Its own step is decoding: JPEGs decode with a DCT `ratio` chosen from
+    `sample_image`'s size (libjpeg's cheap downscale, which only files allow); PNGs (or JPEGs
+    among PNGs) decode at full size. Every image's header is checked
     before it is decoded (`image_files.inspect`: over `image_files.MAX_PIXELS`, truncated or
     not an image stops with an error naming the file).
     """
@@ -254,30 +267,32 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
             tf.io.is_jpeg(data),
             lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio),
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
-        return model_input(image, image_size, resize_mode), native, data
+        return image_at_size(image, image_size, resize_mode), native, data
 
     return load_image
 
 
-def make_image_dataset(paths, *, image_size, batch_size: int, resize_mode: str = "resize",
-                       skip_errors: bool = False) -> tf.data.Dataset:
-    """Batches of `(images in [0, 1], native heights, native widths, indices into paths)` for
-    prediction, in file order, loaded as training loads them (no masks read).
+def image_inputs(paths, *, image_size, resize_mode: str = "resize",
+                 skip_errors: bool = False) -> Iterator[tuple[np.ndarray, tuple[int, int], int]]:
+    """`(model input, native (height, width), index into paths)` for each image file, in file
+    order, loaded as training loads them (no masks read), decoded while earlier ones are
+    predicted.
 
-    With `skip_errors`, an image that fails to decode is left out (its index is missing from
-    `indices`) instead of stopping the whole stream.
+    With `skip_errors`, an image that fails to decode is left out (its index is missing)
+    instead of stopping the whole stream.
     """
     load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
 
     def load(index, path):
         image, native, _ = load_image(path)
-        return scale(image), native[0], native[1], index
+        return _scale(image), native, index
 
     dataset = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), [str(p) for p in paths]))
     dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
     if skip_errors:
         dataset = dataset.ignore_errors()
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    for inputs, native, index in dataset.prefetch(AUTOTUNE).as_numpy_iterator():
+        yield inputs, (int(native[0]), int(native[1])), int(index)
 
 
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
@@ -307,19 +322,19 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
             mask = tf.numpy_function(read_png_mask, [mask_path], tf.uint8, stateful=False)
         mask = tf.ensure_shape(mask, (None, None))[..., None]
         if mask.shape[:2] != image_size:
-            mask = fit_mask(mask, image_size, resize_mode)
+            mask = mask_at_size(mask, image_size, resize_mode)
         return image, tf.ensure_shape(mask, (*image_size, 1))
 
     return load
 
 
-def fit_mask(mask, image_size, resize_mode: str = "resize"):
+def mask_at_size(mask, image_size, resize_mode: str = "resize"):
     """A mask `(H, W, 1)` at `image_size`: resized by nearest neighbour (ids stay ids), or
-    padded there by reflection, as `model_input` fits its image."""
-    return _fit(mask, tuple(int(s) for s in image_size), resize_mode, method="nearest")
+    padded there by reflection, as `image_at_size` fits its image."""
+    return _resize_or_pad(mask, tuple(int(s) for s in image_size), resize_mode, method="nearest")
 
 
-def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
+def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
     """The same random `crop_size` window of each image and its mask; stateless crops seeded
     from a `tf.data` random stream, so deterministic mode repeats them exactly; the stream is
     drawn anew every epoch (`rerandomize_each_iteration`), so an image gets new windows each
@@ -339,50 +354,17 @@ def _random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
         crop, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
 
-def make_dataset(
-    pairs,
-    *,
-    image_size,
-    batch_size: int,
-    num_classes: int = 1,
-    training: bool = False,
-    augmentation: Augmentation | None = None,
-    cache: str | None = None,
-    resize_mode: str = "resize",
-    seed: int = 0,
-    deterministic: bool = False,
-    drop_remainder: bool = False,
-    crop_size=None,
-) -> tf.data.Dataset:
-    """Batches of `(images, masks)` for `model.fit`, `evaluate` and `predict`.
+def pair_examples(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize",
+                  shuffle_seed: int | None = None, ordered: bool = True) -> tf.data.Dataset:
+    """`(image, mask)` examples of image/mask files at `image_size`, uint8 (`make_loader`).
 
     Args:
         pairs: `unet.data.Pair` list from a reader (`carvana.list_pairs`, `carla.list_pairs`).
-        image_size: (height, width) the model sees.
-        batch_size: Examples per batch.
+        image_size: `(height, width)` the model sees.
         num_classes: 1 for binary masks, else the class count (ids are checked against it).
-        training: Shuffle every epoch (and augment, if `augmentation` is given).
-        augmentation: Random changes for training; `None` for validation.
-        cache: `None`, `"memory"` (resized examples kept in RAM after the first epoch), or a
-            file path prefix for a cache on disk.
-        resize_mode: `"resize"` to `image_size`, or `"pad"` up to it (reflection) to keep every
-            native pixel (Carvana's 1918 -> 1920).
-        seed: Seed of shuffling and augmentation.
-        deterministic: Same order and same augmentation on every run (for tests).
-        drop_remainder: Drop the last, smaller batch.
-        crop_size: (height, width) of random crops taken from each `image_size` example for
-            training (image and mask alike, a new crop every epoch): a U-Net is fully
-            convolutional, so it can learn on crops of a higher-resolution image and predict
-            whole images at that resolution. `None` trains on whole images.
-
-    Returns:
-        A `tf.data.Dataset`.
-
-    Example:
-    >>> pairs = carvana.list_pairs("data/carvana")
-    >>> train, val = carvana.split_by_car(pairs, 0.2)
-    >>> dataset = make_dataset(train, image_size=(256, 384), batch_size=16, training=True,
-    ...                        augmentation=Augmentation(), cache="memory")
+        resize_mode: `"resize"` or `"pad"`.
+        shuffle_seed: Shuffle the file names every epoch with this seed (`None`: file order).
+        ordered: Keep the order through the parallel decoding.
     """
     load = make_loader(pairs, image_size=image_size, num_classes=num_classes,
                        resize_mode=resize_mode)
@@ -392,37 +374,135 @@ def make_dataset(
         [p.rle if p.rle is not None else "" for p in pairs],
     )
     dataset = tf.data.Dataset.from_tensor_slices(columns)
-    if training and cache is None:
+    if shuffle_seed is not None:
         # Shuffling file names costs nothing; shuffling decoded images would hold a buffer.
-        dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    ordered = deterministic or not training  # evaluation pairs scores with file names
-    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=ordered)
-    return batch_examples(dataset, len(pairs), image_size=image_size, batch_size=batch_size,
-                          training=training, augmentation=augmentation, cache=cache, seed=seed,
-                          deterministic=deterministic, drop_remainder=drop_remainder,
-                          crop_size=crop_size)
+        dataset = dataset.shuffle(len(pairs), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
 
-def batch_examples(dataset, count: int, *, image_size, batch_size: int, training: bool = False,
-                   augmentation: Augmentation | None = None, cache: str | None = None,
-                   seed: int = 0, deterministic: bool = False, drop_remainder: bool = False,
-                   crop_size=None) -> tf.data.Dataset:
-    """`(image, mask)` examples at `image_size` (uint8, as `make_loader` gives them) -> the
-    batches `make_dataset` returns: cached, shuffled, cropped, batched, scaled, augmented.
+@dataclasses.dataclass(frozen=True)
+class Labelled:
+    """One example at its own size, as prediction and scoring read it.
 
-    The one tail of every training pipeline (folders, or a prepared TFDS dataset); the
-    arguments are `make_dataset`'s, `count` the number of examples. A training `dataset` that
-    is not cached should come shuffled (cheaply, before decoding).
+    Attributes:
+        name: The image's name.
+        truth: `(H, W)` true labels, {0, 1} or class ids.
+        image: `(H, W, 3)` uint8 RGB, when asked for, else `None`.
     """
+
+    name: str
+    truth: np.ndarray
+    image: np.ndarray | None = None
+
+
+class Source(abc.ABC):
+    """Named examples that training, evaluation and prediction read.
+
+    Subclasses hold `items` (each with a `name`, and a `group`: what must not straddle the
+    split) and say how their examples decode; batching is the same for all (`make_dataset`).
+    """
+
+    items: list
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def names(self) -> list[str]:
+        """The examples' names, in order."""
+        return [item.name for item in self.items]
+
+    @abc.abstractmethod
+    def head(self, count: int) -> Source:
+        """The first `count` examples."""
+
+    @abc.abstractmethod
+    def select(self, names) -> Source:
+        """The examples named in `names`, in this source's order (others skipped undecoded)."""
+
+    @abc.abstractmethod
+    def concatenate(self, other: Source) -> Source:
+        """These examples, then `other`'s (a source of the same kind)."""
+
+    @abc.abstractmethod
+    def examples(self, *, image_size, num_classes: int, resize_mode: str,
+                 shuffle_seed: int | None, ordered: bool) -> tf.data.Dataset:
+        """`(image, mask)` uint8 examples at `image_size` (`image_at_size`, `mask_at_size`),
+        shuffled every epoch before decoding when `shuffle_seed` is not `None`."""
+
+    @abc.abstractmethod
+    def native_inputs(self, *, input_size, resize_mode: str,
+                      images: bool = False) -> Iterator[tuple[np.ndarray, tuple, Labelled]]:
+        """`(model input at input_size, native (height, width), Labelled)` for each example in
+        order: what `inference.predict_items` predicts; the `Labelled` holds the image too
+        when `images`."""
+
+    def make_dataset(self, *, image_size, batch_size: int, num_classes: int = 1,
+                     training: bool = False, augmentation: Augmentation | None = None,
+                     cache: str | None = None, resize_mode: str = "resize", seed: int = 0,
+                     deterministic: bool = False, drop_remainder: bool = False,
+                     crop_size=None) -> tf.data.Dataset:
+        """Batches of `(images, masks)` for `model.fit`, `evaluate` and `predict`.
+
+        Args:
+            image_size: (height, width) the model sees.
+            batch_size: Examples per batch.
+            num_classes: 1 for binary masks, else the class count (ids are checked against it).
+            training: Shuffle every epoch (and augment, if `augmentation` is given).
+            augmentation: Random changes for training; `None` for validation.
+            cache: `None`, `"memory"` (resized examples kept in RAM after the first epoch), or
+                a file path prefix for a cache on disk.
+            resize_mode: `"resize"` to `image_size`, or `"pad"` up to it (reflection) to keep
+                every native pixel (Carvana's 1918 -> 1920).
+            seed: Seed of shuffling and augmentation.
+            deterministic: Same order and same augmentation on every run (for tests).
+            drop_remainder: Drop the last, smaller batch.
+            crop_size: (height, width) of random crops taken from each `image_size` example
+                for training (image and mask alike, a new crop every epoch): a U-Net is fully
+                convolutional, so it can learn on crops of a higher-resolution image and
+                predict whole images at that resolution. `None` trains on whole images.
+
+        Returns:
+            A `tf.data.Dataset`.
+
+        Raises:
+            DataError: no examples.
+
+        Example:
+        >>> from unet.data.sources import FolderSource
+        >>> pairs = carvana.list_pairs("data/carvana")
+        >>> train, val = carvana.split_by_car(pairs, 0.2)
+        >>> dataset = FolderSource(train).make_dataset(
+        ...     image_size=(256, 384), batch_size=16, training=True,
+        ...     augmentation=Augmentation(), cache="memory")
+        """
+        image_size = tuple(int(s) for s in image_size)
+        ordered = deterministic or not training  # evaluation pairs scores with file names
+        dataset = self.examples(image_size=image_size, num_classes=num_classes,
+                                resize_mode=resize_mode,
+                                shuffle_seed=seed if training and cache is None else None,
+                                ordered=ordered)
+        return _batches(dataset, len(self), image_size=image_size, batch_size=batch_size,
+                        training=training, augmentation=augmentation, cache=cache, seed=seed,
+                        deterministic=deterministic, drop_remainder=drop_remainder,
+                        crop_size=crop_size)
+
+
+def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool,
+             augmentation: Augmentation | None, cache: str | None, seed: int,
+             deterministic: bool, drop_remainder: bool, crop_size) -> tf.data.Dataset:
+    """`(image, mask)` uint8 examples at `image_size` -> `Source.make_dataset`'s batches:
+    cached, shuffled, cropped, batched, scaled, augmented (`count`: the number of examples).
+    A training `dataset` that is not cached comes shuffled (cheaply, before decoding)."""
     ordered = deterministic or not training
     if cache is not None:
         dataset = dataset.cache("" if cache == "memory" else str(cache))
         if training:
             dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     if training and crop_size is not None:
-        dataset = _random_crops(dataset, image_size, crop_size, seed, ordered)
+        dataset = random_crops(dataset, image_size, crop_size, seed, ordered)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    dataset = dataset.map(lambda images, masks: (scale(images), masks),
+    dataset = dataset.map(lambda images, masks: (_scale(images), masks),
                           num_parallel_calls=AUTOTUNE)
     if training and augmentation is not None:
         layers = augmentation.layers(seed)

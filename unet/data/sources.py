@@ -1,4 +1,5 @@
-"""From a `DataConfig` to train and validation pairs: real folders, or generated data made once."""
+"""From a `DataConfig` to its train and validation `Source`s: image files (`FolderSource`) from
+real folders or generated data made once, or a prepared TFDS dataset (`tfds_reader`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from pathlib import Path
 
 from unet import files
-from unet.data import carla, carvana, synthetic
+from unet.data import carla, carvana, image_files, pipeline, synthetic, tfds_reader
 
 DATA_ROOT_ENV = "UNET_DATA_ROOT"
 
@@ -60,24 +61,23 @@ def num_classes_of(config) -> int:
     return 1 if config.binary else carla.NUM_CLASSES
 
 
-def split_pairs(config, seed: int = 0):
-    """(train, validation) pairs: split by car for Carvana, by frame blocks for CARLA.
+def split(config, seed: int = 0) -> tuple[pipeline.Source, pipeline.Source]:
+    """`(train, validation)` sources: split by car for Carvana, by frame blocks for CARLA.
 
-    A prepared TFDS dataset (`config.tfds`) gives its own split, made when it was prepared,
-    as two `tfds_source.Split`s; `make_dataset` and `native_predictions` take either kind.
+    A prepared TFDS dataset (`config.tfds`) gives its own split, made when it was prepared.
     """
     if config.tfds:
-        from unet.data import tfds_source
-
-        return tfds_source.split(config.source, config.data_dir)
+        return tfds_reader.split(config.source, config.data_dir)
     folder = dataset_dir(config)
     if config.dataset == "carla":
-        return carla.split_by_frames(carla.list_pairs(folder), config.val_fraction, seed)
-    # train_masks.csv when Kaggle's is there: its runs are sampled at the training size far
-    # faster than GIFs decode (bench/data_pipeline.py); `data check` verifies both agree.
-    source = "csv" if (folder / "train_masks.csv").is_file() else "auto"
-    pairs = carvana.list_pairs(folder, mask_source=source)
-    return carvana.split_by_car(pairs, config.val_fraction, seed)
+        train, val = carla.split_by_frames(carla.list_pairs(folder), config.val_fraction, seed)
+    else:
+        # train_masks.csv when Kaggle's is there: its runs are sampled at the training size far
+        # faster than GIFs decode (bench/data_pipeline.py); `data check` verifies both agree.
+        source = "csv" if (folder / "train_masks.csv").is_file() else "auto"
+        pairs = carvana.list_pairs(folder, mask_source=source)
+        train, val = carvana.split_by_car(pairs, config.val_fraction, seed)
+    return FolderSource(train, config.dataset), FolderSource(val, config.dataset)
 
 
 def read_native_mask(pair, dataset: str):
@@ -86,68 +86,46 @@ def read_native_mask(pair, dataset: str):
         return carla.read_mask(pair.mask)
     if pair.mask is not None:
         return carvana.read_mask(pair.mask)
-    from unet.data import image_files
-
     info = image_files.inspect(pair.image)
     return carvana.rle_decode(pair.rle, (info.height, info.width), pair.name)
 
 
-def _is_tfds(items) -> bool:
-    from unet.data import tfds_source
-
-    return isinstance(items, tfds_source.Split)
-
-
-def select(items, names):
-    """The items named in `names`, in their own order: pairs, or a `tfds_source.Split` (kept a
-    split, its other examples skipped before decoding).
+class FolderSource(pipeline.Source):
+    """Image/mask pairs from a dataset folder, as a `pipeline.Source`.
 
     Args:
-        items: Pairs, or a `tfds_source.Split`.
-        names: Image names (`pair.name`) to keep.
-
-    Returns:
-        The same kind as `items`.
+        pairs: `unet.data.Pair`s (`carvana.list_pairs`, `carla.list_pairs`).
+        dataset: `"carvana"`, `"synthetic"` or `"carla"`: how native-size masks are read
+            (`read_native_mask`).
     """
-    wanted = set(names)
-    if _is_tfds(items):
-        return items.select(wanted)
-    return [pair for pair in items if pair.name in wanted]
 
+    def __init__(self, pairs, dataset: str = "carvana"):
+        self.items = list(pairs)
+        self.dataset = dataset
 
-def make_dataset(items, **kwargs):
-    """`pipeline.make_dataset` for pairs, `tfds_source.make_dataset` for a TFDS split (the same
-    keyword arguments, the same batches)."""
-    if _is_tfds(items):
-        from unet.data import tfds_source
+    def head(self, count: int) -> FolderSource:
+        return FolderSource(self.items[:count], self.dataset)
 
-        return tfds_source.make_dataset(items, **kwargs)
-    from unet.data import pipeline
+    def select(self, names) -> FolderSource:
+        wanted = set(names)
+        return FolderSource([pair for pair in self.items if pair.name in wanted], self.dataset)
 
-    return pipeline.make_dataset(items, **kwargs)
+    def concatenate(self, other: FolderSource) -> FolderSource:
+        return FolderSource(self.items + other.items, self.dataset)
 
+    def examples(self, *, image_size, num_classes: int, resize_mode: str,
+                 shuffle_seed: int | None, ordered: bool):
+        return pipeline.pair_examples(self.items, image_size=image_size, num_classes=num_classes,
+                                      resize_mode=resize_mode, shuffle_seed=shuffle_seed,
+                                      ordered=ordered)
 
-def native_predictions(model, items, *, dataset: str, images: bool = False, **kwargs):
-    """Yields `(name, true mask, probabilities, image)` at each image's own size, for pairs or
-    a TFDS split: `inference.predict_native` (`kwargs` are its own) with the true mask, and
-    the RGB image when `images` (else `None`).
-
-    Args:
-        model: A Keras model returning logits.
-        items: Pairs, or a `tfds_source.Split`.
-        dataset: `carvana`, `synthetic` or `carla` (how a folder's masks are read).
-        images: Also decode each image.
-    """
-    if _is_tfds(items):
-        from unet.data import tfds_source
-
-        for item, probabilities, mask, image in tfds_source.predict_native(model, items,
-                                                                           **kwargs):
-            yield item.name, mask, probabilities, image if images else None
-        return
-    from unet import inference
-    from unet.data import image_files
-
-    for pair, probabilities in inference.predict_native(model, items, **kwargs):
-        image = image_files.decode(pair.image, "RGB", scan=False) if images else None
-        yield pair.name, read_native_mask(pair, dataset), probabilities, image
+    def native_inputs(self, *, input_size, resize_mode: str, images: bool = False):
+        if not self.items:
+            return
+        inputs = pipeline.image_inputs([pair.image for pair in self.items],
+                                       image_size=input_size, resize_mode=resize_mode)
+        for pixels, native_size, index in inputs:
+            pair = self.items[index]
+            image = image_files.decode(pair.image, "RGB", scan=False) if images else None
+            truth = read_native_mask(pair, self.dataset)
+            yield pixels, native_size, pipeline.Labelled(pair.name, truth, image)

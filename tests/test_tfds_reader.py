@@ -6,43 +6,51 @@ import pytest
 pytest.importorskip("tensorflow_datasets")
 
 from unet.config import TFDS_VAL_FRACTION  # noqa: E402
-from unet.data import tfds_source  # noqa: E402
+from unet.data import tfds_reader  # noqa: E402
 from unet.model import build_unet  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 def test_names_are_checked():
-    assert tfds_source.parse("tfds:carvana/128x192") == "carvana/128x192"
+    assert tfds_reader.parse("tfds:carvana/128x192") == "carvana/128x192"
     with pytest.raises(ValueError, match="TFDS datasets here are"):
-        tfds_source.parse("tfds:mnist")
+        tfds_reader.parse("tfds:mnist")
     with pytest.raises(ValueError, match="tfds:<builder>"):
-        tfds_source.parse("carvana")
+        tfds_reader.parse("carvana")
 
 
-def test_one_select_keeps_named_pairs_or_examples_in_their_order():
+def test_folders_and_tfds_select_head_and_join_named_examples_in_their_order():
     import tensorflow as tf
 
     from unet.data import sources
     from unet.data.pairs import Pair
 
     pairs = [Pair(Path(f"{name}.jpg")) for name in ("a", "b", "c")]
-    assert sources.select(pairs, ["c.jpg", "a.jpg"]) == [pairs[0], pairs[2]]
+    folder = sources.FolderSource(pairs)
+    assert folder.select(["c.jpg", "a.jpg"]).items == [pairs[0], pairs[2]]
+    assert folder.head(2).items == pairs[:2] and len(folder.head(5)) == 3
+    assert folder.head(1).concatenate(folder.select(["c.jpg"])).names == ["a.jpg", "c.jpg"]
     names = [b"a.jpg", b"b.jpg", b"c.jpg"]
-    split = tfds_source.Split(tf.data.Dataset.from_tensor_slices({"file_name": names}),
-                              [tfds_source.Item(name.decode(), "car") for name in names])
-    chosen = sources.select(split, ["c.jpg", "a.jpg"])
-    assert isinstance(chosen, tfds_source.Split)
-    assert [item.name for item in chosen] == ["a.jpg", "c.jpg"]
-    assert [example["file_name"] for example in chosen.encoded.as_numpy_iterator()] == [
-        b"a.jpg", b"c.jpg"]
+    split = tfds_reader.TfdsSource(tf.data.Dataset.from_tensor_slices({"file_name": names}),
+                                   [tfds_reader.Item(name.decode(), "car") for name in names])
+
+    def stored(source):
+        return [example["file_name"] for example in source.encoded.as_numpy_iterator()]
+
+    chosen = split.select(["c.jpg", "a.jpg"])
+    assert chosen.names == ["a.jpg", "c.jpg"] and stored(chosen) == [b"a.jpg", b"c.jpg"]
+    assert split.head(2).names == ["a.jpg", "b.jpg"] and stored(split.head(2)) == names[:2]
+    joined = split.head(1).concatenate(chosen)
+    assert joined.names == ["a.jpg", "a.jpg", "c.jpg"] and stored(joined) == [
+        b"a.jpg", b"a.jpg", b"c.jpg"]
 
 
 def test_training_records_stored_car_by_car_are_shuffled_across_the_whole_split():
     import tensorflow as tf
 
     records = tf.data.Dataset.range(3000)  # in stored order: car by car
-    shuffled = tfds_source.shuffle(records, 3000, seed=0)
+    shuffled = tfds_reader.shuffle(records, 3000, seed=0)
     epochs = [list(shuffled.as_numpy_iterator()) for _ in range(2)]
     for order in epochs:
         assert sorted(order) == list(range(3000))  # each record once an epoch
@@ -58,10 +66,10 @@ def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):
 
     folder = tmp_path / "it's \"here\""
     with pytest.raises(DataError, match="not prepared") as raised:
-        tfds_source.split("tfds:carvana/128x192", folder)
+        tfds_reader.split("tfds:carvana/128x192", folder)
     command = shlex.split(str(raised.value).split("prepare it once: ")[1])
     assert command[:2] == ["python", "-c"]
-    call = ast.parse(command[2]).body[1].value  # tfds_source.load(...), as Python reads it
+    call = ast.parse(command[2]).body[1].value  # tfds_reader.load(...), as Python reads it
     assert [ast.literal_eval(argument) for argument in call.args] == [
         "tfds:carvana/128x192", "train"]
     keywords = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
@@ -70,25 +78,26 @@ def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):
 
 def test_carvana_from_tfds_is_split_by_car_and_trains(carvana_dir, tmp_path):
     data_dir = tmp_path / "tfds"
-    train = tfds_source.load("tfds:carvana/native", "train", data_dir=data_dir,
+    train = tfds_reader.load("tfds:carvana/native", "train", data_dir=data_dir,
                              manual_dir=carvana_dir)
-    validation = tfds_source.load("tfds:carvana/native", "validation", data_dir=data_dir)
-    train_cars, val_cars = tfds_source.groups(train), tfds_source.groups(validation)
+    validation = tfds_reader.load("tfds:carvana/native", "validation", data_dir=data_dir)
+    train_cars, val_cars = tfds_reader.groups(train), tfds_reader.groups(validation)
     assert train_cars and val_cars and not train_cars & val_cars
     assert len(train_cars | val_cars) == 3
     # Prepared once: a second load reads data_dir only (no manual folder needed).
-    assert tfds_source.groups(tfds_source.load("tfds:carvana/native", "validation",
+    assert tfds_reader.groups(tfds_reader.load("tfds:carvana/native", "validation",
                                                data_dir=data_dir)) == val_cars
-    batches = tfds_source.batches(train, image_size=(32, 48), batch_size=8, training=True)
+    train, validation = tfds_reader.split("tfds:carvana/native", data_dir)
+    assert {item.group for item in validation.items} == val_cars
+    batches = train.make_dataset(image_size=(32, 48), batch_size=8, training=True)
     images, masks = next(iter(batches))
     assert images.shape == (8, 32, 48, 3) and masks.shape == (8, 32, 48, 1)
     assert 0.0 <= float(np.min(images)) and float(np.max(images)) <= 1.0
     assert set(np.unique(masks)) <= {0, 1}
     model = build_unet(input_shape=(32, 48, 3), filters=4, depth=2)
     model.compile("adam", "binary_crossentropy")
-    history = model.fit(batches, epochs=1, verbose=0,
-                        validation_data=tfds_source.batches(
-                            validation, image_size=(32, 48), batch_size=8))
+    history = model.fit(batches, epochs=1, verbose=0, validation_data=validation.make_dataset(
+        image_size=(32, 48), batch_size=8))
     assert np.isfinite(history.history["val_loss"][0])
 
 
@@ -99,7 +108,7 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
 
     from unet import cli, evaluation
     from unet.config import RunConfig
-    from unet.data import carvana, tfds_builders
+    from unet.data import carvana, sources, tfds_builders
 
     data_dir = tmp_path / "tfds"
     runs = tmp_path / "runs"
@@ -109,7 +118,7 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     assert cli.main(args) == 1
     assert "error: tfds:carvana is not prepared in" in capsys.readouterr().err
     assert not runs.exists()
-    tfds_source.load("tfds:carvana", "train", data_dir=data_dir, manual_dir=carvana_dir)
+    tfds_reader.load("tfds:carvana", "train", data_dir=data_dir, manual_dir=carvana_dir)
     assert cli.main(args) == 0
     run_dir = runs / "tfds-carvana" / "smoke" / "lr1e-3_bs4_k3"
     config = RunConfig.load(run_dir / "config.json")
@@ -135,7 +144,8 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     from unet import checkpoints
 
     folders, _ = evaluation.evaluate(
-        checkpoints.load_model(run_dir / "best.keras", compile=False), val, dataset="carvana",
+        checkpoints.load_model(run_dir / "best.keras", compile=False),
+        sources.FolderSource(val), dataset="carvana",
         image_size=config.data.image_size, num_classes=1, progress=False)
     assert folders["dice"] == pytest.approx(metrics["dice"], abs=0.02)
     # The report draws its overlays from the TFDS examples too.
@@ -177,7 +187,7 @@ def test_carla_trains_from_tfds_split_by_frame_blocks_and_is_scored_per_class(tm
     synthetic.make_carla_like(root, count=3 * carla.FRAMES_PER_GROUP, image_size=(48, 64),
                               seed=4, progress=False)
     data_dir = tmp_path / "tfds"
-    tfds_source.load("tfds:carla", "train", data_dir=data_dir, manual_dir=root)
+    tfds_reader.load("tfds:carla", "train", data_dir=data_dir, manual_dir=root)
     runs = tmp_path / "runs"
     assert cli.main(["train", "--preset", "smoke", "--dataset", "tfds:carla", "--data-dir",
                      str(data_dir), "--runs-dir", str(runs), "--image-size", "32", "48",

@@ -1,0 +1,79 @@
+"""From a model's logits to masks: native size, probabilities, labels, and mask pixel values.
+
+The one logits -> probabilities -> labels path of evaluation, prediction, export, the app and
+the Keras metrics. Tensors in, tensors out (graph-safe).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def to_native_size(logits, native_size, resize_mode: str = "resize"):
+    """Logits (or probabilities) `([N,] h, w, C)` at the model's size -> the image's size.
+
+    Resizing logits and thresholding afterwards keeps the mask's edge where the model puts it,
+    between pixels; resizing hard labels would give a staircase, and resizing probabilities
+    blurs a sharp edge (the sigmoid saturates). Padded inputs are cropped instead.
+
+    Args:
+        logits: One image `(h, w, C)` or a batch `(N, h, w, C)`, array or tensor.
+        native_size: `(height, width)` of the image, ints or scalar tensors.
+        resize_mode: How the input was fitted: `"resize"` or `"pad"`.
+
+    Returns:
+        A float tensor `([N,] height, width, C)`.
+    """
+    logits = tf.convert_to_tensor(logits)
+    height, width = native_size[0], native_size[1]
+    if resize_mode == "pad":
+        top = (tf.shape(logits)[-3] - height) // 2
+        left = (tf.shape(logits)[-2] - width) // 2
+        return logits[..., top:top + height, left:left + width, :]
+    return tf.image.resize(logits, tf.stack([height, width]), method="bilinear")
+
+
+def probabilities_from_logits(logits, num_classes: int):
+    """Logits -> probabilities: sigmoid (binary, one channel) or softmax over classes."""
+    logits = tf.cast(logits, tf.float32)
+    return tf.sigmoid(logits) if num_classes == 1 else tf.nn.softmax(logits, axis=-1)
+
+
+def labels_from_probabilities(probabilities, num_classes: int, threshold: float = 0.5):
+    """Probabilities `(..., C)` -> labels `(...)` uint8: {0, 1} above `threshold` (binary) or
+    the most probable class id. Tensors in, tensors out; arrays in, arrays out."""
+    tensor = tf.convert_to_tensor(probabilities)
+    if num_classes == 1:
+        labels = tf.cast(tensor[..., 0] > threshold, tf.uint8)
+    else:
+        labels = tf.cast(tf.argmax(tensor, axis=-1), tf.uint8)
+    return labels if tf.is_tensor(probabilities) else labels.numpy()
+
+
+def mask_values(mask, binary: bool) -> np.ndarray:
+    """A mask's pixels as saved or shown: 0/255 for a car mask, the class ids otherwise.
+
+    Args:
+        mask: `(H, W)` labels, {0, 1} or class ids.
+        binary: The labels are a car mask.
+
+    Returns:
+        uint8 `(H, W)`.
+    """
+    mask = np.asarray(mask)
+    return (mask * 255 if binary else mask).astype(np.uint8)
+
+
+def label_plane(labels, rank: int):
+    """`labels` without a trailing channel axis: `(..., 1)` of rank `rank + 1` -> rank `rank`.
+
+    Args:
+        labels: An array or tensor, `(B, H, W)` or `(B, H, W, 1)` (`rank=3`), or `(H, W)` or
+            `(H, W, 1)` (`rank=2`).
+        rank: The rank without the channel axis.
+
+    Returns:
+        The same kind as `labels`, of rank `rank`.
+    """
+    return labels[..., 0] if len(labels.shape) == rank + 1 else labels

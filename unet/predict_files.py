@@ -1,0 +1,202 @@
+"""Prediction on image files: mask PNGs, overlays and a Kaggle submission
+(`python -m unet predict`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from unet import checkpoints, files, inference, postprocess, viz
+from unet.data import carvana, image_files
+from unet.data.pairs import DataError
+from unet.submission import SubmissionWriter
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
+    """Image files from folders and file names, sorted and unique.
+
+    Folders are read one level deep; suffixes match in any case (`.JPG`). What a folder holds
+    besides images (subfolders, hidden files such as macOS's `._x.jpg`, other suffixes) is
+    appended to `ignored` as `"path (why)"`, so the caller can say what was left out.
+
+    Raises:
+        DataError: a name that does not exist, or no image at all.
+    """
+    paths = []
+    for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
+        item = Path(item)
+        if item.is_dir():
+            images, skipped = image_files.list_images(item, IMAGE_SUFFIXES)
+            paths += images
+            if ignored is not None:
+                ignored += skipped
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DataError(f"{item}: no such file or folder.")
+    if not paths:
+        raise DataError(f"No .jpg or .png images in {inputs}.")
+    return sorted(set(paths))
+
+
+def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:
+    """Raises `DataError` when two inputs would write one output: `x.jpg` and `x.png` (one
+    `x_mask.png`), or `same.jpg` in two folders (one submission row and one mask)."""
+    keys = []
+    if masks:
+        keys.append(("mask", lambda path: path.stem))
+    if submission:
+        keys.append(("submission row", lambda path: path.name))
+    for what, key in keys:
+        seen = {}
+        for path in paths:
+            other = seen.setdefault(key(path), path)
+            if other != path:
+                raise DataError(f"{other} and {path} would write the same {what}; rename one or "
+                                "predict them separately.")
+
+
+def _failure(path) -> str:
+    """Why an image cannot be predicted (header, size limit, or its pixels), or `""`."""
+    try:
+        image_files.inspect(path)
+        image_files.decode(path)
+    except DataError as error:
+        return str(error)
+    return ""
+
+
+def predict_masks(model, paths, spec: inference.InputSpec, *, batch_size: int = 4, tta=None,
+                  threshold: float = 0.5, progress: bool = True, skip_errors: bool = False):
+    """Yields `(path, mask)` for each image: uint8 {0, 1} or class ids, at the native size.
+
+    With `skip_errors`, images that fail to decode are left out (not yielded).
+    """
+    paths = list(paths)
+    predictions = inference.predict_images(model, paths, spec, batch_size=batch_size,
+                                           tta=tta, skip_errors=skip_errors)
+    for path, native in tqdm(predictions, total=len(paths), desc="predicting",
+                             disable=not progress):
+        yield path, postprocess.labels_from_probabilities(native, spec.num_classes, threshold)
+
+
+def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta="auto",
+                   threshold: float = 0.5, submission=None, batch_size: int = 4,
+                   image_size=None, prediction_size=None, progress: bool = True) -> dict:
+    """`python -m unet predict`: mask PNGs (and overlays) in `output`, and/or a submission.
+
+    Args:
+        model_path: A `.keras` file (its run's `config.json` gives the training size).
+        inputs: A folder or image files.
+        output: Folder for `<name>_mask.png` (0/255 car masks, also from a 2-class Carvana
+            model, or class ids) and `<name>_overlay.jpg`.
+        overlay: Also write overlays.
+        tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
+            (`inference.auto_tta`: flip where the run's validation scored higher with it).
+        threshold: Probability threshold (one-channel models; 2-class ones take the argmax).
+        submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
+        batch_size: Images per prediction batch.
+        image_size: The training size, when no `config.json` lies beside the model.
+        prediction_size: Predict at this size instead of the training size.
+        progress: Show a progress bar.
+
+    A bad image anywhere in the input (unreadable, damaged, over `image_files.MAX_PIXELS`) is
+    named in `failed`, and every other image is still predicted; a submission then stays
+    unfinished (Kaggle needs a row for every image) until the file is fixed and the command
+    rerun, which predicts only what is missing. A finished submission is not redone.
+
+    Returns:
+        `{"images": predicted now, "skipped": already in the submission, "submission": path of
+        the finished file or None, "failed": {path: reason}, "ignored": ["path (why)", ...]}`,
+        `"complete": True` when the submission was already finished (not rewritten), and with
+        `tta="auto"`, `"tta"`: the one-line reason flip TTA is on or off.
+
+    Raises:
+        DataError: no images, a missing input, or two inputs that would write one output.
+        ValueError: nothing to write, a submission from a model that is not a car mask's, or a
+            finished submission that lacks some of the inputs.
+    """
+    if output is None and submission is None:
+        raise ValueError("Nothing to write: give an output folder, a submission path, or both.")
+    ignored = []
+    paths = list_inputs(inputs, ignored)
+    check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
+    model = checkpoints.load_model(model_path, compile=False)
+    spec = inference.settings_for(model_path, model, image_size, prediction_size)
+    reason = None
+    if tta == "auto":
+        tta, reason = inference.auto_tta(model_path)
+    tta = inference.check_tta(tta)
+    if submission is not None and not spec.binary:
+        raise ValueError(f"{model_path}: a Carvana submission needs a car-mask model (one "
+                         f"output channel, or two trained on Carvana); this one predicts "
+                         f"{spec.num_classes} classes.")
+    writer = None if submission is None else SubmissionWriter(submission)
+    try:
+        result = _predict_into(model, spec, paths, output, writer, overlay=overlay,
+                               tta=tta, threshold=threshold, batch_size=batch_size,
+                               progress=progress, ignored=ignored)
+    finally:
+        if writer is not None:
+            writer.close()
+    if reason is not None:
+        result["tta"] = reason
+    return result
+
+
+def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold,
+                  batch_size, progress, ignored) -> dict:
+    finished = None  # a submission already complete: named, not rewritten
+    if writer is not None and writer.complete:
+        missing = [p.name for p in paths if p.name not in writer.done]
+        if missing:
+            raise ValueError(f"{writer.path} is complete without {len(missing)} of the inputs "
+                             f"(e.g. {missing[0]}); remove it to write it again.")
+        if output is None:  # nothing to redo
+            return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
+                    "failed": {}, "ignored": ignored, "complete": True}
+        finished, writer = writer.path, None  # the masks are wanted; the submission is done
+    todo = [p for p in paths if writer is None or p.name not in writer.done]
+    skipped = len(paths) - len(todo)
+    failed = {}
+    for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
+        try:
+            image_files.inspect(path)
+        except DataError as error:
+            failed[str(path)] = str(error)
+    todo = [p for p in todo if str(p) not in failed]
+    if output is not None:
+        output = Path(output)
+        output.mkdir(parents=True, exist_ok=True)
+    predicted = set()
+    for path, mask in predict_masks(model, todo, spec, batch_size=batch_size, tta=tta,
+                                    threshold=threshold, progress=progress, skip_errors=True):
+        if output is not None:
+            with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
+                Image.fromarray(postprocess.mask_values(mask, spec.binary)).save(partial)
+            if overlay:
+                image = image_files.decode(path, "RGB", scan=False)
+                picture = viz.prediction_picture(image, mask, spec.binary)
+                with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
+                    Image.fromarray(picture).save(partial, quality=90)
+        if writer is not None:
+            writer.write(path.name, carvana.rle_encode(mask))
+            if (len(predicted) + 1) % batch_size == 0:
+                writer.flush()  # once a batch: a kill loses at most the batch in flight
+        predicted.add(path)
+    for path in todo:
+        if path not in predicted:
+            failed[str(path)] = _failure(path) or f"{path}: could not be decoded."
+    written = finished
+    if writer is not None and not failed:
+        written = writer.finish(expected=[p.name for p in paths])
+    result = {"images": len(predicted), "skipped": skipped,
+              "submission": str(written) if written else None, "failed": failed,
+              "ignored": ignored}
+    if finished is not None:
+        result["complete"] = True
+    return result
