@@ -2,7 +2,7 @@
 
 Decodes native-size (1918x1280) Carvana-like JPEG + GIF pairs and resizes them to each target
 size, three ways:
-- `pipeline (gif)`: `unet.data.pipeline.make_dataset`, masks from the GIFs;
+- `pipeline (gif)`: `unet.data.sources.FolderSource.make_dataset`, masks from the GIFs;
 - `pipeline (csv)`: the same, masks decoded in the graph from `train_masks.csv`;
 - `python loop`: the usual tutorial (OpenCV read + resize, PIL for the GIF, into numpy arrays).
 
@@ -67,9 +67,9 @@ def measure(way: str, folder: str, height: int, width: int) -> dict:
     pairs = carvana.list_pairs(folder, mask_source=source, verify=False)
     start = time.perf_counter()
     if way.startswith("pipeline"):
-        from unet.data.pipeline import make_dataset
+        from unet.data.sources import FolderSource
 
-        dataset = make_dataset(pairs, image_size=(height, width), batch_size=16)
+        dataset = FolderSource(pairs).make_dataset(image_size=(height, width), batch_size=16)
         count = 0
         for images, _ in dataset:  # what model.fit does: take a batch, let it go
             count += int(images.shape[0])

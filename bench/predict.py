@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from unet.data import synthetic  # noqa: E402
-from unet.inference import predict_folder  # noqa: E402
+from unet.predict_files import predict_folder  # noqa: E402
 
 
 def main() -> None:
