@@ -103,6 +103,9 @@ def test_training_reshuffles_every_epoch_and_validation_keeps_file_order(carvana
     np.testing.assert_array_equal(ordered[7, ..., 0], carvana.read_mask(pairs[7].mask))
 
 
+STRONG = Augmentation(rotation=0.05, shift=0.1, zoom=0.2, brightness=0, contrast=0, hue=0)
+
+
 def test_augmentation_moves_image_and_mask_together(tmp_path):
     # Images whose red channel *is* the mask: after augmentation they must still agree.
     from unet.data import synthetic
@@ -110,25 +113,53 @@ def test_augmentation_moves_image_and_mask_together(tmp_path):
     root = synthetic.make_carvana_like(tmp_path, cars=1, image_size=(64, 96), seed=0,
                                        progress=False)
     pairs = carvana.list_pairs(root)
-    strong = Augmentation(rotation=0.05, shift=0.1, zoom=0.2, brightness=0, contrast=0, hue=0)
     plain = make_dataset(pairs, image_size=(64, 96), batch_size=16)
     augmented = make_dataset(pairs, image_size=(64, 96), batch_size=16, training=True,
-                             augmentation=strong, deterministic=True)
-
-    def paint_mask_into_image(images, masks):
-        return tf.concat([tf.cast(masks, tf.float32), images[..., 1:]], -1), masks
-
-    layers = strong.layers(seed=0)
-    images, masks = next(iter(plain.map(paint_mask_into_image)))
-    out = layers({"images": images, "segmentation_masks": tf.cast(masks, tf.float32)},
-                 training=True)
-    moved = out["segmentation_masks"].numpy()
-    assert set(np.unique(moved)) <= {0.0, 1.0}
+                             augmentation=STRONG, deterministic=True)
+    images, masks = next(iter(plain))
+    images = tf.concat([tf.cast(masks, tf.float32), images[..., 1:]], -1)
+    moved_images, moved = (t.numpy() for t in STRONG.transform(seed=0)(images, masks))
+    assert set(np.unique(moved)) <= {0, 1}
     assert not np.array_equal(moved, masks.numpy())  # something moved
-    agreement = np.mean((out["images"].numpy()[..., 0] > 0.5) == (moved[..., 0] > 0.5))
-    assert agreement > 0.97
+    assert np.mean((moved_images[..., 0] > 0.5) == (moved[..., 0] > 0.5)) > 0.97
     _, augmented_masks = collect(augmented)
     assert set(np.unique(augmented_masks)) <= {0, 1}
+
+
+@pytest.mark.parametrize("augmentation", [STRONG, Augmentation()], ids=["strong", "default"])
+def test_augmentation_keeps_every_class_id(augmentation):
+    # Masks with ids 0, 3 and 10: bilinear sampling would put 1-9 along the outlines.
+    masks = np.zeros((4, 64, 64, 1), np.uint8)
+    masks[:, 8:40, 6:30] = 3
+    masks[:, 28:60, 24:62] = 10
+    images = tf.random.stateless_uniform((4, 64, 64, 3), seed=(0, 1))
+    _, moved = augmentation.transform(seed=0)(images, tf.constant(masks))
+    assert moved.dtype == tf.uint8 and set(np.unique(moved.numpy())) == {0, 3, 10}
+    assert not np.array_equal(moved.numpy(), masks)
+
+
+def test_carla_augmentation_keeps_class_ids(carla_dir):
+    pairs = carla.list_pairs(carla_dir)
+    ids = set(np.unique(collect(make_dataset(pairs, image_size=(48, 64), batch_size=8,
+                                             num_classes=23))[1]))
+    _, moved = collect(make_dataset(pairs, image_size=(48, 64), batch_size=8, num_classes=23,
+                                    training=True, augmentation=STRONG, deterministic=True))
+    assert set(np.unique(moved)) <= ids
+
+
+def test_default_augmentation_keeps_horizontal_lines_horizontal():
+    # The studio's photos are upright: flips, shifts and zooms keep each row of a striped mask
+    # one colour; a rotation would not.
+    masks = np.zeros((4, 64, 96, 1), np.uint8)
+    masks[:, ::8] = 1
+    images = tf.zeros((4, 64, 96, 3))
+
+    def rows_stay_one_colour(augmentation):
+        rows = augmentation.transform(seed=0)(images, tf.constant(masks))[1].numpy()[..., 0]
+        return (rows.min(axis=2) == rows.max(axis=2)).all()
+
+    assert rows_stay_one_colour(Augmentation())
+    assert not rows_stay_one_colour(STRONG)  # which rotates
 
 
 def test_carla_masks_are_class_ids_and_out_of_range_ids_name_the_file(carla_dir):

@@ -73,12 +73,6 @@ def test_training_batches_are_crops_and_validation_batches_whole_images(carvana_
     assert next(iter(whole))[0].shape == (8, 64, 96, 3)
 
 
-def test_studio_augmentation_does_not_rotate():
-    stack = Augmentation().layers(seed=0)
-    names = [type(layer).__name__ for layer in stack.layers]
-    assert "RandomRotation" not in names and "RandomFlip" in names
-
-
 @pytest.mark.slow
 def test_a_model_trained_on_crops_is_scored_on_whole_images(tmp_path):
     from unet import training

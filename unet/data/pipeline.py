@@ -50,32 +50,53 @@ class Augmentation:
     contrast: float = 0.1
     hue: float = 0.02
 
-    def layers(self, seed: int) -> keras.Sequential:
-        """Keras preprocessing layers that transform `{"images", "segmentation_masks"}` jointly.
+    def transform(self, seed: int):
+        """The function that augments a batch, `(images, masks) -> (images, masks)`.
 
-        Keras 3 moves masks with nearest-neighbour sampling and leaves them out of the
-        photometric changes, so one layer stack serves both.
+        Each geometric change draws one transformation and applies it to the images with
+        bilinear and to the masks with nearest-neighbour sampling, so that every mask keeps
+        exactly the class ids it had. (Keras's joint call on `{"images", "segmentation_masks"}`
+        leaves mask sampling to the installed version: Keras 3.13, Colab's, interpolates masks
+        bilinearly and invents ids along every outline.) Photometric changes touch images only.
         """
-        stack = []
+
+        def twins(layer_class, *factors, seed):
+            return tuple(layer_class(*factors, interpolation=interpolation, fill_mode="reflect",
+                                     seed=seed) for interpolation in ("bilinear", "nearest"))
+
+        geometric = []
         if self.flip:
-            stack.append(keras.layers.RandomFlip("horizontal", seed=seed))
+            flip = keras.layers.RandomFlip("horizontal", seed=seed)
+            geometric.append((flip, flip))
         if self.rotation:
-            stack.append(keras.layers.RandomRotation(self.rotation, fill_mode="reflect",
-                                                     seed=seed + 1))
+            geometric.append(twins(keras.layers.RandomRotation, self.rotation, seed=seed + 1))
         if self.shift:
-            stack.append(keras.layers.RandomTranslation(self.shift, self.shift,
-                                                        fill_mode="reflect", seed=seed + 2))
+            geometric.append(twins(keras.layers.RandomTranslation, self.shift, self.shift,
+                                   seed=seed + 2))
         if self.zoom:
-            stack.append(keras.layers.RandomZoom(self.zoom, fill_mode="reflect", seed=seed + 3))
+            geometric.append(twins(keras.layers.RandomZoom, self.zoom, seed=seed + 3))
+        photometric = []
         if self.brightness:
-            stack.append(keras.layers.RandomBrightness(self.brightness, value_range=(0, 1),
-                                                       seed=seed + 4))
+            photometric.append(keras.layers.RandomBrightness(self.brightness, value_range=(0, 1),
+                                                             seed=seed + 4))
         if self.contrast:
-            stack.append(keras.layers.RandomContrast(self.contrast, value_range=(0, 1),
-                                                     seed=seed + 5))
+            photometric.append(keras.layers.RandomContrast(self.contrast, value_range=(0, 1),
+                                                           seed=seed + 5))
         if self.hue:
-            stack.append(keras.layers.RandomHue(self.hue, value_range=(0, 1), seed=seed + 6))
-        return keras.Sequential(stack, name="augmentation")
+            photometric.append(keras.layers.RandomHue(self.hue, value_range=(0, 1),
+                                                      seed=seed + 6))
+
+        def augment(images, masks):
+            masks = tf.cast(masks, images.dtype)
+            for image_layer, mask_layer in geometric:
+                change = image_layer.get_random_transformation(images, training=True)
+                images = image_layer.transform_images(images, change, training=True)
+                masks = mask_layer.transform_images(masks, change, training=True)
+            for layer in photometric:
+                images = layer(images, training=True)
+            return tf.clip_by_value(images, 0.0, 1.0), tf.cast(masks, tf.uint8)
+
+        return augment
 
 
 def jpeg_ratio(native_size, target_size) -> int:
@@ -505,14 +526,7 @@ def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool
     dataset = dataset.map(lambda images, masks: (_scale(images), masks),
                           num_parallel_calls=AUTOTUNE)
     if training and augmentation is not None:
-        layers = augmentation.layers(seed)
-
-        def augment(images, masks):
-            out = layers({"images": images, "segmentation_masks": tf.cast(masks, tf.float32)},
-                         training=True)
-            augmented = tf.clip_by_value(out["images"], 0.0, 1.0)
-            return augmented, tf.cast(tf.round(out["segmentation_masks"]), tf.uint8)
-
+        augment = augmentation.transform(seed)
         # Keras' random layers advance one seed state: parallel calls would draw from it in
         # a different order each run, so deterministic mode augments one batch at a time.
         if deterministic:
