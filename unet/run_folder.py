@@ -17,7 +17,6 @@ from unet.config import RunConfig, binary_model, dataset_fields, preset
 
 # `best.keras` is the epoch with the highest validation Dice at the training size.
 MONITOR = "val_dice"
-STATES = ("new", "interrupted", "trained", "finished", "diverged")
 
 
 class RunConflict(ValueError):
@@ -136,7 +135,7 @@ class RunFolder:
         """What the folder holds, for the run `asked` (default: the one it holds).
 
         Returns:
-            One of `STATES`: `new` (no run yet), `interrupted` (fewer epochs trained than asked:
+            `new` (no run yet), `interrupted` (fewer epochs trained than asked:
             training goes on), `trained` (its epochs done, not yet scored), `finished` (scored)
             or `diverged` (its loss diverged; not trained again).
 
