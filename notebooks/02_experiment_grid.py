@@ -121,12 +121,13 @@ experiments.run_grid(points(5e-4), RUNS);
 from IPython.display import Markdown, display
 
 from unet import report
-from unet.callbacks import read_history
+from unet.run_folder import RunFolder
 
-run_dirs = [experiments.run_dir_for(c, RUNS) for c in configs]
-rows = experiments.sort_rows([experiments.summarize_run(d) for d in run_dirs])
-assert sorted(r["folder"] for r in rows) == sorted(str(c.folder) for c in configs)
-report.write_report(RUNS, MEMORY, command="notebooks/02_experiment_grid", run_dirs=run_dirs)
+folders = {str(c.folder): RunFolder(experiments.run_dir_for(c, RUNS)) for c in configs}
+rows = experiments.sort_rows([folder.summary_row() for folder in folders.values()])
+assert sorted(r["folder"] for r in rows) == sorted(folders)
+report.write_report(RUNS, MEMORY, command="notebooks/02_experiment_grid",
+                    run_dirs=list(folders.values()))
 display(Markdown("\n".join(report.markdown_table(rows))))
 
 # %%
@@ -134,10 +135,10 @@ import matplotlib.pyplot as plt
 
 from unet import viz
 
-histories = {r["run"]: read_history(RUNS / r["folder"] / "history.csv") for r in rows}
+histories = {r["run"]: folders[r["folder"]].read_history() for r in rows}
 display(viz.plot_learning_curves(histories))
 finished = [r for r in rows if r["status"] == "finished"]
 if len(finished) > 1:
     display(viz.plot_score_vs_learning_rate(finished))
-display(report.overlay_figure(RUNS / finished[0]["folder"]))
+display(report.overlay_figure(folders[finished[0]["folder"]]))
 plt.close("all")

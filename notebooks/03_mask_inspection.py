@@ -62,14 +62,14 @@ WORST = 4  # how many of the worst images to show
 
 # %%
 from unet import experiments
-from unet.config import RunConfig, preset
+from unet.config import preset
+from unet.run_folder import RunFolder, primary_score
 
 finished = [r for r in experiments.summarize(RUNS) if r["status"] == "finished"
-            and "dice" in r and (RUNS / r["folder"] / "best.keras").is_file()]
+            and primary_score(r) == "dice" and RunFolder(RUNS / r["folder"]).best.is_file()]
 if not finished:
     finished = [experiments.run_point(preset("smoke"), RUNS)]
-run_dir = RUNS / finished[0]["folder"]
-config = RunConfig.load(run_dir / "config.json")
+run = RunFolder(RUNS / finished[0]["folder"])
 print(f"{finished[0]['folder']}: validation Dice {finished[0]['dice']:.4f} at native size")
 
 # %% [markdown]
@@ -79,7 +79,7 @@ print(f"{finished[0]['folder']}: validation Dice {finished[0]['dice']:.4f} at na
 # %%
 from unet import viz
 
-per_image = experiments.read_per_image(run_dir)
+per_image = run.read_per_image()
 dice = [row["dice"] for row in per_image]
 viz.save_figure(viz.plot_histogram(dice, "validation Dice per image"),
                 MEMORY / "inspect_dice_distribution.png", show=True)
@@ -92,7 +92,7 @@ print(f"{len(dice)} images; worst {dice[0]:.4f}, median {sorted(dice)[len(dice) 
 # %%
 from unet import evaluation
 
-worst = evaluation.examples(run_dir, [row["image"] for row in per_image[:WORST]])
+worst = evaluation.examples(run, [row["image"] for row in per_image[:WORST]])
 panels, titles = [], []
 for example, row in zip(worst, per_image):
     panels += [viz.overlay(example.image, example.prediction),
@@ -125,11 +125,11 @@ import collections
 
 by_car = collections.defaultdict(list)
 for row in per_image:
-    by_car[row["image"].rsplit("_", 1)[0]].append(row)
+    by_car[row["group"]].append(row)
 hardest = min(by_car, key=lambda car: sum(r["dice"] for r in by_car[car]) / len(by_car[car]))
 views = sorted(row["image"] for row in by_car[hardest])
 panels = [viz.error_map(e.image, e.truth, e.prediction)
-          for e in evaluation.examples(run_dir, views)]
+          for e in evaluation.examples(run, views)]
 viz.save_figure(viz.image_grid(panels, columns=4, titles=views, legend=viz.ERROR_LEGEND),
                 MEMORY / "inspect_car_views.png", show=True)
 print(f"hardest car {hardest}: mean Dice "
@@ -152,11 +152,11 @@ carla_root = CARLA_DIR or synthetic.make_carla_like(
 carla_config = preset("smoke" if SMOKE else "cpu").for_dataset("carla").override(
     data={"data_dir": str(carla_root)})
 carla_result = experiments.run_point(carla_config, RUNS)
-carla_run = experiments.run_dir_for(carla_config, RUNS)
+carla_run = RunFolder(experiments.run_dir_for(carla_config, RUNS))
 print(f"CARLA mean IoU {carla_result['mean_iou']:.4f}, pixel accuracy "
       f"{carla_result['pixel_accuracy']:.4f}")
 
-scenes = [row["image"] for row in experiments.read_per_image(carla_run)]
+scenes = [row["image"] for row in carla_run.read_per_image()]
 carla_examples = evaluation.examples(carla_run, scenes)
 truths = np.concatenate([e.truth.ravel() for e in carla_examples])
 predictions = np.concatenate([e.prediction.ravel() for e in carla_examples])

@@ -9,6 +9,7 @@ import pytest
 
 from unet import callbacks, training
 from unet.config import preset
+from unet.run_folder import RunConflict, RunFolder, read_history
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ def test_a_folder_of_another_configuration_is_refused(smoke_sweep, tmp_path):
     run_dir = _copy_run(smoke_sweep, tmp_path)
     before = (run_dir / "metrics.json").read_text()
     other = preset("smoke").override(train={"learning_rate": 1e-3}, model={"filters": 8})
-    with pytest.raises(training.RunConflict, match="holds a run of another configuration"):
+    with pytest.raises(RunConflict, match="holds a run of another configuration"):
         training.train(other, run_dir)
     assert (run_dir / "metrics.json").read_text() == before
 
@@ -52,14 +53,14 @@ def test_a_folder_of_another_configuration_is_refused(smoke_sweep, tmp_path):
 def test_more_epochs_continue_a_finished_run_and_fewer_are_refused(smoke_sweep, tmp_path):
     """Defect: `--epochs 3` on a finished 1-epoch run returned the old result untrained."""
     run_dir = _copy_run(smoke_sweep, tmp_path)
-    first_rows = callbacks.read_history(run_dir / "history.csv")
+    first_rows = read_history(run_dir / "history.csv")
     longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
     result = training.train(longer, run_dir, verbose=0)
-    rows = callbacks.read_history(run_dir / "history.csv")
+    rows = read_history(run_dir / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2] and rows[0] == first_rows[0]
     assert result["epochs"] == 2
     assert json.loads((run_dir / "config.json").read_text())["train"]["epochs"] == 2
-    with pytest.raises(training.RunConflict, match="trained for 2 epochs; asked for 1"):
+    with pytest.raises(RunConflict, match="trained for 2 epochs; asked for 1"):
         training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir)
 
 
@@ -102,9 +103,9 @@ def test_a_run_killed_before_its_first_backup_goes_on_from_last_keras(smoke_swee
         (run_dir / name).unlink()
     longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
     (run_dir / "config.json").write_text(longer.to_json())
-    first = callbacks.read_history(run_dir / "history.csv")
+    first = read_history(run_dir / "history.csv")
     training.train(longer, run_dir, verbose=0)
-    rows = callbacks.read_history(run_dir / "history.csv")
+    rows = read_history(run_dir / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2] and rows[0] == first[0]
 
 
@@ -126,7 +127,7 @@ def test_a_continued_run_stopped_right_after_training_is_not_read_as_finished(
     longer = preset("smoke").override(train={"learning_rate": 1e-3, "epochs": 2})
     with pytest.raises(KeyboardInterrupt):
         training.train(longer, run_dir, verbose=0)
-    assert training.run_state(longer, run_dir) == "evaluate"
+    assert RunFolder(run_dir).state(longer) == "trained"
 
 
 def test_a_failed_start_writes_nothing(tmp_path):
@@ -152,9 +153,9 @@ def test_the_split_is_written_into_the_run_folder(smoke_sweep):
     run_dir = runs / "synthetic" / "smoke" / "lr1e-3_bs4_k3"
     split = json.loads((run_dir / "split.json").read_text())
     assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
-    with (run_dir / "per_image.csv").open() as stream:
-        cars = {row["image"].rsplit("_", 1)[0] for row in csv.DictReader(stream)}
-    assert cars == set(split["val"])
+    per_image = RunFolder(run_dir).read_per_image()
+    assert {row["group"] for row in per_image} == set(split["val"])
+    assert all(row["image"].rsplit("_", 1)[0] == row["group"] for row in per_image)
 
 
 def test_an_absurd_learning_rate_stops_with_a_clear_message(tmp_path):
@@ -233,7 +234,7 @@ def test_history_keeps_each_epoch_once_when_an_epoch_is_redone(tmp_path):
     # A kill after epoch 3 was logged but before its backup: the resumed run redoes epoch 3.
     history.on_epoch_begin(2)
     history.on_epoch_end(2, {"loss": 1.4})
-    rows = callbacks.read_history(tmp_path / "history.csv")
+    rows = read_history(tmp_path / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert rows[-1]["loss"] == pytest.approx(1.4)
 

@@ -8,7 +8,6 @@ mid-write leaves a file the next run cannot load: hence `HistoryCSV` and `RunChe
 
 from __future__ import annotations
 
-import csv
 import math
 import shutil
 import time
@@ -17,20 +16,7 @@ from pathlib import Path
 import keras
 
 from unet import checkpoints, files
-
-
-def read_history(path) -> list[dict]:
-    """Rows of a `history.csv` as dicts of floats (`epoch` as int); [] when there is none."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            parsed = {key: float(value) for key, value in row.items() if value != ""}
-            parsed["epoch"] = int(parsed["epoch"])
-            rows.append(parsed)
-    return rows
+from unet.run_folder import MONITOR, RunFolder, read_history
 
 
 class HistoryCSV(keras.callbacks.Callback):
@@ -101,27 +87,27 @@ class RunCheckpoints(keras.callbacks.Callback):
 
     The best score so far is read back from the run's history on a resumed run, so a worse
     epoch after a restart never replaces a better `best.keras`. Nothing is saved once `guard`
-    (a `StopOnNaN`) has seen the loss diverge: the last good checkpoint stays.
+    (a `StopOnDivergence`) has seen the loss diverge: the last good checkpoint stays.
     """
 
-    def __init__(self, run_dir, monitor: str = "val_dice", mode: str = "max", guard=None):
+    def __init__(self, run_dir, monitor: str = MONITOR, mode: str = "max", guard=None):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder(run_dir)
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
         self.guard = guard
-        history = read_history(self.run_dir / "history.csv")
+        history = self.folder.read_history()
         scores = [row[monitor] for row in history if math.isfinite(row.get(monitor, math.nan))]
         self.best = max((self.sign * s for s in scores), default=-math.inf)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.diverged_at is not None:
             return
-        checkpoints.save_model(self.model, self.run_dir / "last.keras")
+        checkpoints.save_model(self.model, self.folder.last)
         score = (logs or {}).get(self.monitor)
         if score is not None and math.isfinite(score) and self.sign * score > self.best:
             self.best = self.sign * score
-            checkpoints.save_model(self.model, self.run_dir / "best.keras")
+            checkpoints.save_model(self.model, self.folder.best)
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):

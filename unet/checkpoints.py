@@ -1,4 +1,4 @@
-"""Whole models as `.keras` files: atomic saves, clear load errors, lookup by role."""
+"""Whole models as `.keras` files: atomic saves, clear load errors, a run's best or last."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 import keras
 
 from unet import files
+from unet.run_folder import RunFolder
 
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
 from unet import metrics as _metrics  # noqa: F401
 
-CHECKPOINT_ROLES = ("best", "last", "newest")
+CHECKPOINT_ROLES = ("best", "last")
 
 
 class CheckpointError(ValueError):
@@ -65,15 +66,16 @@ def load_model(path, compile: bool = True) -> keras.Model:
 
 
 def find_checkpoint(run_dir, role: str = "best") -> Path | None:
-    """The checkpoint of a run folder: `best.keras`, `last.keras`, or the newest `.keras` file.
+    """The checkpoint of a run folder: its `best.keras` or `last.keras`.
 
-    Returns `None` when the run has no such checkpoint yet.
+    Args:
+        run_dir: The run folder.
+        role: `"best"` or `"last"` (`CHECKPOINT_ROLES`).
+
+    Returns:
+        The file's path, or `None` when the run has no such checkpoint yet.
     """
     if role not in CHECKPOINT_ROLES:
         raise ValueError(f"role must be one of {CHECKPOINT_ROLES}; received {role!r}.")
-    run_dir = Path(run_dir)
-    if role in ("best", "last"):
-        path = run_dir / f"{role}.keras"
-        return path if path.is_file() else None
-    candidates = [p for p in run_dir.glob("*.keras") if not p.name.startswith(".")]
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+    path = getattr(RunFolder(run_dir), role)
+    return path if path.is_file() else None

@@ -5,14 +5,14 @@ the original masks: Dice, IoU, pixel accuracy and the outline's F-score."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from unet import checkpoints, inference, metrics, postprocess
-from unet.config import RunConfig, binary_dataset
+from unet.config import binary_dataset
 from unet.data import carla, sources
+from unet.run_folder import RunFolder
 
 
 def scored_classes(dataset: str, num_classes: int) -> int:
@@ -122,15 +122,15 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     The one place where the report and notebook 03 get (image, truth, prediction) triples: the
     run's own configuration says where the data is and how the model sees it.
     """
-    run_dir = Path(run_dir)
-    config = RunConfig.load(run_dir / "config.json")
+    folder = RunFolder(run_dir)
+    config = folder.read_config()
     train, val = sources.split(config.data, seed=config.train.seed)
     everything = train.concatenate(val)
     known = set(everything.names)
     missing = [name for name in names if name not in known]
     if missing:
-        raise ValueError(f"{run_dir}: no image named {missing[0]!r} in the run's data.")
-    model = checkpoints.load_model(run_dir / "best.keras", compile=False)
+        raise ValueError(f"{folder.path}: no image named {missing[0]!r} in the run's data.")
+    model = checkpoints.load_model(folder.best, compile=False)
     num_classes = config.model.num_classes
     shown = scored_classes(config.data.dataset, num_classes)
     predictions = inference.predict_items(

@@ -9,14 +9,12 @@ The summary is read from the run folders, so it holds every point exactly once.
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import os
 from pathlib import Path
 
-from unet.callbacks import read_history
 from unet.config import RunConfig
+from unet.run_folder import RunFolder, primary_score
 from unet.training import TrainingDiverged, train
 
 MEMORY_ENV = "UNET_MEMORY_DIR"
@@ -75,7 +73,7 @@ def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
         train(config, run_dir, verbose=verbose)
     except TrainingDiverged as error:
         print(error)
-    return summarize_run(run_dir)
+    return RunFolder(run_dir).summary_row()
 
 
 def run_grid(configs, runs=None, verbose=2) -> list[dict]:
@@ -91,52 +89,18 @@ def run_grid(configs, runs=None, verbose=2) -> list[dict]:
     return sort_rows(rows)
 
 
-def summarize_run(run_dir) -> dict:
-    """One row: the point's axes, its status and scores, from its folder alone."""
-    run_dir = Path(run_dir)
-    config = RunConfig.load(run_dir / "config.json")
-    row = {
-        "run": config.name,
-        "folder": str(config.folder),
-        "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
-        "preset": config.preset,
-        "grid": config.grid,
-        "learning_rate": config.train.learning_rate,
-        "batch_size": config.train.batch_size,
-        "kernel_size": config.model.kernel_size,
-        "epochs_planned": config.train.epochs,
-        "epochs_done": len(read_history(run_dir / "history.csv")),
-    }
-    if (run_dir / "metrics.json").is_file():
-        row["status"] = "finished"
-        row.update(json.loads((run_dir / "metrics.json").read_text()))
-    elif (run_dir / "diverged.json").is_file():
-        row["status"] = "diverged"
-    else:
-        row["status"] = "interrupted"
-    return row
-
-
 def find_runs(runs=None) -> list[Path]:
     """Every run folder (one holding a `config.json`) below the runs root, sorted."""
     root = runs_dir(runs)
-    return sorted(path.parent for path in root.glob("**/config.json"))
+    return sorted(path.parent for path in root.glob(f"**/{RunFolder.config}"))
 
 
 def sort_rows(rows) -> list[dict]:
     """Best validation score first (Dice for binary runs, mean Dice for multi-class ones)."""
-    return sorted(rows, key=lambda r: (-r.get("dice", r.get("mean_dice", -1.0)), r["folder"]))
+    return sorted(rows, key=lambda r: (-r.get(primary_score(r), -1.0), r["folder"]))
 
 
 def summarize(runs=None) -> list[dict]:
     """Rows of every run folder below the runs root, best validation Dice first."""
-    return sort_rows([summarize_run(folder) for folder in find_runs(runs)])
+    return sort_rows([RunFolder(folder).summary_row() for folder in find_runs(runs)])
 
-
-def read_per_image(run_dir) -> list[dict]:
-    """A finished run's `per_image.csv`, scores as floats, worst first."""
-    with (Path(run_dir) / "per_image.csv").open(newline="") as stream:
-        rows = [{k: (v if k == "image" else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(stream)]
-    score = "dice" if rows and "dice" in rows[0] else "mean_dice"
-    return sorted(rows, key=lambda row: row[score])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig, format_learning_rate
+from unet.run_folder import primary_score
 
 # How many fixed validation images every recipe writes to TensorBoard's Images tab each epoch.
 PREDICTION_IMAGES = 4
@@ -106,9 +107,7 @@ class Recipe:
             config: That run's configuration.
             run: The run's folder, named in our cell when given.
         """
-        key = self.metric
-        if key == "dice" and "dice" not in metrics:
-            key = "mean_dice"
+        key = primary_score(metrics) if self.metric == "dice" else self.metric
         ours = metrics.get(key)
         ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
         size = "x".join(map(str, config.data.image_size))

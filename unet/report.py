@@ -10,19 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from unet import environment, evaluation, experiments, files, viz
-from unet.callbacks import read_history
-from unet.config import RunConfig
+from unet import environment, evaluation, experiments, files, recipes, viz
+from unet.run_folder import RunFolder, primary_score
 
 SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
                  "kernel_size", "epochs_done", "epochs_planned", "best_epoch", "dice", "iou",
                  "boundary_f", "mean_dice", "mean_iou", "pixel_accuracy", "train_seconds",
                  "train_images_per_second", "parameters")
-
-
-def score_name(rows) -> str:
-    """`dice` for binary runs, `mean_dice` for multi-class ones."""
-    return "dice" if any("dice" in r for r in rows) else "mean_dice"
 
 
 def _format(value, digits=4):
@@ -35,11 +29,11 @@ def overlay_figure(run_dir, count: int = 3):
     """Best and worst validation images of a finished run, predicted by its `best.keras`:
     prediction and error map (binary, colours explained in a legend), or prediction and truth
     (class maps with a legend). `None` if the run has no checkpoint or scores."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "best.keras").is_file() or not (run_dir / "per_image.csv").is_file():
+    folder = RunFolder(run_dir)
+    if not folder.best.is_file() or not folder.per_image.is_file():
         return None
-    scored = experiments.read_per_image(run_dir)  # worst first
-    score = "dice" if "dice" in scored[0] else "mean_dice"
+    scored = folder.read_per_image()  # worst first
+    score = primary_score(scored[0])
     best_rows = scored[::-1][:count]
     worst_rows = [row for row in scored[:count] if row not in best_rows]
     chosen = [("best", row) for row in best_rows] + [("worst", row) for row in worst_rows]
@@ -62,7 +56,7 @@ def overlay_figure(run_dir, count: int = 3):
 
 def markdown_table(rows) -> list[str]:
     """The runs of one dataset as Markdown table lines: axes, epochs, scores, speed, status."""
-    score = score_name(rows)
+    score = primary_score(*rows)
     iou = "iou" if score == "dice" else "mean_iou"
     lines = [
         f"| run | folder | lr | batch | kernel | epochs | best epoch | val {score} | val IoU | "
@@ -83,10 +77,10 @@ def markdown_table(rows) -> list[str]:
     return lines
 
 
-def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: bool):
+def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bool):
     """Markdown lines and rendered figures `{file name: PNG bytes}` of one dataset's runs."""
-    score = score_name(rows)
-    config = RunConfig.load(run_dirs[rows[0]["folder"]] / "config.json")
+    score = primary_score(*rows)
+    config = folders[rows[0]["folder"]].read_config()
     data = config.data
     lines = [
         f"## Dataset `{dataset}`",
@@ -117,8 +111,9 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     lines.append("")
 
     figures = {}
-    histories = {r["run"] if len({x["run"] for x in rows}) == len(rows) else r["folder"]:
-                 read_history(run_dirs[r["folder"]] / "history.csv") for r in rows}
+    # Each run by its folder below the dataset's (`smoke/lr1e-3_bs4_k3`): unique in a section.
+    histories = {Path(r["folder"]).relative_to(dataset).as_posix():
+                 folders[r["folder"]].read_history() for r in rows}
     figures[f"{dataset}_learning_curves.png"] = (
         "Learning curves", viz.png_bytes(viz.plot_learning_curves(histories, "dice")))
     if len(finished) > 1:
@@ -126,7 +121,7 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
             f"Validation {score} against learning rate",
             viz.png_bytes(viz.plot_score_vs_learning_rate(finished, score)))
     if finished and overlays:
-        figure = overlay_figure(run_dirs[finished[0]["folder"]])
+        figure = overlay_figure(folders[finished[0]["folder"]])
         if figure is not None:
             figures[f"{dataset}_overlays_best_worst.png"] = (
                 "Best and worst validation images of the best run", viz.png_bytes(figure))
@@ -135,21 +130,19 @@ def _dataset_section(dataset: str, rows: list[dict], run_dirs: dict, overlays: b
     return lines, {name: data for name, (_, data) in figures.items()}, finished
 
 
-def recipe_section(rows: list[dict], run_dirs: dict) -> list[str]:
+def recipe_section(rows: list[dict], folders: dict) -> list[str]:
     """Markdown lines putting each finished recipe run's figure beside the published one, each
     with its data, size and epochs, and what keeps them from comparing; `[]` without any.
 
     Args:
-        rows: Summary rows (`experiments.summarize_run`).
-        run_dirs: Each row's run folder, by its `folder`.
+        rows: Summary rows (`RunFolder.summary_row`).
+        folders: Each row's `RunFolder`, by its `folder`.
     """
-    from unet import recipes
-
     table = []
     for row in rows:
         if row["status"] != "finished":
             continue
-        config = RunConfig.load(run_dirs[row["folder"]] / "config.json")
+        config = folders[row["folder"]].read_config()
         item = recipes.recipe_of(config)
         if item is not None:
             table.append(item.beside(row, config, run=row["folder"]))
@@ -194,12 +187,13 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
     command = command or saved.get("command", "python -m unet report")
     if run_dirs is None:
         listed = [root / folder for folder in saved.get("runs", [])]
-        run_dirs = listed if listed and all((d / "config.json").is_file() for d in listed) \
+        run_dirs = listed if listed and all(RunFolder(d).config.is_file() for d in listed) \
             else experiments.find_runs(root)
-    rows = [experiments.summarize_run(d) for d in run_dirs]
+    folders = [RunFolder(d) for d in run_dirs]
+    rows = [folder.summary_row() for folder in folders]
     if not rows:
         raise FileNotFoundError(f"No runs under {root}: train or sweep first.")
-    by_folder = {row["folder"]: Path(d) for row, d in zip(rows, run_dirs)}
+    by_folder = {row["folder"]: folder for row, folder in zip(rows, folders)}
 
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)

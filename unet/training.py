@@ -1,21 +1,16 @@
 """Training one run: data, model, `model.fit` with resumable callbacks, native-size evaluation.
 
-A run folder holds `config.json`, `split.json` (the car ids on each side), `history.csv`,
-`best.keras`, `last.keras`, `logs/` (TensorBoard), `trained.json` once its epochs are done, then
-`metrics.json` and `per_image.csv` once scored. Rerunning a finished run of the same
+The run folder's files are `unet.run_folder`'s. Rerunning a finished run of the same
 configuration returns its metrics (and says so); an interrupted one resumes from its last
 completed epoch; a trained one is only scored again; asking for more epochs continues it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import statistics
 import time
-from pathlib import Path
-
 import keras
 import tensorflow as tf
 
@@ -24,6 +19,7 @@ from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
 from unet.model import build_model
+from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
 
@@ -76,10 +72,6 @@ class _HParams(keras.callbacks.Callback):
             hp.hparams(self.hparams, trial_id=self.trial_id)
 
 
-class RunConflict(ValueError):
-    """A run folder holds another configuration's run, or more epochs than asked for."""
-
-
 def check_config(config: RunConfig) -> None:
     """Refuses a configuration that cannot train, before anything is read or written."""
     expected_classes = sources.num_classes_of(config.data)
@@ -93,39 +85,6 @@ def check_config(config: RunConfig) -> None:
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ValueError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
-
-
-def run_state(config: RunConfig, run_dir) -> str:
-    """What `train` will do in `run_dir`: `new`, `resume` (interrupted), `continue` (finished
-    with fewer epochs than asked), `evaluate` (trained, not yet scored), `finished` or
-    `diverged`.
-
-    Raises:
-        RunConflict: the folder holds another configuration, or more epochs than asked.
-    """
-    run_dir = Path(run_dir)
-    saved = run_dir / "config.json"
-    if not saved.is_file():
-        return "new"
-    previous = RunConfig.load(saved)
-    if not previous.same_run(config):
-        raise RunConflict(
-            f"{run_dir} holds a run of another configuration ({saved}); "
-            "use another --run-dir or delete that folder.")
-    if (run_dir / "diverged.json").is_file():
-        return "diverged"
-    trained = run_dir / "trained.json"
-    done = json.loads(trained.read_text())["epochs"] if trained.is_file() else None
-    if done is None:
-        return "resume"
-    if config.train.epochs < done:
-        raise RunConflict(
-            f"{run_dir} holds a run trained for {done} epochs; asked for "
-            f"{config.train.epochs}. Ask for {done} or more (more continues it), or use "
-            "another --run-dir.")
-    if config.train.epochs > done:
-        return "continue"
-    return "finished" if (run_dir / "metrics.json").is_file() else "evaluate"
 
 
 def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate=True) -> dict:
@@ -143,7 +102,7 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
-        RunConflict: `run_dir` holds another configuration.
+        unet.run_folder.RunConflict: `run_dir` holds another configuration, or more epochs.
         unet.data.DataError: a problem in the data (named), found before anything is written.
         unet.files.Locked: another process is training in `run_dir`.
 
@@ -151,61 +110,63 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
     >>> from unet.config import preset
     >>> metrics = train(preset("smoke"), "runs/smoke")
     """
-    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
+    run_dir = folder.path
     # 1. Everything is checked before anything is written: a failed start claims no folder.
     check_config(config)
-    run_state(config, run_dir)
-    train_pairs, val_pairs = sources.split(config.data, seed=config.train.seed)
+    folder.state(config)
+    train_source, val_source = sources.split(config.data, seed=config.train.seed)
 
     with files.lock(run_dir, "run folder"):
-        state = run_state(config, run_dir)  # again, now that no other process can change it
+        state = folder.state(config)  # again, now that no other process can change it
         removed = files.remove_partials(run_dir, recursive=True)
         if removed:
             print(f"Removed {len(removed)} partial file(s) of an interrupted write in {run_dir}.")
         if state == "finished":
-            print(f"Skipped {run_dir}: finished ({config.train.epochs} epochs, metrics.json).")
-            return json.loads((run_dir / "metrics.json").read_text())
+            print(f"Skipped {run_dir}: finished ({config.train.epochs} epochs, "
+                  f"{RunFolder.metrics}).")
+            return folder.scores()
         if state == "diverged":
-            raise TrainingDiverged(json.loads((run_dir / "diverged.json").read_text())["message"])
-        files.write_json(run_dir / "config.json", config.to_dict())
-        files.write_json(run_dir / "split.json", {
-            "train": sorted({p.group for p in train_pairs.items}),
-            "val": sorted({p.group for p in val_pairs.items})})
-        if state in ("new", "resume", "continue"):
-            _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy)
-        best = checkpoints.load_model(run_dir / "best.keras", compile=False)
-        result = _summary(config, run_dir, train_pairs, val_pairs, best.count_params())
+            raise TrainingDiverged(folder.divergence()["message"])
+        files.write_json(folder.config, config.to_dict())
+        files.write_json(folder.split, {
+            "train": sorted({p.group for p in train_source.items}),
+            "val": sorted({p.group for p in val_source.items})})
+        if state in ("new", "interrupted"):
+            _train_epochs(config, folder, state, train_source, val_source, verbose, strategy)
+        best = checkpoints.load_model(folder.best, compile=False)
+        result = _summary(config, folder, train_source, val_source, best.count_params())
         if evaluate:
-            result.update(_evaluate_best(config, best, run_dir, val_pairs, verbose))
-            log_native_scores(run_dir / "logs", result)
-        files.write_json(run_dir / "metrics.json", result)
+            result.update(_evaluate_best(config, best, folder, val_source, verbose))
+            log_native_scores(folder.logs, result)
+        files.write_json(folder.metrics, result)
         return result
 
 
-def _train_epochs(config, run_dir, state, train_pairs, val_pairs, verbose, strategy) -> None:
+def _train_epochs(config, folder: RunFolder, state, train_source, val_source, verbose,
+                  strategy) -> None:
     """Trains the epochs not yet done, then records it in `trained.json`: from then on the run
     is only scored, never trained again (Keras removes its backup at the end of `fit`)."""
-    history = callbacks.read_history(run_dir / "history.csv")
-    if state == "continue":
-        print(f"Continuing {run_dir} to {config.train.epochs} epochs.")
-    if state == "resume" and _resumes_from_last(run_dir, history) and (
+    history = folder.read_history()
+    if folder.trained.is_file():  # trained before, for fewer epochs
+        print(f"Continuing {folder.path} to {config.train.epochs} epochs.")
+    if state == "interrupted" and _resumes_from_last(folder, history) and (
             len(history) >= config.train.epochs):
         # Killed after the last epoch, once Keras had removed its backup.
-        print(f"{run_dir}: all {len(history)} epochs had been trained when it was stopped; "
-              "scoring best.keras without training again.")
+        print(f"{folder.path}: all {len(history)} epochs had been trained when it was "
+              f"stopped; scoring {RunFolder.best} without training again.")
         policy = precision_policy(config.train.mixed_precision, strategy or select_strategy())
     else:
-        policy = _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy)
+        policy = _fit_epochs(config, folder, train_source, val_source, state, verbose, strategy)
     # Scores of fewer epochs go first: `trained.json` beside an old `metrics.json` would read
     # as finished.
-    (run_dir / "metrics.json").unlink(missing_ok=True)
-    history = callbacks.read_history(run_dir / "history.csv")
-    files.write_json(run_dir / "trained.json", {"epochs": config.train.epochs,
-                                                "epochs_done": len(history),
-                                                "precision": policy})
+    folder.metrics.unlink(missing_ok=True)
+    files.write_json(folder.trained, {"epochs": config.train.epochs,
+                                      "epochs_done": len(folder.read_history()),
+                                      "precision": policy})
 
 
-def _resumes_from_last(run_dir: Path, history: list[dict]) -> bool:
+def _resumes_from_last(folder: RunFolder, history: list[dict]) -> bool:
     """Whether an existing run goes on from `last.keras` (with its optimizer state) rather than
     from Keras' `backup/`: there is no backup (Keras removes it at the end of `fit`, so a
     finished run, or one killed after its last epoch, has none) but there are trained epochs.
@@ -213,17 +174,16 @@ def _resumes_from_last(run_dir: Path, history: list[dict]) -> bool:
     `last.keras` is saved before the epoch's history row, so it never lags the history (a
     kill between the two writes trains that epoch once more on top of it).
     """
-    return (not (run_dir / "backup").is_dir() and bool(history)
-            and (run_dir / "last.keras").is_file())
+    return not folder.backup.is_dir() and bool(history) and folder.last.is_file()
 
 
-def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
+def _compiled_model(config: RunConfig, folder: RunFolder, from_last: bool, strategy,
                     steps: int) -> keras.Model:
     """A new model, or with `from_last` the last checkpoint with its optimizer state."""
     model_config, train_config = config.model, config.train
     with strategy.scope():
         if from_last:
-            return checkpoints.load_model(run_dir / "last.keras", compile=True)
+            return checkpoints.load_model(folder.last, compile=True)
         # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
         input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
         model = build_model(model_config, input_shape=input_shape)
@@ -237,7 +197,8 @@ def _compiled_model(config: RunConfig, run_dir: Path, from_last: bool, strategy,
         return model
 
 
-def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> str:
+def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verbose,
+                strategy) -> str:
     """`model.fit` with the run's callbacks; resumes from `backup/` after a kill. Returns the
     precision policy it trained under."""
     model_config, data_config, train_config = config.model, config.data, config.train
@@ -245,11 +206,11 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
-    train_data = train_pairs.make_dataset(
+    train_data = train_source.make_dataset(
         training=True, seed=train_config.seed,
         augmentation=Augmentation() if data_config.augment else None,
         crop_size=data_config.crop_size, **common)
-    val_data = val_pairs.make_dataset(**common)
+    val_data = val_source.make_dataset(**common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
     keras.utils.set_random_seed(train_config.seed)
@@ -257,32 +218,32 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     policy = precision_policy(train_config.mixed_precision, strategy)
     keras.mixed_precision.set_global_policy(policy)
     try:
-        steps = train_config.steps_per_epoch or math.ceil(len(train_pairs)
+        steps = train_config.steps_per_epoch or math.ceil(len(train_source)
                                                           / train_config.batch_size)
-        history = callbacks.read_history(run_dir / "history.csv")
-        from_last = state != "new" and _resumes_from_last(run_dir, history)
-        model = _compiled_model(config, run_dir, from_last, strategy, steps)
+        history = folder.read_history()
+        from_last = state != "new" and _resumes_from_last(folder, history)
+        model = _compiled_model(config, folder, from_last, strategy, steps)
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
         guard = callbacks.StopOnDivergence()
-        monitor = "val_dice"
         run_callbacks = [
             guard,
-            callbacks.RunCheckpoints(run_dir, monitor=monitor, guard=guard),
-            callbacks.HistoryCSV(run_dir / "history.csv"),
-            callbacks.BackupAndRestore(run_dir / "backup"),
-            keras.callbacks.TensorBoard(str(run_dir / "logs")),
-            _HParams(run_dir / "logs", {
+            callbacks.RunCheckpoints(folder.path, monitor=MONITOR, guard=guard),
+            callbacks.HistoryCSV(folder.history),
+            callbacks.BackupAndRestore(folder.backup),
+            keras.callbacks.TensorBoard(str(folder.logs)),
+            # The trial is the run's folder under the runs root: unique across presets, data.
+            _HParams(folder.logs, {
                 "learning_rate": train_config.learning_rate, "batch_size": train_config.batch_size,
-                "kernel_size": model_config.kernel_size}, config.name),
-            *prediction_image_callbacks(config, run_dir, val_pairs, png=True),
+                "kernel_size": model_config.kernel_size}, config.folder.as_posix()),
+            *prediction_image_callbacks(config, folder.path, val_source, png=True),
         ]
         if train_config.reduce_lr_patience:
             run_callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, mode="max", factor=0.5, patience=train_config.reduce_lr_patience))
+                monitor=MONITOR, mode="max", factor=0.5, patience=train_config.reduce_lr_patience))
         if train_config.early_stopping_patience:
             run_callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, mode="max", patience=train_config.early_stopping_patience))
+                monitor=MONITOR, mode="max", patience=train_config.early_stopping_patience))
 
         # 4. Fit: from Keras' `backup/` (a killed attempt), else after the epochs `last.keras`
         # holds (a continued run, or one killed between its last epoch and `trained.json`).
@@ -293,63 +254,63 @@ def _fit(config, run_dir, train_pairs, val_pairs, state, verbose, strategy) -> s
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if guard.diverged_at is not None:
-        _record_divergence(config, run_dir, guard)
+        _record_divergence(config, folder, guard)
     return policy
 
 
-def _record_divergence(config, run_dir, guard) -> None:
+def _record_divergence(config, folder: RunFolder, guard) -> None:
     epoch, batch = guard.diverged_at
-    last = checkpoints.find_checkpoint(run_dir, "last")
+    last = checkpoints.find_checkpoint(folder.path, "last")
     kept = (f"the last good checkpoint, {last}, is kept" if last
             else "no epoch finished before it, so there is no checkpoint")
     message = (
         f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, with "
         f"learning rate {config.train.learning_rate:g}. Lower the learning rate; {kept}."
     )
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # holds the diverged weights
-    files.write_json(run_dir / "diverged.json", {"epoch": epoch, "batch": batch,
-                                                 "message": message})
+    shutil.rmtree(folder.backup, ignore_errors=True)  # holds the diverged weights
+    files.write_json(folder.diverged, {"epoch": epoch, "batch": batch, "message": message})
     raise TrainingDiverged(message)
 
 
-def _summary(config, run_dir, train_pairs, val_pairs, parameters: int) -> dict:
+def _summary(config, folder: RunFolder, train_source, val_source, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
-    monitor = "val_dice"
-    history = callbacks.read_history(run_dir / "history.csv")
-    trained = json.loads((run_dir / "trained.json").read_text())
+    history = folder.read_history()
+    trained = folder.training_record()
     epoch_seconds = [row["seconds"] for row in history]
     steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
     train_config = config.train
     train_images = (train_config.steps_per_epoch * train_config.batch_size
-                    if train_config.steps_per_epoch else len(train_pairs))
-    best = max(history, key=lambda r: r.get(monitor, -math.inf))
+                    if train_config.steps_per_epoch else len(train_source))
+    best = max(history, key=lambda r: r.get(MONITOR, -math.inf))
     return {
         "run": config.name,
         "epochs": len(history),
         "best_epoch": best["epoch"],
-        "best_val_dice_at_training_size": best.get(monitor),
+        "best_val_dice_at_training_size": best.get(MONITOR),
         "train_seconds": round(sum(epoch_seconds), 2),
         "train_images_per_second": round(train_images / statistics.median(steady), 2),
         "parameters": parameters,
-        "train_images": len(train_pairs),
-        "val_images": len(val_pairs),
+        "train_images": len(train_source),
+        "val_images": len(val_source),
         "precision": trained.get("precision", "float32"),
         "environment": environment.describe(),
     }
 
 
-def _evaluate_best(config, best, run_dir, val_pairs, verbose) -> dict:
+def _evaluate_best(config, best, folder: RunFolder, val_source, verbose) -> dict:
     """Native-resolution scores of `best` (the run's `best.keras`) on the validation split;
-    writes `per_image.csv`."""
+    writes `per_image.csv`, each image with its group (car, or block of frames)."""
     started = time.perf_counter()
     common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
               "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
               "resize_mode": config.data.resize_mode, "progress": verbose != 0}
-    summary, rows = evaluation.evaluate(best, val_pairs, **common)
+    summary, rows = evaluation.evaluate(best, val_source, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if config.data.binary:  # a car mask, from 1 or 2 output classes
         # The same with flip TTA: `predict` uses it by default where it scored higher here.
-        flipped, _ = evaluation.evaluate(best, val_pairs, tta="flip", **common)
+        flipped, _ = evaluation.evaluate(best, val_source, tta="flip", **common)
         summary.update({f"{key}_flip_tta": flipped[key] for key in ("dice", "boundary_f")})
-    files.write_csv(run_dir / "per_image.csv", rows, rows[0])
+    groups = {item.name: item.group for item in val_source.items}
+    rows = [{"image": row["image"], "group": groups[row["image"]], **row} for row in rows]
+    files.write_csv(folder.per_image, rows, rows[0])
     return summary

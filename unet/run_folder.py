@@ -1,0 +1,227 @@
+"""A run folder: the names of its files, what state it is in, its summary row and its score.
+
+A run folder holds `config.json`, `split.json` (the groups on each side), `history.csv`,
+`best.keras`, `last.keras`, Keras' `backup/` while training, `logs/` (TensorBoard),
+`trained.json` once its epochs are done, then `metrics.json` and `per_image.csv` once scored,
+or `diverged.json` when its loss diverged.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+from unet.config import RunConfig, binary_model, dataset_fields, preset
+
+# `best.keras` is the epoch with the highest validation Dice at the training size.
+MONITOR = "val_dice"
+
+
+class RunConflict(ValueError):
+    """A run folder holds another configuration's run, or more epochs than asked for."""
+
+
+def primary_score(*scores: dict) -> str:
+    """The key a run is ranked by: `dice` when any of `scores` (`metrics.json` contents,
+    summary rows or `per_image.csv` rows) scores a car mask, else `mean_dice` (classes).
+
+    Args:
+        *scores: Dicts of scores, as `unet.evaluation.evaluate` names them.
+
+    Returns:
+        `"dice"` or `"mean_dice"`.
+    """
+    return "dice" if any("dice" in row for row in scores) else "mean_dice"
+
+
+def read_history(path) -> list[dict]:
+    """Rows of a `history.csv` as dicts of floats (`epoch` as int); [] when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            parsed = {key: float(value) for key, value in row.items() if value != ""}
+            parsed["epoch"] = int(parsed["epoch"])
+            rows.append(parsed)
+    return rows
+
+
+class _Entry:
+    """A file or folder of a run folder: its name on the class, its path on an instance."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, folder, owner):
+        return self.name if folder is None else folder.path / self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFolder:
+    """One run's folder. `RunFolder.best` is the file's name, `folder.best` its path; the
+    folder itself serves as a path (`os.PathLike`).
+
+    Example:
+    >>> folder = RunFolder("runs/synthetic/smoke/lr1e-3_bs4_k3")
+    >>> folder.state()
+    'finished'
+    """
+
+    config = _Entry("config.json")
+    split = _Entry("split.json")
+    history = _Entry("history.csv")
+    best = _Entry("best.keras")
+    last = _Entry("last.keras")
+    trained = _Entry("trained.json")
+    metrics = _Entry("metrics.json")
+    per_image = _Entry("per_image.csv")
+    diverged = _Entry("diverged.json")
+    backup = _Entry("backup")
+    logs = _Entry("logs")
+
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    def __fspath__(self) -> str:
+        """A run folder serves wherever a path does (`os.PathLike`)."""
+        return str(self.path)
+
+    @classmethod
+    def of_model(cls, model_path) -> RunFolder:
+        """The run folder a `.keras` file lies in: its `config.json` and `metrics.json` are the
+        ones beside it (either may be missing for a model copied elsewhere)."""
+        return cls(Path(model_path).parent)
+
+    def read_config(self) -> RunConfig:
+        """The run's `config.json`.
+
+        Raises:
+            FileNotFoundError: the folder holds no run.
+        """
+        return RunConfig.load(self.config)
+
+    def read_history(self) -> list[dict]:
+        """`history.csv`'s rows (see `read_history`); [] before the first epoch."""
+        return read_history(self.history)
+
+    def scores(self) -> dict:
+        """`metrics.json`'s contents; {} while the run is not scored."""
+        return _read_json(self.metrics)
+
+    def training_record(self) -> dict:
+        """`trained.json`'s contents (`epochs`, `epochs_done`, `precision`); {} until the run's
+        epochs are done."""
+        return _read_json(self.trained)
+
+    def divergence(self) -> dict:
+        """`diverged.json`'s contents (`epoch`, `batch`, `message`); {} unless it diverged."""
+        return _read_json(self.diverged)
+
+    def read_per_image(self) -> list[dict]:
+        """`per_image.csv`'s rows, worst first: `image` and `group` as text, scores as floats."""
+        with self.per_image.open(newline="") as stream:
+            rows = [{k: (v if k in ("image", "group") else float(v)) for k, v in row.items()}
+                    for row in csv.DictReader(stream)]
+        score = primary_score(*rows[:1])
+        return sorted(rows, key=lambda row: row[score])
+
+    def state(self, asked: RunConfig | None = None) -> str:
+        """What the folder holds, for the run `asked` (default: the one it holds).
+
+        Returns:
+            `new` (no run yet), `interrupted` (fewer epochs trained than asked:
+            training goes on), `trained` (its epochs done, not yet scored), `finished` (scored)
+            or `diverged` (its loss diverged; not trained again).
+
+        Raises:
+            RunConflict: the folder holds another configuration, or more epochs than asked.
+        """
+        if not self.config.is_file():
+            return "new"
+        saved = self.read_config()
+        asked = asked or saved
+        if not saved.same_run(asked):
+            raise RunConflict(
+                f"{self.path} holds a run of another configuration ({self.config}); "
+                "use another --run-dir or delete that folder.")
+        if self.diverged.is_file():
+            return "diverged"
+        done = self.training_record().get("epochs")
+        if done is None:
+            return "interrupted"
+        if asked.train.epochs < done:
+            raise RunConflict(
+                f"{self.path} holds a run trained for {done} epochs; asked for "
+                f"{asked.train.epochs}. Ask for {done} or more (more continues it), or use "
+                "another --run-dir.")
+        if asked.train.epochs > done:
+            return "interrupted"
+        return "finished" if self.metrics.is_file() else "trained"
+
+    def summary_row(self) -> dict:
+        """One row for the report: the run's identity and axes, its state as `status`, and
+        once finished its `metrics.json` scores."""
+        config = self.read_config()
+        status = self.state()
+        row = {
+            "run": config.name,
+            "folder": str(config.folder),
+            "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
+            "preset": config.preset,
+            "grid": config.grid,
+            "learning_rate": config.train.learning_rate,
+            "batch_size": config.train.batch_size,
+            "kernel_size": config.model.kernel_size,
+            "epochs_planned": config.train.epochs,
+            "epochs_done": len(self.read_history()),
+            "status": status,
+        }
+        if status == "finished":
+            row.update(self.scores())
+        return row
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def config_for_model(model_path, model, *, preset_name: str, dataset: str | None = None,
+                     data_dir=None, image_size=None) -> RunConfig:
+    """The configuration to score a model with: its run's `config.json` beside it, else one
+    made from `preset_name` and what the model says (its input size and class count; a car
+    mask from 1 or 2 output classes, `config.binary_model`), scored on whole images.
+
+    Args:
+        model_path: The `.keras` file `model` was loaded from.
+        model: The loaded model (only `input_shape` and `output_shape` are read).
+        preset_name: The preset a model without `config.json` is taken to come from.
+        dataset: Score on this dataset instead (`carvana`, `tfds:carvana`, ...).
+        data_dir: Read the data from this folder instead.
+        image_size: Feed the model at this `(height, width)` instead.
+
+    Returns:
+        The `RunConfig` (data, split seed, sizes and class count) to evaluate with.
+    """
+    folder = RunFolder.of_model(model_path)
+    if folder.config.is_file():
+        config = folder.read_config()
+    else:
+        num_classes = int(model.output_shape[-1])
+        guessed = dataset or ("synthetic" if binary_model(num_classes) else "carla")
+        config = preset(preset_name).for_dataset(guessed).override(
+            data={"crop_size": None}, model={"num_classes": num_classes})
+        height, width = model.input_shape[1:3]
+        if height and width:
+            config = config.override(data={"image_size": (height, width)})
+    data = dataset_fields(dataset) if dataset else {}
+    if data_dir:
+        data["data_dir"] = data_dir
+    if image_size:
+        data["image_size"] = tuple(image_size)
+    return config.override(data=data)
