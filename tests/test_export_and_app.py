@@ -19,7 +19,7 @@ def test_saved_model_serves_uint8_images_of_any_size_like_keras(trained, tmp_pat
     result = served.serve(tf.constant(image))
     assert result["masks"].shape == (1, 50, 70, 1) and result["masks"].dtype == tf.uint8
     model = checkpoints.load_model(model_path, compile=False)
-    settings = inference.settings_for(model_path, model)
+    settings = inference.input_spec_for(model_path, model)
     # The same path as inference: model input, logits back to native size, then probabilities.
     pixels = tf.cast(tf.round(tf.image.resize(image.astype("float32"), config.data.image_size)),
                      tf.float32) / 255.0
@@ -42,7 +42,7 @@ def test_a_padded_model_is_padded_by_the_saved_model_and_the_app(trained, tmp_pa
     values["data"]["resize_mode"] = "pad"
     (run / "config.json").write_text(json.dumps(values))
     model = checkpoints.load_model(run / "best.keras", compile=False)
-    padded = inference.settings_for(run / "best.keras", model)
+    padded = inference.input_spec_for(run / "best.keras", model)
     assert padded.resize_mode == "pad"
     height, width = config.data.image_size
     image = np.random.default_rng(4).integers(0, 256, (height - 4, width - 6, 3), np.uint8)
@@ -129,7 +129,7 @@ def test_the_app_shows_mask_and_overlay_and_offers_downloads(trained, monkeypatc
 def test_predict_array_matches_the_mask_size(trained):
     model_path, _ = trained
     model = checkpoints.load_model(model_path, compile=False)
-    settings = inference.settings_for(model_path, model)
+    settings = inference.input_spec_for(model_path, model)
     mask = inference.predict_array(model, np.zeros((37, 53, 3), np.uint8), settings)
     assert mask.shape == (37, 53) and mask.dtype == np.uint8
 

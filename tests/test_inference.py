@@ -174,9 +174,9 @@ def test_a_model_predicts_and_is_scored_at_another_size(trained, carvana_dir, ca
     assert resized.input_shape[1:3] == bigger and inference.model_at_size(model, (32, 48))
     image = np.random.default_rng(0).random((1, *bigger, 3)).astype("float32")
     assert resized(image).shape[1:3] == bigger
-    settings = inference.settings_for(model_path, model, prediction_size=bigger)
+    settings = inference.input_spec_for(model_path, model, prediction_size=bigger)
     assert settings.input_size == bigger and settings.image_size == config.data.image_size
-    assert inference.settings_for(model_path, model).input_size == config.data.image_size
+    assert inference.input_spec_for(model_path, model).input_size == config.data.image_size
     with pytest.raises(ValueError, match="cannot predict at 13x17"):
         inference.model_at_size(model, (13, 17))
     _, val_pairs = sources.split(config.data, seed=config.train.seed)
@@ -354,7 +354,7 @@ def test_a_two_class_carvana_model_predicts_car_masks_and_a_submission(softmax_r
     model_path = softmax_run / "best.keras"
     model = checkpoints.load_model(model_path, compile=False)
     assert model.output_shape[-1] == 2
-    settings = inference.settings_for(model_path, model)
+    settings = inference.input_spec_for(model_path, model)
     assert settings.binary and settings.num_classes == 2
     from unet import cli
 

@@ -72,7 +72,7 @@ def main(model_path: str) -> None:
 
     from unet import checkpoints, postprocess, viz
     from unet.data import carvana
-    from unet.inference import predict_array, settings_for
+    from unet.inference import predict_array, input_spec_for
 
     st.set_page_config(page_title="U-Net car masks", layout="wide")
     st.title("U-Net segmentation")
@@ -81,7 +81,7 @@ def main(model_path: str) -> None:
     @st.cache_resource
     def load(path):
         model = checkpoints.load_model(path, compile=False)
-        return model, settings_for(path, model)
+        return model, input_spec_for(path, model)
 
     with st.spinner(f"Loading the model {model_path}..."):
         model, spec = load(model_path)

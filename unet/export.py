@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from unet import checkpoints, files, postprocess
 from unet.data import pipeline
-from unet.inference import settings_for
+from unet.inference import input_spec_for
 
 FORMATS = ("saved_model", "tflite")
 
@@ -23,7 +23,7 @@ def export_saved_model(model_path, out_dir, image_size=None) -> Path:
     (`pipeline.model_input`, then `postprocess`; resized or padded as the model was
     trained)."""
     model = checkpoints.load_model(model_path, compile=False)
-    spec = settings_for(model_path, model, image_size)
+    spec = input_spec_for(model_path, model, image_size)
     classes = spec.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
@@ -48,7 +48,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     """Writes a TFLite model taking one float32 image in [0, 1] at the training size and
     returning its probabilities (resizing is left to the app, as mobile pipelines do)."""
     model = checkpoints.load_model(model_path, compile=False)
-    spec = settings_for(model_path, model, image_size)
+    spec = input_spec_for(model_path, model, image_size)
     height, width = spec.image_size
     classes = spec.num_classes
 

@@ -8,15 +8,14 @@ to each image's own size through `postprocess`.
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from unet import postprocess
-from unet.config import RunConfig, binary_model, check_car_mask_classes
+from unet.config import binary_model, check_car_mask_classes
 from unet.data import pipeline
+from unet.run_folder import RunFolder
 
 TTA_MODES = ("none", "flip")
 
@@ -147,7 +146,7 @@ class InputSpec:
             convolutional: a larger size keeps more of a photo's outline).
         binary: The labels are a car mask ({0, 1}, car = 1). Default: `config.binary_model`,
             1 or 2 output classes (a 2-class model is Carvana's background and car; CARLA's
-            have 23); `settings_for` takes the run's dataset instead where it is known.
+            have 23); `input_spec_for` takes the run's dataset instead where it is known.
     """
 
     image_size: tuple[int, int]
@@ -168,7 +167,7 @@ class InputSpec:
         return tuple(self.prediction_size or self.image_size)
 
 
-def settings_for(model_path, model, image_size=None, prediction_size=None) -> InputSpec:
+def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> InputSpec:
     """How to feed `model`: from the run's `config.json` beside it, else from the model itself.
 
     Args:
@@ -185,12 +184,12 @@ def settings_for(model_path, model, image_size=None, prediction_size=None) -> In
     Raises:
         ValueError: no `config.json`, no `image_size`, and a model without a fixed input size.
     """
-    saved = Path(model_path).parent / "config.json"
+    folder = RunFolder.of_model(model_path)
     num_classes = int(model.output_shape[-1])
     resize_mode = "resize"
     binary = None  # InputSpec's rule, `config.binary_model`: 1 or 2 output classes
-    if saved.is_file():
-        config = RunConfig.load(saved)
+    if folder.config.is_file():
+        config = folder.read_config()
         resize_mode = config.data.resize_mode
         image_size = image_size or config.data.image_size
         binary = config.data.binary
@@ -218,14 +217,14 @@ def auto_tta(model_path) -> tuple[str, str]:
     Training scores the validation split with and without it (`dice` and `dice_flip_tta` in
     the run's `metrics.json`, beside `best.keras`); flip is used where it scored higher.
     """
-    scores = Path(model_path).with_name("metrics.json")
-    scored = json.loads(scores.read_text()) if scores.is_file() else {}
+    folder = RunFolder.of_model(model_path)
+    scored = folder.scores()
     if "dice_flip_tta" not in scored or "dice" not in scored:
         return "none", "Flip TTA off: no flip-TTA score beside the model (--tta flip turns it on)"
     helps = scored["dice_flip_tta"] > scored["dice"]
     return ("flip" if helps else "none",
             f"Flip TTA {'on' if helps else 'off'}: validation Dice {scored['dice']:.4f} without, "
-            f"{scored['dice_flip_tta']:.4f} with ({scores})")
+            f"{scored['dice_flip_tta']:.4f} with ({folder.metrics})")
 
 
 def predict_array(model, image, spec: InputSpec, *, tta=None, threshold: float = 0.5):

@@ -126,7 +126,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     paths = list_inputs(inputs, ignored)
     check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
     model = checkpoints.load_model(model_path, compile=False)
-    spec = inference.settings_for(model_path, model, image_size, prediction_size)
+    spec = inference.input_spec_for(model_path, model, image_size, prediction_size)
     reason = None
     if tta == "auto":
         tta, reason = inference.auto_tta(model_path)
