@@ -18,12 +18,10 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from unet.errors import UploadError
+
 MAX_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096  # well above a 1918x1280 Carvana photo
-
-
-class UploadError(ValueError):
-    """An upload that is not a usable photo; the message is shown to the visitor."""
 
 
 def read_upload(data: bytes, name: str = "upload") -> np.ndarray:

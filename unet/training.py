@@ -23,13 +23,10 @@ from unet import callbacks, checkpoints, environment, evaluation, files, losses,
 from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
+from unet.errors import RunConflict, TrainingDiverged
 from unet.model import build_model
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN, infinite or exploded; the message says where and what to change."""
 
 
 def select_strategy(devices=None) -> tf.distribute.Strategy:
@@ -74,10 +71,6 @@ class _HParams(keras.callbacks.Callback):
 
         with tf.summary.create_file_writer(self.log_dir).as_default():
             hp.hparams(self.hparams, trial_id=self.trial_id)
-
-
-class RunConflict(ValueError):
-    """A run folder holds another configuration's run, or more epochs than asked for."""
 
 
 def check_config(config: RunConfig) -> None:
