@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from unet import checkpoints, files, viz
-from unet.config import RunConfig, binary_model, check_car_mask_classes
+from unet.config import TTA_MODES, RunConfig, binary_model, check_car_mask_classes
 from unet.data import carvana, image_files, pipeline
 from unet.data.pairs import DataError
 from unet.data.pipeline import make_image_dataset
@@ -70,8 +70,6 @@ def labels_from_probabilities(probabilities, num_classes: int, threshold: float 
         labels = tf.cast(tf.argmax(tensor, axis=-1), tf.uint8)
     return labels if tf.is_tensor(probabilities) else labels.numpy()
 
-
-TTA_MODES = ("none", "flip")
 
 
 def check_tta(tta) -> str | None:
