@@ -51,8 +51,8 @@ def main(argv=None) -> int:
         if code is None or debug:
             raise
         print(f"error: {error}", file=sys.stderr)
-        _stop_pipelines()
-        return code
+    _stop_pipelines()  # out of the except block: the traceback no longer holds the pipeline
+    return code
 
 
 def exit_code(error: BaseException) -> int | None:
@@ -63,7 +63,8 @@ def exit_code(error: BaseException) -> int | None:
 
 
 def _stop_pipelines() -> None:
-    """Collects a `tf.data` pipeline an error stopped, now: left to exit, it hangs the process."""
+    """Collects a `tf.data` pipeline an error stopped, now: collected at exit, its reads in
+    flight wait for the interpreter and the process hangs."""
     gc.collect()
 
 
