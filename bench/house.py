@@ -46,7 +46,7 @@ def imports(modules: dict[str, Path]) -> dict[str, dict[str, bool]]:
         top_level = {id(node) for node in tree.body}
         edges: dict[str, bool] = {}
 
-        def add(target: str, lazy: bool, name=name) -> None:
+        def add(target: str, lazy: bool, name=name, edges=edges) -> None:
             while target and target not in modules:
                 target = target.rpartition(".")[0]
             if target and target != name and target != PACKAGE:
@@ -192,7 +192,7 @@ def main() -> None:
         print(f"\ncycle: {' <-> '.join(loop)}")
     for source, target in upward:
         print(f"sideways/up: {source} (floor {level[source]}) -> {target} (floor {level[target]})")
-    print(f"\n| longest functions | lines |\n|---|---:|")
+    print("\n| longest functions | lines |\n|---|---:|")
     for n, name in found[: args.longest]:
         print(f"| {name} | {n} |")
     if args.png:

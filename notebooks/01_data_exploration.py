@@ -30,7 +30,6 @@
 # %%
 import os
 import sys
-from pathlib import Path
 
 if "google.colab" in sys.modules:
     import subprocess
@@ -43,16 +42,15 @@ if "google.colab" in sys.modules:
 # The only cell with constants. `UNET_SMOKE=1` makes the notebook run in about a minute on a CPU.
 
 # %%
-from unet import colab
+from unet import colab, paths
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 CARVANA_DIR = None  # a Kaggle folder (train/, train_masks/...), e.g. "/content/carvana"
 CARLA_DIR = None  # the Coursera data/ folder (CameraRGB/, CameraMask/)
-USE_DRIVE = False  # Colab: keep the report folder on Google Drive
+USE_DRIVE = False  # Colab: keep runs and the report folder on Google Drive
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
-ROOT = colab.repository_root()
-MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))
+MEMORY = paths.report_dir()
 MEMORY.mkdir(parents=True, exist_ok=True)
 print(f"smoke mode: {SMOKE}; figures go to {MEMORY}")
 
@@ -139,7 +137,7 @@ assert 0 < np.mean(coverage) < 1
 from unet.data import carla, synthetic
 
 carla_root = CARLA_DIR or synthetic.make_carla_like(
-    sources.data_root() / "carla_like", count=8 if SMOKE else 60, progress=False)
+    paths.data_root() / "carla_like", count=8 if SMOKE else 60, progress=False)
 carla_report = carla.check(carla_root)
 print(carla_report.format())
 assert carla_report.ok, carla_report.problems

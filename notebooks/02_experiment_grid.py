@@ -30,7 +30,6 @@
 # %%
 import os
 import sys
-from pathlib import Path
 
 if "google.colab" in sys.modules:
     import subprocess
@@ -47,7 +46,7 @@ if "google.colab" in sys.modules:
 # %%
 import tensorflow as tf
 
-from unet import colab, experiments, recipes
+from unet import colab, experiments, paths, recipes
 from unet.config import preset
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
@@ -57,12 +56,11 @@ CARVANA_DIR = None
 USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Drive
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
-ROOT = colab.repository_root()
-RUNS = Path(os.environ.get("UNET_RUNS_DIR", ROOT / "runs"))  # git-ignored: checkpoints, logs
-MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))  # the report
+RUNS = paths.runs_dir()  # git-ignored: checkpoints, logs
+MEMORY = paths.report_dir()  # the report
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
 PRESET = "smoke" if SMOKE else ("colab_gpu" if HAS_GPU else "cpu")
-LEARNING_RATES = (5e-5, 1e-4, 2e-4, 5e-4)
+LEARNING_RATES = recipes.PUBLISHED_GRID["learning_rates"]
 BATCH_SIZES = (4,) if SMOKE else ((16, 32) if HAS_GPU else (8,))
 KERNEL_SIZES = (3,) if SMOKE else (3, 5)
 EPOCHS = 1 if SMOKE else 10

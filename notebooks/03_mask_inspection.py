@@ -30,7 +30,6 @@
 # %%
 import os
 import sys
-from pathlib import Path
 
 if "google.colab" in sys.modules:
     import subprocess
@@ -43,16 +42,15 @@ if "google.colab" in sys.modules:
 # The only cell with constants.
 
 # %%
-from unet import colab
+from unet import colab, paths
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 CARLA_DIR = None  # the Coursera data/ folder; generated scenes when None
 USE_DRIVE = False
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
-ROOT = colab.repository_root()
-RUNS = Path(os.environ.get("UNET_RUNS_DIR", ROOT / "runs"))  # where 02 trained its grid
-MEMORY = Path(os.environ.get("UNET_MEMORY_DIR", ROOT / "memory"))
+RUNS = paths.runs_dir()  # where 02 trained its grid
+MEMORY = paths.report_dir()
 WORST = 4  # how many of the worst images to show
 
 # %% [markdown]
@@ -145,10 +143,10 @@ print(f"hardest car {hardest}: mean Dice "
 import numpy as np
 import tensorflow as tf
 
-from unet.data import carla, sources, synthetic
+from unet.data import carla, synthetic
 
 carla_root = CARLA_DIR or synthetic.make_carla_like(
-    sources.data_root() / "carla_like_inspection", count=40 if SMOKE else 200, progress=False)
+    paths.data_root() / "carla_like_inspection", count=40 if SMOKE else 200, progress=False)
 carla_config = preset("smoke" if SMOKE else "cpu").for_dataset("carla").override(
     data={"data_dir": str(carla_root)})
 carla_result = experiments.run_point(carla_config, RUNS)

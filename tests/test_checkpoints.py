@@ -41,7 +41,7 @@ def test_a_fresh_process_loads_with_plain_keras_after_importing_unet(tmp_path, r
     np.save(tmp_path / "images.npy", images)
     np.save(tmp_path / "expected.npy", model.predict(images, verbose=0))
     script = (
-        "import sys, numpy as np, keras, unet\n"
+        "import sys, numpy as np, keras, unet.losses, unet.metrics\n"
         "d = sys.argv[1]\n"
         "m = keras.models.load_model(d + '/model.keras')\n"  # no custom_objects, safe mode on
         "assert type(m.loss).__name__ == 'BCEDiceLoss', m.loss\n"

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from unet.config import PRESETS, DataConfig, ModelConfig, RunConfig, format_learning_rate, preset
+from unet.config import DataConfig, ModelConfig, RunConfig, format_learning_rate, preset
+from unet.presets import PRESETS
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -70,7 +71,7 @@ def test_the_cpu_preset_trains_on_crops_of_larger_images_of_8_cars():
 def test_one_rule_says_what_is_a_car_mask():
     from unet import config, metrics
     from unet.data import sources
-    from unet.inference import Settings
+    from unet.inference import InputSpec
 
     # By dataset: Carvana and generated data are car masks, CARLA is not, from folders or TFDS.
     assert DataConfig(dataset="carvana").binary and DataConfig(dataset="synthetic").binary
@@ -78,12 +79,12 @@ def test_one_rule_says_what_is_a_car_mask():
     assert DataConfig(dataset="carla", tfds="carla").binary is False
     assert [sources.num_classes_of(DataConfig(dataset=name)) for name in config.DATASETS] == [
         1, 1, 23]
-    # By model, with no dataset known: 1 or 2 outputs are a car mask, for Settings and metrics.
+    # By model, with no dataset known: 1 or 2 outputs are a car mask, for InputSpec and metrics.
     assert [config.binary_model(n) for n in (1, 2, 3, 23)] == [True, True, False, False]
-    assert Settings((32, 48), num_classes=2).binary
+    assert InputSpec((32, 48), num_classes=2).binary
     assert metrics.training_metrics(2)[0].positive_class == 1  # the car's Dice, not the mean
-    assert not Settings((32, 48), num_classes=23).binary
-    for refuse in (lambda: Settings((32, 48), num_classes=3, binary=True),
+    assert not InputSpec((32, 48), num_classes=23).binary
+    for refuse in (lambda: InputSpec((32, 48), num_classes=3, binary=True),
                    lambda: metrics.training_metrics(23, binary=True)):
         with pytest.raises(ValueError, match="1 or 2 output classes; received"):
             refuse()
@@ -95,3 +96,71 @@ def test_a_dataset_without_a_folder_says_how_to_generate_one():
     config = preset("smoke").for_dataset("carla")
     with pytest.raises(ValueError, match="--data-dir.*data synthetic --dataset carla"):
         sources.dataset_dir(config.data)
+
+
+def test_configuration_modules_and_the_parser_load_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, unet, unet.config, unet.presets, unet.paths, unet.errors, unet.colab, "
+            "unet.cli; unet.cli.build_parser(); "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_bad_value_is_a_user_error_naming_its_field_and_still_a_value_error():
+    from unet.errors import ConfigError, UserError
+
+    with pytest.raises(ConfigError, match="train.epochs must be a positive") as raised:
+        preset("smoke").override(train={"epochs": 0})
+    assert isinstance(raised.value, UserError) and isinstance(raised.value, ValueError)
+    assert raised.value.field == "train.epochs"
+    with pytest.raises(ConfigError) as raised:
+        ModelConfig(upsampling="nearest")
+    assert raised.value.field == "model.upsampling"
+
+
+def test_exit_codes_come_from_the_error_class_and_a_bug_keeps_its_traceback():
+    from unet import errors
+    from unet.cli import exit_code
+
+    assert exit_code(errors.DataError("x.png: corrupt")) == 1
+    assert exit_code(errors.CheckpointError("best.keras: damaged")) == 1
+    assert exit_code(FileNotFoundError("nowhere")) == 1
+    assert exit_code(errors.ConfigError("bad", field="train.epochs")) == 2
+    assert exit_code(errors.RunConflict("another run")) == 2
+    assert exit_code(errors.Locked("in use")) == 2
+    assert exit_code(errors.TrainingDiverged("NaN")) == 3
+    assert exit_code(ValueError("a bug")) is None and exit_code(KeyError("bug")) is None
+
+
+def test_a_tensorflow_error_carrying_a_data_error_exits_as_that_error():
+    """A `DataError` raised inside a tf.data pipeline reaches the CLI as TensorFlow's error,
+    its traceback in the message; the CLI recovers the one line that names the file."""
+    from unet.data.pairs import data_error_in
+    from unet.errors import DataError
+
+    class InvalidArgumentError(Exception):  # stands for TensorFlow's, as it prints
+        pass
+
+    message = ("Traceback (most recent call last):\n  ...\n"
+               "unet.errors.DataError: a.png: corrupt mask\n\n\t [[{{node PyFunc}}]]")
+    recovered = data_error_in(InvalidArgumentError(message))
+    assert isinstance(recovered, DataError) and str(recovered) == "a.png: corrupt mask"
+
+
+def test_every_builder_and_the_cli_use_the_one_vocabulary():
+    from unet import cli, config, losses, model, recipes, schedules
+
+    assert model.UPSAMPLING_MODES is config.UPSAMPLING_MODES
+    assert model.KERNEL_INITIALIZERS is config.KERNEL_INITIALIZERS
+    assert losses.LOSSES is config.LOSSES and schedules.SCHEDULES is config.SCHEDULES
+    parser = cli.build_parser()
+    for flag, names in (("--preset", PRESETS), ("--recipe", recipes.RECIPES),
+                        ("--loss", config.LOSSES), ("--model", config.ARCHITECTURES)):
+        for name in names:
+            parser.parse_args(["train", flag, name])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--loss", "focal"])

@@ -8,8 +8,7 @@ import pytest
 import tensorflow as tf
 
 from unet.config import preset
-from unet.data import carvana
-from unet.data import pipeline
+from unet.data import carvana, pipeline
 from unet.data.pipeline import Augmentation
 from unet.data.sources import FolderSource
 

@@ -18,14 +18,8 @@ def test_every_recipe_is_listed_with_figure_data_size_epochs_and_source():
     assert "0.9876" in table and "0.9805" in table and "8,640,471" in table
 
 
-def test_cli_recipe_names_match_the_recipes():
-    from unet import cli
-
-    assert set(cli.RECIPE_NAMES) == set(recipes.RECIPES)
-
-
 def test_recipes_command_prints_the_table_without_tensorflow():
-    code = ("import sys; sys.argv = ['-m']; import unet.cli; "
+    code = ("import sys, unet.cli; "
             "unet.cli.main(['recipes']); print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
@@ -155,15 +149,15 @@ def test_softmax_unet_scores_dice_of_the_car_class(carvana_dir, tmp_path):
         check_config(config.override(train={"loss": "bce"}))
     with pytest.raises(ValueError, match="has 1 class"):
         check_config(config.override(model={"num_classes": 3}))
-    _, val_pairs = sources.split_pairs(config.data)
+    _, val = sources.split(config.data)
     model = build_model(config.model, (*config.data.image_size, 3))
     # A model whose car logit always wins predicts the whole image as car.
     model.get_layer("head").bias.assign([-100.0, 100.0])
     model.get_layer("head").kernel.assign(np.zeros(model.get_layer("head").kernel.shape))
-    summary, rows = evaluation.evaluate(model, val_pairs, dataset="carvana",
+    summary, rows = evaluation.evaluate(model, val, dataset="carvana",
                                         image_size=config.data.image_size, num_classes=2,
                                         progress=False)
-    truth = sources.read_native_mask(val_pairs[0], "carvana")
+    truth = sources.read_native_mask(val.items[0], "carvana")
     expected = 2 * truth.sum() / (truth.sum() + truth.size)
     assert rows[0]["dice"] == pytest.approx(expected, rel=1e-6)
     assert "mean_dice" not in summary and "per_class" not in summary
@@ -171,20 +165,21 @@ def test_softmax_unet_scores_dice_of_the_car_class(carvana_dir, tmp_path):
 
 def test_sweep_of_a_recipe_runs_its_own_grid_and_flags_still_win(capsys):
     from unet import cli
+    from unet.cli import runs
 
     parser = cli.build_parser()
     args = parser.parse_args(["sweep", "--recipe", "ctu-grid"])
-    configs = cli._grid(args, cli.config_from_args(args))
+    configs = runs.sweep_configs(args, runs.config_from_args(args))
     assert len(configs) == 16
     assert {c.data.image_size for c in configs} == {(160, 240)}
     assert {(c.train.learning_rate, c.train.batch_size, c.model.kernel_size)
             for c in configs} == {(lr, bs, k) for lr in (5e-5, 1e-4, 2e-4, 5e-4)
                                   for bs in (16, 32) for k in (3, 5)}
     args = parser.parse_args(["sweep", "--recipe", "coursera-carla", "--preset", "cpu"])
-    (config,) = cli._grid(args, cli.config_from_args(args))  # no grid: the recipe's point
+    (config,) = runs.sweep_configs(args, runs.config_from_args(args))  # no grid: the recipe's point
     assert "scaled down for CPU (cpu)" in capsys.readouterr().out
     args = parser.parse_args(["sweep", "--recipe", "ctu-grid", "--learning-rates", "1e-3"])
-    assert len(cli._grid(args, cli.config_from_args(args))) == 4
+    assert len(runs.sweep_configs(args, runs.config_from_args(args))) == 4
 
 
 def test_our_figure_is_put_beside_the_published_one():

@@ -6,7 +6,8 @@ import pytest
 
 from unet import experiments, run_folder
 from unet.config import RunConfig, preset
-from unet.run_folder import RunConflict, RunFolder, primary_score
+from unet.errors import RunConflict
+from unet.run_folder import RunFolder, primary_score
 
 
 def _folder(tmp_path, config=None, **files) -> RunFolder:

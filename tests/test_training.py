@@ -9,7 +9,8 @@ import pytest
 
 from unet import callbacks, training
 from unet.config import preset
-from unet.run_folder import RunConflict, RunFolder, read_history
+from unet.errors import RunConflict
+from unet.run_folder import RunFolder, read_history
 
 pytestmark = pytest.mark.slow
 

@@ -19,12 +19,9 @@ import numpy as np
 from PIL import Image
 
 from unet.data import image_files
+from unet.errors import UploadError
 
 MAX_BYTES = 25 * 1024 * 1024
-
-
-class UploadError(ValueError):
-    """An upload that is not a usable photo; the message is shown to the visitor."""
 
 
 def read_upload(data: bytes, name: str = "upload") -> np.ndarray:
@@ -72,7 +69,7 @@ def main(model_path: str) -> None:
 
     from unet import checkpoints, postprocess, viz
     from unet.data import carvana
-    from unet.inference import predict_array, input_spec_for
+    from unet.inference import input_spec_for, predict_array
 
     st.set_page_config(page_title="U-Net car masks", layout="wide")
     st.title("U-Net segmentation")

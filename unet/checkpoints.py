@@ -8,17 +8,14 @@ from pathlib import Path
 import keras
 
 from unet import files
-from unet.run_folder import RunFolder
 
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
 from unet import metrics as _metrics  # noqa: F401
+from unet.errors import CheckpointError
+from unet.run_folder import RunFolder
 
 CHECKPOINT_ROLES = ("best", "last")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file exists but cannot be used (truncated, foreign or broken)."""
 
 
 def save_model(model: keras.Model, path) -> Path:

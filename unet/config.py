@@ -1,7 +1,9 @@
-"""Run configuration as frozen dataclasses with a JSON round trip, and the named presets.
+"""Run configuration as frozen dataclasses with a JSON round trip, and every name the package
+accepts (losses, architectures, modes, formats).
 
 Field names match the keyword arguments of the builders and the trainer, so a config can be
-read as the call it stands for. Every run folder keeps its `config.json`.
+read as the call it stands for. Every run folder keeps its `config.json`. Every rule on a value
+lives here; a broken one raises `unet.errors.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -12,10 +14,21 @@ import json
 import math
 from pathlib import Path
 
+from unet.errors import ConfigError
+from unet.presets import PRESETS
+
+# The vocabularies: each defined here only; the builders, the pipeline and the CLI import them.
 ARCHITECTURES = ("unet", "mobilenetv2")
 DATASETS = ("synthetic", "carvana", "carla")
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
+SCHEDULES = ("constant", "warmup_cosine")
+UPSAMPLING_MODES = ("transpose", "bilinear")
+UPSAMPLE_KERNEL_SIZES = (2, 3)
+KERNEL_INITIALIZERS = ("he_normal", "glorot_uniform")
+ENCODER_WEIGHTS = ("imagenet", None)
+TTA_MODES = ("none", "flip")
+EXPORT_FORMATS = ("saved_model", "tflite")
 # Prepared TensorFlow Datasets (`unet.data.tfds_builders`), named `tfds:<builder>[/<config>]`;
 # their split is made once, when prepared: a fifth of the cars (frame blocks), seed 0.
 TFDS_PREFIX = "tfds:"
@@ -57,10 +70,11 @@ def check_car_mask_classes(num_classes: int) -> None:
     """Refuses a car-mask model or metric with other than 1 or 2 output classes.
 
     Raises:
-        ValueError: `num_classes` not in `CAR_MASK_CLASSES`, naming it.
+        ConfigError: `num_classes` not in `CAR_MASK_CLASSES`, naming it.
     """
     if num_classes not in CAR_MASK_CLASSES:
-        raise ValueError(f"a car mask comes from 1 or 2 output classes; received {num_classes}.")
+        raise ConfigError(f"a car mask comes from 1 or 2 output classes; received {num_classes}.",
+                          field="model.num_classes")
 
 
 def dataset_fields(name: str) -> dict:
@@ -69,19 +83,20 @@ def dataset_fields(name: str) -> dict:
     "val_fraction": 0.2}` (the prepared split's fraction).
 
     Raises:
-        ValueError: an unknown dataset or TFDS builder, naming the known ones.
+        ConfigError: an unknown dataset or TFDS builder, naming the known ones.
     """
     if name.startswith(TFDS_PREFIX):
         tfds_name = name[len(TFDS_PREFIX):]
         builder = tfds_name.split("/")[0]
         if builder not in TFDS_BUILDERS or not tfds_name.strip("/") == tfds_name:
-            raise ValueError(f"{name!r}: the TFDS datasets here are "
-                             f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}, optionally "
-                             "with a size, e.g. tfds:carvana/256x384.")
+            raise ConfigError(f"{name!r}: the TFDS datasets here are "
+                              f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}, optionally "
+                              "with a size, e.g. tfds:carvana/256x384.", field="data.dataset")
         return {"dataset": builder, "tfds": tfds_name, "val_fraction": TFDS_VAL_FRACTION}
     if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS} or "
-                         f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}; received {name!r}.")
+        raise ConfigError(f"dataset must be one of {DATASETS} or "
+                          f"{', '.join(TFDS_PREFIX + b for b in TFDS_BUILDERS)}; "
+                          f"received {name!r}.", field="data.dataset")
     return {"dataset": name, "tfds": None}
 
 # What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
@@ -114,36 +129,48 @@ def dropout_per_block(dropout_rate, depth: int, dropout_levels: int = 2) -> tupl
     if isinstance(dropout_rate, (int, float)) and not isinstance(dropout_rate, bool):
         if isinstance(dropout_levels, bool) or not isinstance(dropout_levels, int) or not (
                 0 <= dropout_levels <= depth + 1):
-            raise ValueError(f"dropout_levels must be a whole number in [0, depth + 1 = "
-                             f"{depth + 1}]; received {dropout_levels!r}.")
+            raise ConfigError(f"dropout_levels must be a whole number in [0, depth + 1 = "
+                              f"{depth + 1}]; received {dropout_levels!r}.",
+                              field="model.dropout_levels")
         rates = (0.0,) * (depth + 1 - dropout_levels) + (float(dropout_rate),) * dropout_levels
     else:
         rates = tuple(float(rate) for rate in dropout_rate)
         if len(rates) != depth + 1:
-            raise ValueError(
+            raise ConfigError(
                 f"dropout_rate needs one rate per encoder level and one for the bottleneck "
-                f"({depth + 1} for depth {depth}); received {tuple(dropout_rate)}.")
+                f"({depth + 1} for depth {depth}); received {tuple(dropout_rate)}.",
+                field="model.dropout_rate")
     for rate in rates:
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
+            raise ConfigError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.",
+                              field="model.dropout_rate")
     return rates
 
 
 def _positive_int(owner: str, name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}.{name} must be a positive whole number; received {value!r}.")
+        raise ConfigError(f"{owner}.{name} must be a positive whole number; received {value!r}.",
+                          field=f"{owner}.{name}")
 
 
 def _positive_float(owner: str, name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
             math.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}.{name} must be a positive finite number; received {value!r}.")
+        raise ConfigError(f"{owner}.{name} must be a positive finite number; received {value!r}.",
+                          field=f"{owner}.{name}")
+
+
+def _one_of(owner: str, name: str, value, names) -> None:
+    if value not in names:
+        raise ConfigError(f"{owner}.{name} must be one of {names}; received {value!r}.",
+                          field=f"{owner}.{name}")
 
 
 def _size(owner: str, name: str, value) -> tuple[int, int]:
     size = tuple(value)
     if len(size) != 2:
-        raise ValueError(f"{owner}.{name} must be (height, width); received {value!r}.")
+        raise ConfigError(f"{owner}.{name} must be (height, width); received {value!r}.",
+                          field=f"{owner}.{name}")
     for item in size:
         _positive_int(owner, name, item)
     return size
@@ -170,26 +197,25 @@ class ModelConfig:
     head_conv: bool = False
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"architecture must be one of {ARCHITECTURES}; received {self.architecture!r}."
-            )
+        _one_of("model", "architecture", self.architecture, ARCHITECTURES)
         for name in ("num_classes", "filters", "depth", "kernel_size"):
             _positive_int("model", name, getattr(self, name))
         if self.kernel_size % 2 == 0:
-            raise ValueError(
-                f"model.kernel_size must be odd (3, 5, 7); received {self.kernel_size}.")
+            raise ConfigError(f"model.kernel_size must be odd (3, 5, 7); received "
+                              f"{self.kernel_size}.", field="model.kernel_size")
         if isinstance(self.dropout_rate, (list, tuple)):  # one rate per block (JSON: a list)
             object.__setattr__(self, "dropout_rate", tuple(float(r) for r in self.dropout_rate))
             if self.architecture != "unet":
-                raise ValueError("model.dropout_rate per block needs architecture 'unet'.")
+                raise ConfigError("model.dropout_rate per block needs architecture 'unet'.",
+                                  field="model.dropout_rate")
         dropout_per_block(self.dropout_rate, self.depth, self.dropout_levels)
-        if self.upsample_kernel_size not in (2, 3):
-            raise ValueError("model.upsample_kernel_size must be 2 or 3; "
-                             f"received {self.upsample_kernel_size!r}.")
-        if self.kernel_initializer not in ("he_normal", "glorot_uniform"):
-            raise ValueError("model.kernel_initializer must be 'he_normal' or 'glorot_uniform'; "
-                             f"received {self.kernel_initializer!r}.")
+        _one_of("model", "upsampling", self.upsampling, UPSAMPLING_MODES)
+        if self.upsample_kernel_size not in UPSAMPLE_KERNEL_SIZES:
+            raise ConfigError("model.upsample_kernel_size must be 2 or 3; "
+                              f"received {self.upsample_kernel_size!r}.",
+                              field="model.upsample_kernel_size")
+        _one_of("model", "kernel_initializer", self.kernel_initializer, KERNEL_INITIALIZERS)
+        _one_of("model", "encoder_weights", self.encoder_weights, ENCODER_WEIGHTS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,30 +237,29 @@ class DataConfig:
     tfds: str | None = None
 
     def __post_init__(self):
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}; received {self.dataset!r}.")
+        _one_of("data", "dataset", self.dataset, DATASETS)
         if self.tfds is not None:
             fields = dataset_fields(TFDS_PREFIX + self.tfds)
             if fields["dataset"] != self.dataset:
-                raise ValueError(f"data.tfds {self.tfds!r} holds {fields['dataset']}, not "
-                                 f"{self.dataset}.")
+                raise ConfigError(f"data.tfds {self.tfds!r} holds {fields['dataset']}, not "
+                                  f"{self.dataset}.", field="data.tfds")
             if self.val_fraction != TFDS_VAL_FRACTION:
-                raise ValueError(
+                raise ConfigError(
                     f"tfds:{self.tfds} is split once, when prepared ({TFDS_VAL_FRACTION:.0%} "
-                    f"for validation); val_fraction {self.val_fraction} cannot change it.")
+                    f"for validation); val_fraction {self.val_fraction} cannot change it.",
+                    field="data.val_fraction")
         if not (isinstance(self.val_fraction, (int, float)) and 0.0 < self.val_fraction < 1.0):
-            raise ValueError(f"val_fraction must be in (0, 1); received {self.val_fraction!r}.")
-        if self.resize_mode not in RESIZE_MODES:
-            raise ValueError(
-                f"resize_mode must be one of {RESIZE_MODES}; received {self.resize_mode!r}.")
+            raise ConfigError(f"data.val_fraction must be in (0, 1); received "
+                              f"{self.val_fraction!r}.", field="data.val_fraction")
+        _one_of("data", "resize_mode", self.resize_mode, RESIZE_MODES)
         _positive_int("data", "synthetic_cars", self.synthetic_cars)
         for name in ("image_size", "synthetic_image_size"):
             object.__setattr__(self, name, _size("data", name, getattr(self, name)))
         if self.crop_size is not None:
             object.__setattr__(self, "crop_size", _size("data", "crop_size", self.crop_size))
             if self.crop_size[0] > self.image_size[0] or self.crop_size[1] > self.image_size[1]:
-                raise ValueError(f"data.crop_size {self.crop_size} must fit in image_size "
-                                 f"{self.image_size}.")
+                raise ConfigError(f"data.crop_size {self.crop_size} must fit in image_size "
+                                  f"{self.image_size}.", field="data.crop_size")
 
     @property
     def binary(self) -> bool:
@@ -261,7 +286,7 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     reduce_lr_patience: int | None = None
     steps_per_epoch: int | None = None
-    schedule: str = "constant"  # or "warmup_cosine" (unet.schedules)
+    schedule: str = "constant"  # one of SCHEDULES (unet.schedules)
     warmup_epochs: int = 1
     # Fixed validation images drawn with their predicted masks in TensorBoard each epoch (0: off).
     prediction_images: int = 0
@@ -270,21 +295,19 @@ class TrainConfig:
         _positive_int("train", "epochs", self.epochs)
         _positive_int("train", "batch_size", self.batch_size)
         _positive_float("train", "learning_rate", self.learning_rate)
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {LOSSES}; received {self.loss!r}.")
+        _one_of("train", "loss", self.loss, LOSSES)
         if isinstance(self.prediction_images, bool) or not isinstance(
                 self.prediction_images, int) or self.prediction_images < 0:
-            raise ValueError("train.prediction_images must be a whole number >= 0; "
-                             f"received {self.prediction_images!r}.")
+            raise ConfigError("train.prediction_images must be a whole number >= 0; "
+                              f"received {self.prediction_images!r}.",
+                              field="train.prediction_images")
         for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
             if getattr(self, name) is not None:
                 _positive_int("train", name, getattr(self, name))
-        if self.schedule not in ("constant", "warmup_cosine"):
-            raise ValueError(f"train.schedule must be 'constant' or 'warmup_cosine'; received "
-                             f"{self.schedule!r}.")
+        _one_of("train", "schedule", self.schedule, SCHEDULES)
         if self.schedule != "constant" and self.reduce_lr_patience:
-            raise ValueError("train.reduce_lr_patience needs schedule 'constant' (a schedule "
-                             "sets the learning rate itself).")
+            raise ConfigError("train.reduce_lr_patience needs schedule 'constant' (a schedule "
+                              "sets the learning rate itself).", field="train.reduce_lr_patience")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,7 +339,7 @@ class RunConfig:
         apart by the `config.json` inside.
         """
         name = self.name
-        base = PRESETS.get(self.preset)
+        base = _PRESET_CONFIGS.get(self.preset)
         if base is None or _identity(self) != _identity(base.for_dataset(self.data.source)
                                                          .override(**_axes(self))):
             name += "-" + _digest(_identity(self))
@@ -362,7 +385,7 @@ class RunConfig:
     def from_dict(cls, values: dict) -> RunConfig:
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"Unknown run configuration keys: {sorted(unknown)}.")
+            raise ConfigError(f"Unknown run configuration keys: {sorted(unknown)}.")
         return cls(
             model=_section(ModelConfig, values.get("model", {})),
             data=_section(DataConfig, values.get("data", {})),
@@ -397,7 +420,7 @@ def _identity(config: RunConfig, data_dir: bool = False) -> dict:
     if not data_dir:
         values["data"].pop("data_dir")
     if values["data"]["tfds"] is None:
-        values["data"].pop("tfds")  # folders: the names runs had before TFDS was read
+        values["data"].pop("tfds")  # a run read from folders is named without the field
     return values
 
 
@@ -417,7 +440,7 @@ def _section(kind, values: dict):
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"Unknown {kind.__name__} keys: {sorted(unknown)}; known: {sorted(known)}.")
     return kind(**values)
 
@@ -429,62 +452,17 @@ def format_learning_rate(learning_rate: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-PRESETS: dict[str, RunConfig] = {
-    # Seconds on a CPU: for tests, CI and notebooks in smoke mode.
-    "smoke": RunConfig(
-        model=ModelConfig(filters=4, depth=3, batch_norm_momentum=0.9),
-        data=DataConfig(image_size=(32, 48), synthetic_cars=3, synthetic_image_size=(64, 96),
-                        val_fraction=0.34, augment=False),
-        train=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3),
-        preset="smoke",
-    ),
-    # About 7 minutes of training on 2 CPU cores for 8 cars (128 photos): the README's demo.
-    # Chosen by measurement on the generated set (`bench/cpu_preset.py`, README "Results"):
-    # whole images at 192x288 (boundaries 6.7x finer than native, where 96x144 gave 13x),
-    # learnt from random 128x192 crops (a U-Net is fully convolutional) so a step costs less
-    # than a whole image; 16 filters; 40 epochs of warm-up and cosine decay from 1e-3; batch
-    # norm statistics averaged over about 100 steps (momentum 0.99): with 0.9 they follow the
-    # last few batches of crops and validation Dice swung by 0.01-0.02 from epoch to epoch.
-    # No rotation (turntable photos are upright). Generated data at Carvana's native 1918x1280,
-    # so Dice is scored where Kaggle scored it.
-    "cpu": RunConfig(
-        model=ModelConfig(filters=16, depth=4, batch_norm_momentum=0.99),
-        data=DataConfig(image_size=(192, 288), crop_size=(128, 192), synthetic_cars=12,
-                        synthetic_image_size=(1280, 1918), val_fraction=0.34),
-        train=TrainConfig(epochs=40, batch_size=8, learning_rate=1e-3,
-                          schedule="warmup_cosine"),
-        preset="cpu",
-    ),
-    # A free Colab GPU (T4, 15 GB), mixed precision: the canonical 31M-parameter U-Net on
-    # 256x384 crops of 512x768 images (a sixth of Carvana's pixels, boundaries 2.5x finer than
-    # native), scored on whole 512x768 images. Estimated, not measured here (no GPU was lent):
-    # about 100 images/s of training on a T4, so an epoch of the 5,088-image set (4,070 to
-    # train) takes 1-2 minutes plus validation, and 20 epochs well under an hour.
-    "colab_gpu": RunConfig(
-        model=ModelConfig(filters=64, depth=4),
-        # No cache: 5,088 images at 512x768 would hold about 8 GB of Colab's 12.7 GB of RAM.
-        data=DataConfig(dataset="carvana", image_size=(512, 768), crop_size=(256, 384),
-                        cache=False, synthetic_cars=48, synthetic_image_size=(1280, 1918)),
-        train=TrainConfig(epochs=20, batch_size=16, learning_rate=5e-4, mixed_precision=True,
-                          schedule="warmup_cosine"),
-        preset="colab_gpu",
-    ),
-    # Native resolution (1918 padded to 1920): the Carvana winners' setting, a large GPU
-    # (A100/H100 class). 512x768 crops of the padded native image, depth 5, whole images scored.
-    "full": RunConfig(
-        model=ModelConfig(filters=64, depth=5),
-        data=DataConfig(dataset="carvana", image_size=(1280, 1920), resize_mode="pad",
-                        crop_size=(512, 768), cache=False, synthetic_cars=48,
-                        synthetic_image_size=(1280, 1918)),  # a native cache: about 50 GB
-        train=TrainConfig(epochs=30, batch_size=8, learning_rate=3e-4, mixed_precision=True,
-                          schedule="warmup_cosine", early_stopping_patience=8),
-        preset="full",
-    ),
-}
-
-
 def preset(name: str) -> RunConfig:
-    """The named preset (`smoke`, `cpu`, `colab_gpu`, `full`)."""
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose from {sorted(PRESETS)}.")
-    return PRESETS[name]
+    """The named preset (`unet.presets.PRESETS`: `smoke`, `cpu`, `colab_gpu`, `full`).
+
+    Raises:
+        ConfigError: an unknown name, naming the presets there are.
+    """
+    if name not in _PRESET_CONFIGS:
+        raise ConfigError(f"Unknown preset {name!r}; choose from {sorted(PRESETS)}.",
+                          field="preset")
+    return _PRESET_CONFIGS[name]
+
+
+_PRESET_CONFIGS = {name: RunConfig.from_dict({**values, "preset": name})
+                   for name, values in PRESETS.items()}

@@ -10,35 +10,18 @@ The summary is read from the run folders, so it holds every point exactly once.
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 from unet.config import RunConfig
+from unet.errors import TrainingDiverged
+from unet.paths import runs_dir
+from unet.recipes import PUBLISHED_GRID
 from unet.run_folder import RunFolder, primary_score
-from unet.training import TrainingDiverged, train
+from unet.training import train
 
-MEMORY_ENV = "UNET_MEMORY_DIR"
-RUNS_ENV = "UNET_RUNS_DIR"
-# The published Carvana grid (a batch-norm U-Net at 160x240, 10 epochs a point): all points
-# within validation Dice 0.988-0.990.
-PUBLISHED_GRID = {
-    "learning_rates": (5e-5, 1e-4, 2e-4, 5e-4),
-    "batch_sizes": (16, 32),
-    "kernel_sizes": (3, 5),
-}
 # The README demo on 2 CPU cores: the grid around its preset (`demo --preset`, `cpu` by default).
 # An axis left at `None` keeps the preset's own value: by default the preset's single point.
 DEMO_GRID = {"learning_rates": None, "batch_sizes": None, "kernel_sizes": None}
-
-
-def memory_dir(path=None) -> Path:
-    """The report folder: `path`, else `$UNET_MEMORY_DIR` (e.g. on Google Drive), else `memory/`."""
-    return Path(path or os.environ.get(MEMORY_ENV, "memory"))
-
-
-def runs_dir(path=None) -> Path:
-    """The runs root: `path`, else `$UNET_RUNS_DIR` (e.g. on Google Drive), else `runs/`."""
-    return Path(path or os.environ.get(RUNS_ENV, "runs"))
 
 
 def grid_configs(base: RunConfig, learning_rates=None, batch_sizes=None,

@@ -10,10 +10,9 @@ import keras
 import tensorflow as tf
 
 from unet import checkpoints, files, postprocess
+from unet.config import EXPORT_FORMATS as FORMATS
 from unet.data import pipeline
 from unet.inference import input_spec_for
-
-FORMATS = ("saved_model", "tflite")
 
 
 def export_saved_model(model_path, out_dir, image_size=None) -> Path:

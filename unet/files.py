@@ -16,6 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
+from unet.errors import Locked
+
 PARTIAL_MARK = ".partial-"
 
 
@@ -118,10 +120,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class Locked(RuntimeError):
-    """Another live process holds the lock; the message names it."""
 
 
 @contextlib.contextmanager

@@ -13,11 +13,9 @@ import keras
 import tensorflow as tf
 
 from unet import postprocess
-from unet.config import binary_model, check_car_mask_classes
+from unet.config import TTA_MODES, binary_model, check_car_mask_classes
 from unet.data import pipeline
 from unet.run_folder import RunFolder
-
-TTA_MODES = ("none", "flip")
 
 
 def check_tta(tta) -> str | None:

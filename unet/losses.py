@@ -11,8 +11,7 @@ import keras
 import tensorflow as tf
 
 from unet import postprocess
-
-LOSS_NAMES = ("bce", "dice", "bce_dice", "sparse_ce")
+from unet.config import LOSSES
 
 
 def binary_crossentropy(y_true, logits):
@@ -133,9 +132,9 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
 
 
 def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losses.Loss:
-    """The Keras loss called `name` (one of `LOSS_NAMES`), checked against `num_classes`."""
-    if name not in LOSS_NAMES:
-        raise ValueError(f"loss must be one of {LOSS_NAMES}; received {name!r}.")
+    """The Keras loss called `name` (one of `unet.config.LOSSES`), checked against `num_classes`."""
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; received {name!r}.")
     if name in ("bce", "bce_dice") and num_classes != 1:
         raise ValueError(
             f"loss {name!r} is binary but num_classes={num_classes}; use 'sparse_ce' or 'dice'."

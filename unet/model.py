@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import keras
 
-from unet.config import dropout_per_block
-
-UPSAMPLING_MODES = ("transpose", "bilinear")
+from unet.config import (
+    ENCODER_WEIGHTS,
+    KERNEL_INITIALIZERS,
+    UPSAMPLE_KERNEL_SIZES,
+    UPSAMPLING_MODES,
+    dropout_per_block,
+)
 
 
 def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
@@ -87,10 +91,6 @@ def _validate_common(num_classes: int, kernel_size: int, dropout_rate: float) ->
         )
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
-
-
-UPSAMPLE_KERNEL_SIZES = (2, 3)
-KERNEL_INITIALIZERS = ("he_normal", "glorot_uniform")
 
 
 def build_unet(
@@ -237,10 +237,9 @@ def build_mobilenetv2_unet(
     """
     _validate_common(num_classes, kernel_size, dropout_rate)
     check_input_shape(input_shape, depth=5, channels=3)
-    if encoder_weights not in ("imagenet", None):
-        raise ValueError(
-            f"encoder_weights must be 'imagenet' or None; received {encoder_weights!r}."
-        )
+    if encoder_weights not in ENCODER_WEIGHTS:
+        raise ValueError(f"encoder_weights must be one of {ENCODER_WEIGHTS}; "
+                         f"received {encoder_weights!r}.")
     if len(decoder_filters) != 4:
         raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
 

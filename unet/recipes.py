@@ -169,8 +169,10 @@ class Recipe:
 
 SCALED_PRESETS = ("smoke", "cpu")
 
-_CARVANA_GRID = {"learning_rates": (5e-5, 1e-4, 2e-4, 5e-4), "batch_sizes": (16, 32),
-                 "kernel_sizes": (3, 5)}
+# The published Carvana grid (a batch-norm U-Net at 160x240, 10 epochs a point): all points
+# within validation Dice 0.988-0.990. `sweep` runs it by default.
+PUBLISHED_GRID = {"learning_rates": (5e-5, 1e-4, 2e-4, 5e-4), "batch_sizes": (16, 32),
+                  "kernel_sizes": (3, 5)}
 
 _RECIPES = (
     Recipe(
@@ -203,7 +205,7 @@ _RECIPES = (
         data="Carvana, validation split of whole cars", size="160x240", epochs="10 per point",
         source="a university course project (CTU): grid lr {5e-5, 1e-4, 2e-4, 5e-4} x batch "
                "{16, 32} x kernel {3, 5}",
-        grid=_CARVANA_GRID,
+        grid=PUBLISHED_GRID,
         measured="validation Dice of the best of 16 grid points, at 160x240",
     ),
     Recipe(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet import environment, evaluation, experiments, files, recipes, viz
+from unet import environment, evaluation, experiments, files, paths, recipes, viz
 from unet.run_folder import RunFolder, primary_score
 
 SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
@@ -169,8 +169,8 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
     whole; each file is then replaced atomically.
 
     Args:
-        runs: The runs root (default: `unet.experiments.runs_dir()`).
-        memory: The report folder (default: `unet.experiments.memory_dir()`).
+        runs: The runs root (default: `unet.paths.runs_dir()`).
+        memory: The report folder (default: `unet.paths.report_dir()`).
         command: The command that produced the runs, quoted in the report and kept in
             `report.json`; `None` keeps the one recorded there by an earlier report.
         overlays: Draw prediction overlays (needs the best run's `best.keras`).
@@ -180,8 +180,8 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
     Returns:
         The path of `README.md`.
     """
-    memory = experiments.memory_dir(memory)
-    root = experiments.runs_dir(runs)
+    memory = paths.report_dir(memory)
+    root = paths.runs_dir(runs)
     recorded = memory / "report.json"
     saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
     command = command or saved.get("command", "python -m unet report")

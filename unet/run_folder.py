@@ -14,13 +14,10 @@ import json
 from pathlib import Path
 
 from unet.config import RunConfig, binary_model, dataset_fields, preset
+from unet.errors import RunConflict
 
 # `best.keras` is the epoch with the highest validation Dice at the training size.
 MONITOR = "val_dice"
-
-
-class RunConflict(ValueError):
-    """A run folder holds another configuration's run, or more epochs than asked for."""
 
 
 def primary_score(*scores: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-SCHEDULES = ("constant", "warmup_cosine")
+from unet.config import SCHEDULES
 
 
 def learning_rate_for(train_config, steps_per_epoch: int):

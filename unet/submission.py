@@ -12,12 +12,9 @@ import shutil
 from pathlib import Path
 
 from unet import files
+from unet.errors import SubmissionBusyError
 
 HEADER = ("img", "rle_mask")
-
-
-class SubmissionBusyError(ValueError):
-    """Another process holds the submission's lock."""
 
 
 def _rows(text: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import math
 import shutil
 import statistics
 import time
+
 import keras
 import tensorflow as tf
 
@@ -18,14 +19,11 @@ from unet import callbacks, checkpoints, environment, evaluation, files, losses,
 from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
+from unet.errors import TrainingDiverged
 from unet.model import build_model
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN, infinite or exploded; the message says where and what to change."""
 
 
 def select_strategy(devices=None) -> tf.distribute.Strategy:

@@ -8,6 +8,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from unet.errors import KaggleCredentialsMissing
+
 CARVANA_COMPETITION = "carvana-image-masking-challenge"
 CARVANA_TRAIN_FILES = ("train.zip", "train_masks.zip", "train_masks.csv.zip")
 
@@ -16,10 +18,6 @@ CREDENTIALS_HELP = """No Kaggle credentials found. To download Carvana:
   2. create an API token (kaggle.com -> Settings -> API -> Create New Token);
   3. put kaggle.json in ~/.kaggle/ (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY
      (in Colab: upload kaggle.json, or add both as Colab secrets)."""
-
-
-class KaggleCredentialsMissing(RuntimeError):
-    """Neither KAGGLE_USERNAME/KAGGLE_KEY nor a kaggle.json file is available."""
 
 
 def kaggle_credentials_available() -> bool:

@@ -8,12 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from unet.errors import DataError
 
-class DataError(ValueError):
-    """Bad input data; the message names the file and the problem."""
-
-
-_RAISED_IN_PIPELINE = re.compile(r"^unet\.data\.pairs\.DataError: (.+)$", re.MULTILINE)
+_RAISED_IN_PIPELINE = re.compile(r"^unet\.errors\.DataError: (.+)$", re.MULTILINE)
 
 
 def data_error_in(error: BaseException) -> DataError | None:

@@ -19,11 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from unet.config import RESIZE_MODES
 from unet.data import image_files
 from unet.data.pairs import DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-RESIZE_MODES = ("resize", "pad")
 JPEG_RATIOS = (8, 4, 2)
 
 

@@ -3,23 +3,11 @@ real folders or generated data made once, or a prepared TFDS dataset (`tfds_read
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from unet import files
 from unet.data import carla, carvana, image_files, pipeline, synthetic, tfds_reader
-
-DATA_ROOT_ENV = "UNET_DATA_ROOT"
-
-
-def data_root() -> Path:
-    """Where generated datasets live: `$UNET_DATA_ROOT`, else the checkout's `data/` (found from
-    the working folder, so a notebook in `notebooks/` uses the same one), else `./data`."""
-    from unet.colab import repository_root
-
-    if os.environ.get(DATA_ROOT_ENV):
-        return Path(os.environ[DATA_ROOT_ENV])
-    return repository_root() / "data"
+from unet.paths import data_root
 
 
 def synthetic_carvana_dir(config) -> Path:

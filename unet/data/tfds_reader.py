@@ -9,9 +9,8 @@ import shlex
 import tensorflow as tf
 
 from unet.config import TFDS_PREFIX, dataset_fields
-from unet.data import carla
+from unet.data import carla, pipeline
 from unet.data.pairs import DataError
-from unet.data import pipeline
 from unet.data.pipeline import AUTOTUNE
 
 

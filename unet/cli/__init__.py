@@ -1,0 +1,87 @@
+"""The command line: `python -m unet {demo,recipes,train,evaluate,sweep,report,predict,...}`.
+
+Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
+(including a run folder that holds another configuration, or one in use), 3 training diverged,
+130 interrupted (Ctrl-C). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the
+traceback, and TensorFlow's own start-up messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+
+from unet.cli import data, predict, runs
+from unet.data.pairs import data_error_in
+from unet.errors import EXIT_DATA, UserError
+
+EXIT_INTERRUPTED = 130
+# Paths a user gave that do not lead to a readable file.
+PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each with a `handler(args) -> exit code` (and `tensorflow=False` where
+    the command needs none)."""
+    parser = argparse.ArgumentParser(prog="python -m unet", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    runs.add_commands(commands)
+    predict.add_commands(commands)
+    data.add_commands(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parses `argv`, runs the command, and turns every user-facing error into one line."""
+    args = build_parser().parse_args(argv)
+    debug = os.environ.get("UNET_DEBUG") == "1"
+    try:
+        if getattr(args, "tensorflow", True):
+            _quiet_tensorflow(debug)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished epochs, checkpoints and submission rows are kept; run "
+              "the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as raised:  # the boundary: a user's mistake becomes one line
+        error = data_error_in(raised) or raised
+        code = exit_code(error)
+        if code is None or debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+    _stop_pipelines()  # out of the except block: the traceback no longer holds the pipeline
+    return code
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code for a mistake a user can fix, or `None` for a bug (shown with traceback)."""
+    if isinstance(error, UserError):
+        return error.exit_code
+    return EXIT_DATA if isinstance(error, PATH_ERRORS) else None
+
+
+def _stop_pipelines() -> None:
+    """Collects a `tf.data` pipeline an error stopped, now: collected at exit, its reads in
+    flight wait for the interpreter and the process hangs."""
+    gc.collect()
+
+
+def _quiet_tensorflow(verbose: bool) -> None:
+    """Loads TensorFlow with its C++ start-up lines hidden (shown with `UNET_DEBUG=1`): they are
+    printed before `TF_CPP_MIN_LOG_LEVEL` applies, so standard error goes to /dev/null."""
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

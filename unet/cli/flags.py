@@ -1,0 +1,76 @@
+"""Flags shared by several commands, declared once as argparse parent parsers, and the types
+that parse the flags no configuration field checks."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+
+from unet.errors import ConfigError, UsageError
+
+
+def positive(kind):
+    """An argparse type: a finite number above zero, for flags outside the configuration."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number above 0; received {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def fraction(text):
+    """An argparse type: a number strictly between 0 and 1 (`--threshold`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1; received {text}")
+    return value
+
+
+POSITIVE_INT = positive(int)
+DATASET_HELP = ("synthetic, carvana, carla, or a prepared TFDS dataset read from --data-dir: "
+                "tfds:carvana, tfds:carla (optionally /<size>, e.g. tfds:carvana/256x384)")
+
+
+def _parent(flag: str, **options) -> argparse.ArgumentParser:
+    """A parent parser declaring one flag, for the commands that share it."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(flag, **options)
+    return parser
+
+
+def _size(text: str) -> dict:
+    """The options of a `H W` flag."""
+    return {"type": POSITIVE_INT, "nargs": 2, "metavar": ("H", "W"), "help": text}
+
+
+RUNS = _parent("--runs-dir", help="runs root (default: $UNET_RUNS_DIR, else runs/)")
+REPORT = _parent("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR, else memory/)")
+MODEL = _parent("--model", required=True, help="a trained .keras file")
+TRAINED_SIZE = _parent("--image-size", **_size("the size the model was trained at (default: "
+                                               "from the config.json beside it)"))
+PREDICTION_SIZE = _parent("--prediction-size",
+                          **_size("predict at this size (default: the training size)"))
+
+
+@contextlib.contextmanager
+def naming(flags: dict):
+    """Turns a `ConfigError` about a field set by a flag into a usage error naming the flag.
+
+    Args:
+        flags: Field (`train.epochs`) -> the flag that set it (`--epochs`).
+    """
+    try:
+        yield
+    except ConfigError as error:
+        if error.field not in flags:
+            raise
+        raise UsageError(f"argument {flags[error.field]}: {error}") from None

@@ -1,0 +1,74 @@
+"""The mistakes a user can make, as exceptions: the command line prints each as one line.
+
+Every class is a `UserError`, whose `exit_code` the command line exits with, and also keeps its
+builtin base (`ValueError` or `RuntimeError`), so a library caller's `except ValueError` still
+catches it. Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_DATA, EXIT_USAGE, EXIT_DIVERGED = 1, 2, 3
+
+
+class UserError(Exception):
+    """A mistake a user can fix; the message says what and, where it can, how."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(UserError, ValueError):
+    """A command, flag or argument that cannot work as given."""
+
+
+class ConfigError(UsageError):
+    """A configuration value outside its range or vocabulary.
+
+    Args:
+        message: What was received and what is allowed.
+        field: The field it concerns, `section.name` (`train.epochs`), so that the command line
+            can name its flag.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class DataError(UserError, ValueError):
+    """Bad input data; the message names the file and the problem."""
+
+    exit_code = EXIT_DATA
+
+
+class CheckpointError(UserError, ValueError):
+    """A checkpoint file exists but cannot be used (truncated, foreign or broken)."""
+
+    exit_code = EXIT_DATA
+
+
+class RunConflict(UserError, ValueError):
+    """A run folder holds another configuration's run, or more epochs than asked for."""
+
+
+class Locked(UserError, RuntimeError):
+    """Another live process holds the lock; the message names it."""
+
+
+class SubmissionBusyError(UserError, ValueError):
+    """Another process holds the submission's lock."""
+
+
+class KaggleCredentialsMissing(UserError, RuntimeError):
+    """Neither KAGGLE_USERNAME/KAGGLE_KEY nor a kaggle.json file is available."""
+
+
+class UploadError(UserError, ValueError):
+    """An upload that is not a usable photo; the message is shown to the visitor."""
+
+    exit_code = EXIT_DATA
+
+
+class TrainingDiverged(UserError, RuntimeError):
+    """The loss became NaN, infinite or exploded; the message says where and what to change."""
+
+    exit_code = EXIT_DIVERGED
