@@ -62,7 +62,7 @@ def test_the_prepare_hint_is_a_valid_command_for_any_folder(tmp_path):
     import ast
     import shlex
 
-    from unet.data.pairs import DataError
+    from unet.errors import DataError
 
     folder = tmp_path / "it's \"here\""
     with pytest.raises(DataError, match="not prepared") as raised:

@@ -12,7 +12,7 @@ from unet import files
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
 from unet import metrics as _metrics  # noqa: F401
-from unet.errors import CheckpointError
+from unet.errors import CheckpointError, UsageError
 from unet.run_folder import RunFolder
 
 CHECKPOINT_ROLES = ("best", "last")
@@ -25,7 +25,7 @@ def save_model(model: keras.Model, path) -> Path:
     """
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"Checkpoints are .keras files; received {path}.")
+        raise UsageError(f"Checkpoints are .keras files; received {path}.")
     with files.atomic_path(path) as partial:
         model.save(partial)
     return path

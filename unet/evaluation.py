@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from unet import checkpoints, inference, metrics, postprocess
 from unet.config import binary_dataset
 from unet.data import carla, sources
+from unet.errors import UsageError
 from unet.run_folder import RunFolder
 
 
@@ -84,7 +85,7 @@ def _image_row(name, tp, fp, fn, truth, predicted, num_classes):
 
 def _summary(rows, totals, num_classes):
     if not rows:
-        raise ValueError("Nothing to evaluate: the split is empty.")
+        raise UsageError("Nothing to evaluate: the split is empty.")
     accuracy = float(np.mean([row["pixel_accuracy"] for row in rows]))
     if num_classes == 1:
         return {"dice": float(np.mean([r["dice"] for r in rows])),
@@ -129,7 +130,7 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     known = set(everything.names)
     missing = [name for name in names if name not in known]
     if missing:
-        raise ValueError(f"{folder.path}: no image named {missing[0]!r} in the run's data.")
+        raise UsageError(f"{folder.path}: no image named {missing[0]!r} in the run's data.")
     model = checkpoints.load_model(folder.best, compile=False)
     num_classes = config.model.num_classes
     shown = scored_classes(config.data.dataset, num_classes)

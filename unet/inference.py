@@ -15,6 +15,7 @@ import tensorflow as tf
 from unet import postprocess
 from unet.config import TTA_MODES, binary_model, check_car_mask_classes
 from unet.data import pipeline
+from unet.errors import UsageError
 from unet.run_folder import RunFolder
 
 
@@ -35,7 +36,7 @@ def model_at_size(model, size) -> keras.Model:
     try:
         resized = keras.models.clone_model(model, input_tensors=keras.Input((*size, 3)))
     except Exception as error:  # Keras raises several kinds for shapes a layer cannot take
-        raise ValueError(f"the model cannot predict at {size[0]}x{size[1]} ({error}); choose a "
+        raise UsageError(f"the model cannot predict at {size[0]}x{size[1]} ({error}); choose a "
                          "size divisible by 2**depth.") from None
     resized.set_weights(model.get_weights())
     return resized
@@ -194,7 +195,7 @@ def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> 
     if image_size is None:
         height, width = model.input_shape[1:3]
         if height is None or width is None:
-            raise ValueError(
+            raise UsageError(
                 f"{model_path}: no config.json beside it and no fixed input size; "
                 "give the training size (--image-size H W).")
         image_size = (height, width)
@@ -202,7 +203,7 @@ def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> 
     if prediction_size is not None:
         prediction_size = tuple(int(s) for s in prediction_size)
         if len(prediction_size) != 2 or min(prediction_size) <= 0:
-            raise ValueError(f"the prediction size must be two positive numbers; received "
+            raise UsageError(f"the prediction size must be two positive numbers; received "
                              f"{prediction_size}.")
     if prediction_size == image_size:
         prediction_size = None

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, image_files
-from unet.data.pairs import DataError
+from unet.errors import DataError, UsageError
 from unet.submission import SubmissionWriter
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -121,7 +121,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
             finished submission that lacks some of the inputs.
     """
     if output is None and submission is None:
-        raise ValueError("Nothing to write: give an output folder, a submission path, or both.")
+        raise UsageError("Nothing to write: give an output folder, a submission path, or both.")
     ignored = []
     paths = list_inputs(inputs, ignored)
     check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
@@ -132,7 +132,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         tta, reason = inference.auto_tta(model_path)
     tta = inference.check_tta(tta)
     if submission is not None and not spec.binary:
-        raise ValueError(f"{model_path}: a Carvana submission needs a car-mask model (one "
+        raise UsageError(f"{model_path}: a Carvana submission needs a car-mask model (one "
                          f"output channel, or two trained on Carvana); this one predicts "
                          f"{spec.num_classes} classes.")
     writer = None if submission is None else SubmissionWriter(submission)
@@ -154,7 +154,7 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     if writer is not None and writer.complete:
         missing = [p.name for p in paths if p.name not in writer.done]
         if missing:
-            raise ValueError(f"{writer.path} is complete without {len(missing)} of the inputs "
+            raise UsageError(f"{writer.path} is complete without {len(missing)} of the inputs "
                              f"(e.g. {missing[0]}); remove it to write it again.")
         if output is None:  # nothing to redo
             return {"images": 0, "skipped": len(paths), "submission": str(writer.path),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig, format_learning_rate
+from unet.errors import UsageError
 from unet.run_folder import primary_score
 
 # How many fixed validation images every recipe writes to TensorBoard's Images tab each epoch.
@@ -305,7 +306,7 @@ def recipe(name: str) -> Recipe:
         ValueError: naming the recipes there are.
     """
     if name not in RECIPES:
-        raise ValueError(f"Unknown recipe {name!r}; choose from {sorted(RECIPES)}.")
+        raise UsageError(f"Unknown recipe {name!r}; choose from {sorted(RECIPES)}.")
     return RECIPES[name]
 
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from unet import files
-from unet.errors import SubmissionBusyError
+from unet.errors import DataError, SubmissionBusyError, UsageError
 
 HEADER = ("img", "rle_mask")
 
@@ -94,11 +94,11 @@ class SubmissionWriter:
 
     def write(self, name: str, rle: str) -> None:
         if self.complete:
-            raise ValueError(f"{self.path} is complete; remove it to write it again.")
+            raise UsageError(f"{self.path} is complete; remove it to write it again.")
         if "\n" in name or "\r" in name:
-            raise ValueError(f"{name!r}: an image name with a line break cannot go in a CSV row.")
+            raise DataError(f"{name!r}: an image name with a line break cannot go in a CSV row.")
         if name in self.done:
-            raise ValueError(f"{name} is already in the submission.")
+            raise UsageError(f"{name} is already in the submission.")
         self._stream.write(_line(name, rle))
         self.done.add(name)
 
@@ -113,7 +113,7 @@ class SubmissionWriter:
         if expected is not None:
             missing = set(expected) - self.done
             if missing:
-                raise ValueError(f"{len(missing)} image(s) have no row, e.g. {sorted(missing)[0]}.")
+                raise UsageError(f"{len(missing)} image(s) have no row, e.g. {sorted(missing)[0]}.")
         if self.complete:
             return self.path
         self.flush()

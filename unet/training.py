@@ -19,7 +19,7 @@ from unet import callbacks, checkpoints, environment, evaluation, files, losses,
 from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
-from unet.errors import TrainingDiverged
+from unet.errors import ConfigError, TrainingDiverged
 from unet.model import build_model
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
@@ -76,12 +76,12 @@ def check_config(config: RunConfig) -> None:
     # A binary dataset also trains as 2 classes (background 0, car 1): one logit per class.
     allowed = CAR_MASK_CLASSES if config.data.binary else (expected_classes,)
     if config.model.num_classes not in allowed:
-        raise ValueError(
+        raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}."
         )
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
-        raise ValueError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
+        raise ConfigError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
 
 

@@ -8,7 +8,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from unet.errors import KaggleCredentialsMissing
+from unet.errors import DataError, KaggleCredentialsMissing
 
 CARVANA_COMPETITION = "carvana-image-masking-challenge"
 CARVANA_TRAIN_FILES = ("train.zip", "train_masks.zip", "train_masks.csv.zip")
@@ -32,7 +32,7 @@ def _unzip(archive: Path, dest: Path) -> None:
         with zipfile.ZipFile(archive) as bundle:
             bundle.extractall(dest)
     except zipfile.BadZipFile as error:
-        raise RuntimeError(f"{archive}: not a complete zip file ({error}); delete it and "
+        raise DataError(f"{archive}: not a complete zip file ({error}); delete it and "
                            "download again.") from error
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from unet.data.pairs import DataError
+from unet.errors import DataError
 
 # Images over this many pixels are refused before decoding: a few-kilobyte PNG can declare
 # 50,000 x 50,000 pixels and take gigabytes to decode. A Carvana photo has 2.5 million.

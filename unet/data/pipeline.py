@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from unet.config import RESIZE_MODES
 from unet.data import image_files
-from unet.data.pairs import DataError
+from unet.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
 JPEG_RATIOS = (8, 4, 2)
@@ -362,7 +362,7 @@ def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
     epoch even when the examples come in the same order."""
     crop_size = tuple(int(s) for s in crop_size)
     if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
-        raise ValueError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
+        raise ConfigError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def crop(example, pair_seed):

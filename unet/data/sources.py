@@ -7,6 +7,7 @@ from pathlib import Path
 
 from unet import files
 from unet.data import carla, carvana, image_files, pipeline, synthetic, tfds_reader
+from unet.errors import UsageError
 from unet.paths import data_root
 
 
@@ -32,12 +33,12 @@ def synthetic_carvana_dir(config) -> Path:
 def dataset_dir(config) -> Path:
     """The folder a `DataConfig` reads: its `data_dir`, or the generated set."""
     if config.tfds:
-        raise ValueError(f"{config.source} is read through TFDS from --data-dir (its TFDS "
+        raise UsageError(f"{config.source} is read through TFDS from --data-dir (its TFDS "
                          "folder), not from a dataset folder.")
     if config.dataset == "synthetic" and config.data_dir is None:
         return synthetic_carvana_dir(config)
     if config.data_dir is None:
-        raise ValueError(
+        raise UsageError(
             f"dataset {config.dataset!r} needs a data_dir (--data-dir); without the real files, "
             f"generate look-alikes first: python -m unet data synthetic --dataset "
             f"{config.dataset} --out data/{config.dataset}_like")

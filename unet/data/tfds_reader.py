@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from unet.config import TFDS_PREFIX, dataset_fields
 from unet.data import carla, pipeline
-from unet.data.pairs import DataError
 from unet.data.pipeline import AUTOTUNE
+from unet.errors import DataError, UsageError
 
 
 def parse(name: str) -> str:
@@ -22,7 +22,7 @@ def parse(name: str) -> str:
         ValueError: not a `tfds:` name, or not one of this project's builders.
     """
     if not name.startswith(TFDS_PREFIX):
-        raise ValueError(f"a TFDS dataset is named tfds:<builder>[/<config>]; received {name!r}.")
+        raise UsageError(f"a TFDS dataset is named tfds:<builder>[/<config>]; received {name!r}.")
     return dataset_fields(name)["tfds"]
 
 
@@ -40,7 +40,7 @@ def _builder(name: str, data_dir=None, manual_dir=None):
     try:
         builder = tfds.builder(tfds_name, data_dir=None if data_dir is None else str(data_dir))
     except Exception as error:  # TFDS raises its own kinds for an unknown config
-        raise ValueError(f"{name}: {error}") from None
+        raise UsageError(f"{name}: {error}") from None
     if manual_dir is not None or not builder.is_prepared():
         if manual_dir is None:
             where = data_dir or "TFDS' default folder (~/tensorflow_datasets)"
