@@ -147,8 +147,8 @@ import tensorflow as tf
 
 from unet.data import carla, sources, synthetic
 
-carla_root = CARLA_DIR or synthetic.make_carla_like(
-    sources.data_root() / "carla_like_inspection", count=40 if SMOKE else 200, progress=False)
+carla_root = CARLA_DIR or synthetic.generated_dir(
+    sources.data_root(), "carla", 40 if SMOKE else 200, progress=False)
 carla_config = preset("smoke" if SMOKE else "cpu").for_dataset("carla").override(
     data={"data_dir": str(carla_root)})
 carla_result = experiments.run_point(carla_config, RUNS)

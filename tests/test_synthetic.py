@@ -191,3 +191,17 @@ def test_every_car_stands_before_the_same_lettering(cars):
     for car in cars[1:]:
         similarity = np.corrcoef(first, lettering(car[3][0][2]).ravel())[0, 1]
         assert similarity > 0.7, f"car {car[0]}: lettering correlation {similarity:.2f}"
+
+
+def test_generated_sets_are_made_once_in_a_versioned_folder(tmp_path, capsys):
+    folder = synthetic.generated_dir(tmp_path, "carla", 2, (24, 32), progress=False)
+    assert folder == tmp_path / f"synthetic_carla_v{synthetic.CARLA_VERSION}_2frames_24x32"
+    assert len(carla.list_pairs(folder)) == 2 and "Generating 2" in capsys.readouterr().out
+    assert synthetic.generated_dir(tmp_path, "carla", 2, (24, 32)) == folder
+    assert capsys.readouterr().out == ""  # not made again
+    cars = synthetic.generated_dir(tmp_path, "carvana", 1, (32, 48), progress=False)
+    assert cars.name == f"synthetic_carvana_v{synthetic.CARVANA_VERSION}_1cars_32x48"
+    assert len(carvana.list_pairs(cars)) == 16 and len(carvana.list_test_images(cars)) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder.name, cars.name])
+    with pytest.raises(ValueError, match="dataset must be"):
+        synthetic.generated_dir(tmp_path, "cityscapes", 1)
