@@ -91,7 +91,6 @@ def test_find_checkpoint_by_role(tmp_path):
     assert checkpoints.find_checkpoint(tmp_path, "newest") is None
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     best = checkpoints.save_model(model, tmp_path / "best.keras")
-    time.sleep(0.05)
     last = checkpoints.save_model(model, tmp_path / "last.keras")
     os.utime(best, (time.time() - 100, time.time() - 100))
     assert checkpoints.find_checkpoint(tmp_path, "best") == best
