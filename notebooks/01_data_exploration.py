@@ -136,8 +136,8 @@ assert 0 < np.mean(coverage) < 1
 # %%
 from unet.data import carla, synthetic
 
-carla_root = CARLA_DIR or synthetic.make_carla_like(
-    paths.data_root() / "carla_like", count=8 if SMOKE else 60, progress=False)
+carla_root = CARLA_DIR or synthetic.generated_dir(
+    paths.data_root(), "carla", 8 if SMOKE else 60, progress=False)
 carla_report = carla.check(carla_root)
 print(carla_report.format())
 assert carla_report.ok, carla_report.problems

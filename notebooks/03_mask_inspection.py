@@ -145,8 +145,8 @@ import tensorflow as tf
 
 from unet.data import carla, synthetic
 
-carla_root = CARLA_DIR or synthetic.make_carla_like(
-    paths.data_root() / "carla_like_inspection", count=40 if SMOKE else 200, progress=False)
+carla_root = CARLA_DIR or synthetic.generated_dir(
+    paths.data_root(), "carla", 40 if SMOKE else 200, progress=False)
 carla_config = preset("smoke" if SMOKE else "cpu").for_dataset("carla").override(
     data={"data_dir": str(carla_root)})
 carla_result = experiments.run_point(carla_config, RUNS)

@@ -1,6 +1,8 @@
 """Shared test setup: quiet TensorFlow, seeded randomness, small fixtures."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,6 +21,41 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+class CommandLine:
+    """`python -m unet` in a subprocess, as a user runs it, in the test's temporary folder.
+
+    TensorFlow's log level is left to the command line, which quiets TensorFlow itself. `env`
+    adds variables, e.g. `{"UNET_FAULT": "kill:after_epoch:2"}` (see `unet.faults`).
+    """
+
+    def __init__(self, cwd):
+        self.cwd = cwd
+
+    def _options(self, args, cwd, env) -> tuple[list, dict]:
+        environment = {**os.environ, **(env or {})}
+        environment.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        return [sys.executable, "-m", "unet", *map(str, args)], {
+            "cwd": cwd or self.cwd, "env": environment, "text": True}
+
+    def __call__(self, *args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
+        """Runs the command to its end; its output is captured."""
+        command, options = self._options(args, cwd, env)
+        return subprocess.run(command, capture_output=True, timeout=timeout, **options)
+
+    def start(self, *args, cwd=None, env=None) -> subprocess.Popen:
+        """Starts the command; its standard error is piped, its output dropped."""
+        command, options = self._options(args, cwd, env)
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                **options)
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Runs `python -m unet ARGS` in a subprocess: `run_cli(*args, cwd=, env=, timeout=)`, or
+    `run_cli.start(*args, ...)` for a process to watch, signal or wait for."""
+    return CommandLine(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,18 @@ def test_class_ids_out_of_range_name_the_file_and_id(carla_dir):
 def test_class_table_covers_ids_0_to_22():
     assert len(carla.CLASS_NAMES) == len(carla.CLASS_COLORS) == carla.NUM_CLASSES == 23
     assert carla.CLASS_NAMES[7] == "road" and carla.CLASS_NAMES[13] == "sky"
+    assert carla.class_name(7) == "road" and carla.class_name(23) == "23"
+
+
+def test_class_fractions_agree_with_the_check(carla_dir):
+    pairs = carla.list_pairs(carla_dir)
+    fractions = carla.class_fractions(pairs)
+    checked = carla.check(carla_dir).summary["class_pixel_fractions"]
+    assert checked == {f"{i} {carla.class_name(i)}": round(share, 4)
+                       for i, share in fractions.items()}
+    masks = [carla.read_mask(p.mask) for p in pairs]
+    road = sum(int((m == 7).sum()) for m in masks) / sum(m.size for m in masks)
+    assert fractions[7] == pytest.approx(road)
 
 
 @pytest.mark.parametrize(
@@ -115,4 +127,8 @@ def test_a_folder_of_only_stray_files_says_what_it_holds(tmp_path):
     with pytest.raises(DataError, match=r"CameraRGB: empty folder \(no .png images; it holds "
                                         r".*\._000000.png \(hidden file\), .*000000.jpg "
                                         r"\(not a .png\)\)"):
+        carla.list_pairs(tmp_path)
+    for index in range(1, 7):
+        (tmp_path / "CameraRGB" / f"00000{index}.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(DataError, match=r"000003.jpg \(not a .png\) and 3 more\)\.$"):
         carla.list_pairs(tmp_path)

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
@@ -81,10 +82,27 @@ def test_masks_come_from_the_csv_when_the_gifs_are_absent(carvana_copy):
     import shutil
 
     gif_pairs = carvana.list_pairs(carvana_copy)
+    from_gifs = [carvana.read_pair_mask(pair) for pair in gif_pairs[:3]]
     shutil.rmtree(carvana_copy / "train_masks")
     csv_pairs = carvana.list_pairs(carvana_copy)
     assert [p.image.name for p in csv_pairs] == [p.image.name for p in gif_pairs]
     assert all(p.mask is None and p.rle for p in csv_pairs)
+    for from_gif, csv_pair in zip(from_gifs, csv_pairs):  # one mask either way
+        assert from_gif.shape == (64, 96) and from_gif.any()
+        np.testing.assert_array_equal(carvana.read_pair_mask(csv_pair), from_gif)
+    bad = dataclasses.replace(csv_pairs[0], rle="1 99999")
+    with pytest.raises(DataError, match=f"train_masks.csv row {bad.name}: RLE run at 1"):
+        carvana.read_pair_mask(bad)
+
+
+def test_a_carvana_folder_holds_train_or_train_hq(tmp_path):
+    assert not carvana.is_layout(tmp_path)
+    with pytest.raises(DataError, match="no train/ or train_hq/ folder"):
+        carvana.image_folder(tmp_path)
+    (tmp_path / "train_hq").mkdir()
+    assert carvana.is_layout(tmp_path) and carvana.image_folder(tmp_path) == tmp_path / "train_hq"
+    (tmp_path / "train").mkdir()
+    assert carvana.image_folder(tmp_path) == tmp_path / "train"
 
 
 def test_split_by_car_keeps_every_car_on_one_side(carvana_dir):
@@ -243,3 +261,14 @@ def test_names_differing_in_case_are_matched_and_noted(carvana_copy, capsys):
     with pytest.raises(DataError, match=f"rows {first.name} and {first.name.upper()} differ "
                                         "only in case"):
         carvana.list_pairs(carvana_copy, mask_source="csv")
+
+
+def test_problems_past_the_fifth_are_counted_not_listed():
+    from unet.data.pairs import raise_problems
+
+    raise_problems([])
+    with pytest.raises(DataError) as raised:
+        raise_problems([f"x_{i}.jpg: bad." for i in range(7)])
+    assert str(raised.value).splitlines() == ["7 problem(s) in the data:", "x_0.jpg: bad.",
+                                              "x_1.jpg: bad.", "x_2.jpg: bad.", "x_3.jpg: bad.",
+                                              "x_4.jpg: bad.", "and 2 more"]

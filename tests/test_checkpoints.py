@@ -17,6 +17,7 @@ def compiled_model(num_classes=1, loss="bce_dice"):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_classes, loss", [(1, "bce_dice"), (1, "dice"), (3, "sparse_ce")])
 def test_round_trip_keeps_predictions_losses_and_metrics(tmp_path, rng, num_classes, loss):
     model = compiled_model(num_classes, loss)
@@ -34,6 +35,7 @@ def test_round_trip_keeps_predictions_losses_and_metrics(tmp_path, rng, num_clas
     assert not list(tmp_path.glob(".*partial*")), "the temporary file must be renamed away"
 
 
+@pytest.mark.slow
 def test_a_fresh_process_loads_with_plain_keras_after_importing_unet(tmp_path, rng):
     model = compiled_model()
     images = rng.random((1, 8, 8, 3)).astype(np.float32)

@@ -1,20 +1,10 @@
-import os
-import subprocess
-import sys
-
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-def run_cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "unet", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
-
-
 @pytest.mark.parametrize("dataset, expected", [("carvana", "pairs: 32"), ("carla", "pairs: 5")])
-def test_generated_data_passes_the_check(tmp_path, dataset, expected):
+def test_generated_data_passes_the_check(tmp_path, dataset, expected, run_cli):
     count = "2" if dataset == "carvana" else "5"
     made = run_cli("data", "synthetic", "--dataset", dataset, "--out", str(tmp_path),
                    "--count", count, "--seed", "1", "--image-size", "48", "64")
@@ -24,7 +14,7 @@ def test_generated_data_passes_the_check(tmp_path, dataset, expected):
     assert expected in checked.stdout and "problems: none" in checked.stdout
 
 
-def test_check_exits_non_zero_and_names_the_bad_file(tmp_path):
+def test_check_exits_non_zero_and_names_the_bad_file(tmp_path, run_cli):
     run_cli("data", "synthetic", "--dataset", "carla", "--out", str(tmp_path), "--count", "3",
             "--image-size", "48", "64")
     (tmp_path / "CameraMask" / "000001.png").unlink()
@@ -35,7 +25,7 @@ def test_check_exits_non_zero_and_names_the_bad_file(tmp_path):
     assert empty.returncode == 1 and "no train/ or train_hq/" in empty.stderr
 
 
-def test_training_refuses_a_mask_that_data_check_refuses_in_one_line(tmp_path):
+def test_training_refuses_a_mask_that_data_check_refuses_in_one_line(tmp_path, run_cli):
     """A palette mask whose index 30 is drawn in (3, 0, 0): the colour's red channel would pass
     for class 3; training and `data check` both read the index and name the file."""
     import numpy as np

@@ -1,22 +1,12 @@
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-def run_cli(*args, cwd, env=None):
-    environment = {**os.environ, **(env or {})}
-    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command line quiets TensorFlow itself
-    return subprocess.run([sys.executable, "-m", "unet", *args], capture_output=True, text=True,
-                          env=environment, timeout=600, cwd=cwd)
-
-
-def test_help_answers_without_importing_tensorflow(tmp_path):
+def test_help_answers_without_importing_tensorflow(tmp_path, run_cli):
     helped = run_cli("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "demo" in helped.stdout
     for command in ("train", "sweep", "evaluate", "predict", "export", "app", "data"):
@@ -24,7 +14,7 @@ def test_help_answers_without_importing_tensorflow(tmp_path):
         assert helped.returncode == 0 and "usage: python -m unet " + command in helped.stdout
 
 
-def test_the_readme_sequence_in_smoke_form(tmp_path):
+def test_the_readme_sequence_in_smoke_form(tmp_path, run_cli):
     """The README's commands in order, on a fresh folder: each works and finds the files the
     one before it wrote; TensorFlow's start-up lines stay hidden."""
     env = {"UNET_RUNS_DIR": str(tmp_path / "runs"), "UNET_MEMORY_DIR": str(tmp_path / "memory"),
@@ -73,7 +63,7 @@ def test_the_readme_sequence_in_smoke_form(tmp_path):
 
 
 def test_evaluate_reads_size_and_classes_from_a_model_without_config(trained, carvana_dir,
-                                                                     tmp_path):
+                                                                     tmp_path, run_cli):
     """Defect: with no config.json beside it, the model path was copied into `architecture`."""
     model_path, config = trained
     alone = tmp_path / "alone.keras"
@@ -95,14 +85,14 @@ def test_evaluate_reads_size_and_classes_from_a_model_without_config(trained, ca
     (["--preset", "gpu"], "--preset"), (["--learning-rate", "inf"], "finite"),
     (["--crop-size", "0", "96"], "--crop-size"),
 ])
-def test_bad_values_are_refused_before_anything_runs(flags, named, tmp_path):
+def test_bad_values_are_refused_before_anything_runs(flags, named, tmp_path, run_cli):
     refused = run_cli("train", *flags, "--runs-dir", "runs", cwd=tmp_path)
     assert refused.returncode == 2
     assert named in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "runs").exists()
 
 
-def test_errors_are_one_line_with_their_exit_code(tmp_path):
+def test_errors_are_one_line_with_their_exit_code(tmp_path, run_cli):
     missing = run_cli("train", "--preset", "smoke", "--dataset", "carvana", "--data-dir",
                       "nowhere", "--runs-dir", "runs", cwd=tmp_path)
     assert missing.returncode == 1, missing.stderr
@@ -117,7 +107,7 @@ def test_errors_are_one_line_with_their_exit_code(tmp_path):
     assert not (tmp_path / "mem").exists()
 
 
-def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path):
+def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path, run_cli):
     """Defect: the committed memory/runs/*/metrics.json counted as finished, so `make demo`
     trained nothing and every README follow-up on best.keras failed."""
     from pathlib import Path

@@ -1,14 +1,13 @@
 import gzip
 import json
 import os
-import subprocess
-import sys
+import signal
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from unet import checkpoints, cli, inference, postprocess, predict_files
+from unet import checkpoints, cli, files, inference, postprocess, predict_files
 from unet.data import carvana, sources
 from unet.submission import SubmissionWriter
 
@@ -74,7 +73,8 @@ def test_a_submission_resumes_after_a_cut_and_holds_each_image_once(tmp_path):
     with SubmissionWriter(path) as writer:
         writer.write("a_01.jpg", "1 2")
         writer.write("a_02.jpg", "")
-    partial = tmp_path / "submission.csv.gz.partial.csv"
+    partial = writer.partial
+    assert partial.parent == tmp_path and partial.name.startswith(".submission.csv.gz.partial-")
     partial.write_text(partial.read_text() + "a_03.jpg,5 ")  # killed mid-row
     with SubmissionWriter(path) as writer:
         assert writer.done == {"a_01.jpg", "a_02.jpg"}
@@ -103,35 +103,23 @@ def test_bad_inputs_are_refused_clearly(trained, tmp_path):
 
 
 def test_predict_killed_mid_submission_resumes_to_each_image_once(trained, carvana_dir,
-                                                                  tmp_path):
-    import signal
-    import time
-
+                                                                  tmp_path, run_cli):
     model_path, _ = trained
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     submission = tmp_path / "sub.csv.gz"
-    partial = tmp_path / "sub.csv.gz.partial.csv"
-    command = [sys.executable, "-m", "unet", "predict", "--model", str(model_path), "--input",
-               str(carvana_dir / "test"), "--submission", str(submission), "--batch-size", "1"]
-
-    def rows():
-        return partial.read_text().count("\n") - 1 if partial.is_file() else 0
-
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while rows() < 3 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert 3 <= rows() < 16 and not submission.exists()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    command = ("predict", "--model", model_path, "--input", carvana_dir / "test",
+               "--submission", submission, "--batch-size", "1")
+    killed = run_cli(*command, env={"UNET_FAULT": "kill:submission_rows:3"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (partial,) = tmp_path.glob(".sub.csv.gz.partial-*.csv")  # the killed writer's rows
+    assert partial.read_text().count("\n") == 1 + 3 and not submission.exists()
+    done = run_cli(*command, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout[done.stdout.index("{"):])
-    assert result["skipped"] >= 3 and result["images"] + result["skipped"] == 16
+    assert result["skipped"] == 3 and result["images"] == 13
     with gzip.open(submission, "rt") as stream:
         names = [line.split(",")[0] for line in stream.read().splitlines()[1:]]
     assert sorted(names) == sorted(p.name for p in (carvana_dir / "test").glob("*.jpg"))
+    assert list(tmp_path.glob(".*partial*")) == []
 
 
 def test_predict_uses_flip_tta_where_validation_scored_higher_with_it(trained, tmp_path):
@@ -243,21 +231,19 @@ def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
     rows = _read_submission(submission)
     assert rows[0] == ["img", "rle_mask"] and sorted(r[0] for r in rows[1:]) == [
         "car_00.jpg", "car_01.jpg", "car_02.jpg"]
-    assert not (tmp_path / "sub.csv.gz.partial.csv").exists()
+    assert list(tmp_path.glob(".sub.csv.gz.partial-*")) == []
 
 
 def test_submission_rows_are_quoted_once_each_and_locked(tmp_path):
-    from unet.submission import SubmissionBusyError
-
     path = tmp_path / "submission.csv.gz"
     with SubmissionWriter(path) as writer:
         writer.write('odd, "name".jpg', "1 2")
         writer.write("b.jpg", "3 4")
         with pytest.raises(ValueError, match="line break"):
             writer.write("c\n.jpg", "")
-        with pytest.raises(SubmissionBusyError, match=f"process {os.getpid()}"):
+        with pytest.raises(files.Locked, match=f"submission is in use by process {os.getpid()}"):
             SubmissionWriter(path)
-    partial = tmp_path / "submission.csv.gz.partial.csv"
+    partial = writer.partial
     partial.write_text(partial.read_text() + "b.jpg,3 4\n")  # a row repeated
     with SubmissionWriter(path) as writer:
         assert writer.done == {'odd, "name".jpg', "b.jpg"}

@@ -193,19 +193,13 @@ def test_boundary_f_tolerance_is_a_euclidean_disk():
     assert metrics.boundary_f_score(truth, corner, tolerance=2.9) > 0.0
 
 
-def test_boundary_f_is_fast_at_carvana_size():
-    import time
-
+def test_boundary_f_at_carvana_size_forgives_a_one_pixel_shift():
     import cv2
 
     truth = np.zeros((1280, 1918), np.uint8)
     cv2.ellipse(truth, (959, 640), (700, 400), 0, 0, 360, 1, -1)
-    prediction = np.roll(truth, 1, axis=0)
-    assert metrics.boundary_f_score(truth, prediction) == 1.0
-    started = time.perf_counter()
-    for _ in range(5):
-        metrics.boundary_f_score(truth, prediction)
-    assert (time.perf_counter() - started) / 5 < 0.25  # about 15 ms on one core
+    assert metrics.boundary_f_score(truth, np.roll(truth, 1, axis=0)) == 1.0
+    assert metrics.boundary_f_score(truth, np.roll(truth, 20, axis=1)) < 0.5  # its speed: bench/
 
 
 def _two_class_logits(labels):
@@ -239,19 +233,19 @@ def test_two_class_car_metric_is_the_dice_of_the_car_class():
     assert restored.positive_class == 1
 
 
-def test_a_compiled_two_class_carvana_model_reports_the_car_dice_as_val_dice():
-    import tensorflow as tf
+@pytest.mark.slow
+def test_a_trained_two_class_carvana_model_reports_the_car_dice_as_val_dice(softmax_run):
+    from unet import checkpoints
 
-    from unet.config import preset
-    from unet.training import _compiled_model
-
-    config = preset("smoke").override(model={"num_classes": 2}, train={"loss": "sparse_ce"})
-    model = _compiled_model(config, None, False, tf.distribute.get_strategy(), steps=1)
+    # The run's last checkpoint, compiled as training compiled it (its metrics included).
+    model = checkpoints.load_model(softmax_run / "last.keras", compile=True)
+    height, width = model.input_shape[1:3]
+    height, width = height or 32, width or 48
     head = model.get_layer("head")
     head.kernel.assign(np.zeros(head.kernel.shape))
     head.bias.assign([0.0, 1.0])  # every pixel is car
-    true = np.zeros((2, 32, 48, 1), np.uint8)
-    true[0, :16] = 1  # image 1: half car -> Dice 2*768/(768+1536) = 2/3; image 2: no car -> 0
-    scores = model.evaluate(np.zeros((2, 32, 48, 3), np.float32), true, batch_size=2,
+    true = np.zeros((2, height, width, 1), np.uint8)
+    true[0, : height // 2] = 1  # image 1: half car -> Dice 2*(1/2)/(1/2 + 1) = 2/3; image 2: 0
+    scores = model.evaluate(np.zeros((2, height, width, 3), np.float32), true, batch_size=2,
                             verbose=0, return_dict=True)
     assert scores["dice"] == pytest.approx((2 / 3 + 0.0) / 2)

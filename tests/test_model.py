@@ -81,6 +81,7 @@ def test_wrong_channel_count_is_rejected_with_the_fix():
         build_mobilenetv2_unet(input_shape=(64, 64, 1), encoder_weights=None)
 
 
+@pytest.mark.slow
 def test_mobilenetv2_unet_predicts_at_input_resolution():
     model = build_mobilenetv2_unet(num_classes=4, encoder_weights=None)
     logits = model(np.zeros((1, 64, 96, 3), np.float32))
@@ -96,6 +97,7 @@ def test_mobilenetv2_unet_rejects_sizes_not_divisible_by_32():
         build_mobilenetv2_unet(input_shape=(48, 64, 3), encoder_weights=None)
 
 
+@pytest.mark.slow
 def test_freezing_the_encoder_leaves_only_the_decoder_trainable():
     frozen = build_mobilenetv2_unet(encoder_weights=None, freeze_encoder=True)
     free = build_mobilenetv2_unet(encoder_weights=None)
@@ -105,6 +107,7 @@ def test_freezing_the_encoder_leaves_only_the_decoder_trainable():
     assert len(free.trainable_weights) - len(frozen.trainable_weights) == encoder_trainable
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "config, loss_name",
     [

@@ -69,6 +69,7 @@ def test_softmax_unet_emits_two_logits_per_pixel():
     assert config.model.num_classes == 2 and config.train.loss == "sparse_ce"
 
 
+@pytest.mark.slow
 def test_mobilenetv2_pix2pix_builds_without_downloadable_weights():
     config, note = recipes.recipe("mobilenetv2-pix2pix").scaled("smoke")
     assert config.model.encoder_weights is None and "random encoder weights" in note

@@ -1,10 +1,11 @@
-"""Kill -9 at any moment, rerun the same command: nothing lost, nothing repeated."""
+"""Kill -9 at any moment, rerun the same command: nothing lost, nothing repeated.
+
+Each fault is injected at a named point (`UNET_FAULT`, see `unet.faults`): the process signals
+itself there, so every test stops it at exactly the same place on any machine.
+"""
 
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -16,25 +17,11 @@ pytestmark = pytest.mark.slow
 TIMEOUT = 240
 
 
-def start(*args, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen([sys.executable, "-m", "unet", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def kill_when(process, condition):
-    """SIGKILL `process` as soon as `condition()` holds; fail if it ends first."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if condition():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return
-        if process.poll() is not None:
-            pytest.fail(f"finished before it could be killed: {process.stderr.read()[-2000:]}")
-        time.sleep(0.02)
-    process.kill()
-    pytest.fail("the condition never held")
+def killed(process):
+    """Waits for `process`, which must end by its injected SIGKILL."""
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == -signal.SIGKILL, (
+        f"not killed at the fault (exit {process.returncode}): {stderr[-2000:]}")
 
 
 def finish(process):
@@ -42,33 +29,38 @@ def finish(process):
     assert process.returncode == 0, stderr[-3000:]
 
 
+def wait_stopped(process):
+    """Waits until `process` has stopped itself (SIGSTOP at its fault point)."""
+    _, status = os.waitpid(process.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"ended instead of stopping (status {status})"
+
+
 def epochs(run_dir):
     return [row["epoch"] for row in read_history(run_dir / "history.csv")]
 
 
-def mid_epoch(run_dir, after: int) -> bool:
-    """Whether `after` epochs are done and about half of the next one has gone by."""
-    rows = read_history(run_dir / "history.csv")
-    if len(rows) < after:
-        return False
-    elapsed = time.time() - (run_dir / "history.csv").stat().st_mtime
-    return elapsed > rows[-1]["seconds"] / 2
+def partials(run_dir):
+    return [p for p in run_dir.rglob("*") if ".partial-" in p.name]
 
 
-def test_a_training_killed_mid_epoch_resumes_and_logs_each_epoch_once(tmp_path):
+def train(epochs_wanted, run_dir):
+    return ("train", "--preset", "smoke", "--epochs", str(epochs_wanted), "--run-dir",
+            str(run_dir), "--verbose", "0")
+
+
+def test_a_training_killed_mid_epoch_resumes_and_logs_each_epoch_once(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "6", "--image-size", "64", "96",
-               "--run-dir", str(run_dir), "--verbose", "0")
-    kill_when(start(*command, cwd=tmp_path), lambda: mid_epoch(run_dir, after=2))
-    done = epochs(run_dir)
-    assert 2 <= len(done) < 6 and not (run_dir / "metrics.json").exists()
+    command = (*train(6, run_dir), "--image-size", "64", "96")
+    killed(run_cli.start(*command, env={"UNET_FAULT": "kill:in_epoch:3"}))
+    assert epochs(run_dir) == [1, 2] and not (run_dir / "metrics.json").exists()
     assert (run_dir / "backup").is_dir()  # Keras' BackupAndRestore state to resume from
-    finish(start(*command, cwd=tmp_path))
+    finish(run_cli.start(*command))
     assert epochs(run_dir) == [1, 2, 3, 4, 5, 6]
     assert (run_dir / "metrics.json").is_file()
 
 
-def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_path):
+def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_path,
+                                                                             run_cli):
     memory, root = tmp_path / "memory", tmp_path / "runs"
     command = ("sweep", "--preset", "smoke", "--epochs", "3", "--learning-rates", "1e-3", "2e-3",
                "--batch-sizes", "4", "--kernel-sizes", "3", "5", "--memory-dir", str(memory),
@@ -77,100 +69,85 @@ def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_
     first = runs / "lr1e-3_bs4_k3"
     third = runs / "lr2e-3_bs4_k3"
     # 1. Between points: as soon as the first point has finished.
-    kill_when(start(*command, cwd=tmp_path), lambda: (first / "metrics.json").exists())
-    finished_once = (first / "metrics.json").stat().st_mtime
-    # 2. Within a point: once the third point is mid-training.
-    kill_when(start(*command, cwd=tmp_path), lambda: len(epochs(third)) >= 1)
-    assert not (third / "metrics.json").exists()
-    finish(start(*command, cwd=tmp_path))
+    killed(run_cli.start(*command, env={
+        "UNET_FAULT": "kill:after_atomic_write:lr1e-3_bs4_k3/metrics.json"}))
+    assert not (runs / "lr1e-3_bs4_k5").exists()
+    finished_once = (first / "metrics.json").stat().st_mtime_ns
+    # 2. Within a point: the third point's first checkpoint is half written.
+    killed(run_cli.start(*command, env={
+        "UNET_FAULT": "kill:in_atomic_write:lr2e-3_bs4_k3/last.keras"}))
+    assert (runs / "lr1e-3_bs4_k5" / "metrics.json").is_file()
+    assert not (third / "metrics.json").exists() and partials(third)
+    finish(run_cli.start(*command))
     rows = experiments.summarize(root)
     assert sorted(r["run"] for r in rows) == ["lr1e-3_bs4_k3", "lr1e-3_bs4_k5",
                                               "lr2e-3_bs4_k3", "lr2e-3_bs4_k5"]
     assert all(r["status"] == "finished" for r in rows)
-    assert (first / "metrics.json").stat().st_mtime == finished_once  # not repeated
+    assert (first / "metrics.json").stat().st_mtime_ns == finished_once  # not repeated
     for row in rows:
         assert epochs(runs / row["run"]) == [1, 2, 3]
+    assert partials(runs) == []
     sweep_rows = (memory / "sweep.csv").read_text().strip().splitlines()[1:]
     assert len(sweep_rows) == 4
 
 
-def partials(run_dir):
-    return [p for p in run_dir.rglob("*") if ".partial-" in p.name]
-
-
-def test_a_kill_before_the_first_epoch_resumes(tmp_path):
+def test_a_kill_before_the_first_epoch_resumes(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "2", "--run-dir", str(run_dir),
-               "--verbose", "0")
-    kill_when(start(*command, cwd=tmp_path), lambda: (run_dir / "config.json").exists())
-    assert epochs(run_dir) == []
-    finish(start(*command, cwd=tmp_path))
+    command = train(2, run_dir)
+    killed(run_cli.start(*command, env={"UNET_FAULT": "kill:after_atomic_write:config.json"}))
+    assert (run_dir / "config.json").is_file() and epochs(run_dir) == []
+    finish(run_cli.start(*command))
     assert epochs(run_dir) == [1, 2] and (run_dir / "metrics.json").is_file()
 
 
-def test_a_kill_during_native_evaluation_scores_again_without_training(tmp_path):
-    """Keras removes its backup at the end of `fit`: the rerun used to retrain from epoch 1,
-    and then `metrics.json` described another epoch than `best.keras` held."""
+def test_a_kill_during_native_evaluation_scores_again_without_training(tmp_path, run_cli):
+    """Keras removes its backup at the end of `fit`: the rerun must score `best.keras` as it
+    is, not train again, so that `metrics.json` describes the epoch `best.keras` holds."""
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "2", "--run-dir", str(run_dir),
-               "--verbose", "0")
-    kill_when(start(*command, cwd=tmp_path),
-              lambda: (run_dir / "trained.json").exists())
+    command = train(2, run_dir)
+    killed(run_cli.start(*command, env={"UNET_FAULT": "kill:after_atomic_write:trained.json"}))
     assert not (run_dir / "metrics.json").exists()
     best = (run_dir / "best.keras").stat().st_mtime_ns
     history = (run_dir / "history.csv").read_text()
-    finish(start(*command, cwd=tmp_path))
+    finish(run_cli.start(*command))
     assert (run_dir / "history.csv").read_text() == history  # no epoch trained again
     assert (run_dir / "best.keras").stat().st_mtime_ns == best
     assert (run_dir / "metrics.json").is_file()
 
 
-def test_a_kill_during_a_checkpoint_write_leaves_no_partial_after_the_rerun(tmp_path):
+def test_a_kill_during_a_checkpoint_write_leaves_no_partial_after_the_rerun(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "4", "--run-dir", str(run_dir),
-               "--verbose", "0")
-    process = start(*command, cwd=tmp_path)
-    deadline = time.monotonic() + TIMEOUT
-    while not partials(run_dir) if run_dir.exists() else True:
-        assert process.poll() is None, "finished before a checkpoint write could be caught"
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    finish(start(*command, cwd=tmp_path))
+    command = train(4, run_dir)
+    killed(run_cli.start(*command, env={"UNET_FAULT": "kill:in_atomic_write:last.keras"}))
+    (left,) = partials(run_dir)  # the checkpoint being written, never renamed into place
+    assert left.name.startswith(".last.partial-") and not (run_dir / "last.keras").exists()
+    finish(run_cli.start(*command))
     assert partials(run_dir) == []
     assert epochs(run_dir) == [1, 2, 3, 4] and (run_dir / "metrics.json").is_file()
 
 
-def test_two_trainings_on_one_folder_one_runs_the_other_is_refused(tmp_path):
+def test_two_trainings_on_one_folder_one_runs_the_other_is_refused(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "3", "--run-dir", str(run_dir),
-               "--verbose", "0")
-    first = start(*command, cwd=tmp_path)
-    deadline = time.monotonic() + TIMEOUT
-    while not (run_dir / "config.json").exists():
-        assert time.monotonic() < deadline and first.poll() is None
-        time.sleep(0.02)
-    second = start(*command, cwd=tmp_path)
-    _, refused = second.communicate(timeout=TIMEOUT)
+    command = train(3, run_dir)
+    # The first holds the folder's lock, stopped as soon as its configuration is written.
+    first = run_cli.start(*command, env={"UNET_FAULT": "stop:after_atomic_write:config.json"})
+    try:
+        wait_stopped(first)
+        second = run_cli(*command, timeout=TIMEOUT)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.returncode == 2
-    assert refused.startswith("error: ") and "in use by process" in refused
-    assert "Traceback" not in refused
+    assert second.stderr.startswith("error: ") and "in use by process" in second.stderr
+    assert "Traceback" not in second.stderr
     finish(first)
     assert epochs(run_dir) == [1, 2, 3]
 
 
-def test_ctrl_c_says_what_was_kept_without_a_traceback(tmp_path):
+def test_ctrl_c_says_what_was_kept_without_a_traceback(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    command = ("train", "--preset", "smoke", "--epochs", "30", "--run-dir", str(run_dir),
-               "--verbose", "0")
-    process = start(*command, cwd=tmp_path)
-    deadline = time.monotonic() + TIMEOUT
-    while len(epochs(run_dir)) < 1:
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process = run_cli.start(*train(30, run_dir), env={"UNET_FAULT": "interrupt:after_epoch:1"})
     _, stderr = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 130
     assert "interrupted" in stderr and "kept" in stderr and "Traceback" not in stderr
     assert (run_dir / "last.keras").is_file() and not (run_dir / "trained.json").exists()
+    assert epochs(run_dir) == [1]

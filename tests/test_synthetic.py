@@ -59,6 +59,7 @@ def test_csv_runs_equal_the_gif_masks_exactly(carvana_dir):
         assert gif.any()
 
 
+@pytest.mark.slow
 def test_the_car_turns_through_16_consistent_views(carvana_dir, cars):
     pairs = carvana.list_pairs(carvana_dir)
     assert {p.group for p in pairs} == {p.group for p in pairs if p.view == 16}
@@ -76,6 +77,7 @@ def test_the_car_turns_through_16_consistent_views(carvana_dir, cars):
         assert 0.65 < ratios.min() and ratios.max() < 1.5
 
 
+@pytest.mark.slow
 def test_every_body_type_appears_and_paint_is_mostly_neutral(cars):
     assert {body for _, body, _, _ in cars[:6]} == set(synthetic.BODY_TYPES)
     specs = [synthetic.render_car_views(0, index, (32, 48), views=[])[1:3] for index in range(16)]
@@ -84,6 +86,7 @@ def test_every_body_type_appears_and_paint_is_mostly_neutral(cars):
     assert 0.4 * len(specs) < neutral < len(specs)
 
 
+@pytest.mark.slow
 def test_contact_shadow_is_dark_and_not_car(cars):
     for _, _, _, views in cars:
         image, mask, parts = views[2]
@@ -107,6 +110,7 @@ def test_contact_shadow_is_dark_and_not_car(cars):
     assert darker >= 0.75 * 16 * len(cars)
 
 
+@pytest.mark.slow
 def test_thin_parts_are_car_and_thin():
     car_id, _, _, views = synthetic.render_car_views(0, 1, (1280, 1918), parts=True, views=[5])
     image, mask, parts = views[0]
@@ -120,6 +124,7 @@ def test_thin_parts_are_car_and_thin():
     assert mask[thin].mean() > 0.9
 
 
+@pytest.mark.slow
 def test_glass_is_car_but_shows_the_studio(cars):
     found = 0
     for _, _, paint, views in cars:
@@ -137,6 +142,7 @@ def test_glass_is_car_but_shows_the_studio(cars):
     assert found == len(cars)
 
 
+@pytest.mark.slow
 def test_some_paint_is_as_light_as_the_studio_behind_it(cars):
     close = []
     for _, _, _, views in cars:
@@ -146,6 +152,7 @@ def test_some_paint_is_as_light_as_the_studio_behind_it(cars):
     assert max(close) > 0.08  # some car pixels match the studio behind them
 
 
+@pytest.mark.slow
 def test_light_cars_are_written_in_the_metadata(tmp_path):
     assert {"white", "silver", "light_grey"} <= set(synthetic.PAINTS)
     root = synthetic.make_carvana_like(tmp_path, cars=6, image_size=(64, 96), seed=0,
@@ -166,6 +173,7 @@ def test_carla_like_masks_hold_real_class_ids(carla_dir):
     assert ids <= set(range(23))
 
 
+@pytest.mark.slow
 def test_every_car_stands_before_the_same_lettering(cars):
     # The real studio shows one word behind every car; a set whose word changed per car would
     # score a model on letters it never saw as background. Compare the dark lettering of the
@@ -191,3 +199,17 @@ def test_every_car_stands_before_the_same_lettering(cars):
     for car in cars[1:]:
         similarity = np.corrcoef(first, lettering(car[3][0][2]).ravel())[0, 1]
         assert similarity > 0.7, f"car {car[0]}: lettering correlation {similarity:.2f}"
+
+
+def test_generated_sets_are_made_once_in_a_versioned_folder(tmp_path, capsys):
+    folder = synthetic.generated_dir(tmp_path, "carla", 2, (24, 32), progress=False)
+    assert folder == tmp_path / f"synthetic_carla_v{synthetic.CARLA_VERSION}_2frames_24x32"
+    assert len(carla.list_pairs(folder)) == 2 and "Generating 2" in capsys.readouterr().out
+    assert synthetic.generated_dir(tmp_path, "carla", 2, (24, 32)) == folder
+    assert capsys.readouterr().out == ""  # not made again
+    cars = synthetic.generated_dir(tmp_path, "carvana", 1, (32, 48), progress=False)
+    assert cars.name == f"synthetic_carvana_v{synthetic.CARVANA_VERSION}_1cars_32x48"
+    assert len(carvana.list_pairs(cars)) == 16 and len(carvana.list_test_images(cars)) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([folder.name, cars.name])
+    with pytest.raises(ValueError, match="dataset must be"):
+        synthetic.generated_dir(tmp_path, "cityscapes", 1)

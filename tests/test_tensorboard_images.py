@@ -42,6 +42,7 @@ def run_with_images(tmp_path_factory):
     return config, run_dir, metrics
 
 
+@pytest.mark.slow
 def test_every_epoch_writes_the_fixed_images_to_tensorboard(run_with_images):
     config, run_dir, _ = run_with_images
     events = _events(run_dir / "logs" / "predictions")
@@ -59,6 +60,7 @@ def test_every_epoch_writes_the_fixed_images_to_tensorboard(run_with_images):
     assert Image.open(run_dir / "predictions" / "epoch002.png").size == (3 * width, 3 * height)
 
 
+@pytest.mark.slow
 def test_tensorboard_carries_the_native_dice_of_the_best_epoch(run_with_images):
     _, run_dir, _ = run_with_images
     saved = json.loads((run_dir / "metrics.json").read_text())

@@ -77,3 +77,18 @@ def test_download_fetches_only_missing_files_and_unzips_them(monkeypatch, tmp_pa
     assert (tmp_path / "train_masks" / "x.gif").is_file()
     assert (tmp_path / "train_masks.csv").is_file()
     assert not list(tmp_path.glob("*.zip"))
+
+
+def test_without_a_folder_or_credentials_the_generated_look_alike_is_used(monkeypatch,
+                                                                          tmp_path, capsys):
+    from unet.data import synthetic
+
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("UNET_DATA_ROOT", str(tmp_path / "data"))
+    (tmp_path / "kaggle" / "train").mkdir(parents=True)
+    assert download.get_carvana(tmp_path / "kaggle") == tmp_path / "kaggle"
+    folder = download.get_carvana(tmp_path / "empty", fallback_cars=1, fallback_size=(32, 48))
+    assert folder == synthetic.generated_dir(tmp_path / "data", "carvana", 1, (32, 48))
+    assert "generated Carvana-like data" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import keras
 
-from unet import checkpoints, files
+from unet import checkpoints, faults, files
 from unet.run_folder import MONITOR, RunFolder, read_history
 
 
@@ -30,9 +30,15 @@ class HistoryCSV(keras.callbacks.Callback):
         super().__init__()
         self.path = Path(path)
         self._started = 0.0
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:
+            faults.point("in_epoch", self._epoch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -44,6 +50,7 @@ class HistoryCSV(keras.callbacks.Callback):
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         rows.append(row)
         files.write_csv(self.path, rows, dict.fromkeys(key for r in rows for key in r))
+        faults.point("after_epoch", epoch + 1)
 
 
 class StopOnDivergence(keras.callbacks.Callback):

@@ -54,10 +54,6 @@ class Locked(UserError, RuntimeError):
     """Another live process holds the lock; the message names it."""
 
 
-class SubmissionBusyError(UserError, ValueError):
-    """Another process holds the submission's lock."""
-
-
 class KaggleCredentialsMissing(UserError, RuntimeError):
     """Neither KAGGLE_USERNAME/KAGGLE_KEY nor a kaggle.json file is available."""
 

@@ -97,7 +97,7 @@ def _summary(rows, totals, num_classes):
     dice = np.asarray(metrics.dice_from_counts(tp, fp, fn, nan))
     iou = np.asarray(metrics.iou_from_counts(tp, fp, fn, nan))
     per_class = {
-        carla.CLASS_NAMES[i] if i < len(carla.CLASS_NAMES) else str(i): {
+        carla.class_name(i): {
             "dice": float(dice[i]), "iou": float(iou[i])}
         for i in range(num_classes) if not np.isnan(iou[i])
     }

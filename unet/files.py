@@ -1,4 +1,5 @@
-"""Atomic file writes: every result and checkpoint goes through a sibling file and a rename.
+"""Writes that survive a kill (a sibling file and a rename), folder locks, and redirection of
+the standard error that C libraries write to.
 
 A process killed mid-write leaves the previous file whole (or no file), never a truncated one.
 The sibling lives in the same folder, so the final `os.replace` is atomic on every POSIX file
@@ -14,8 +15,10 @@ import io
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
+from unet import faults
 from unet.errors import Locked
 
 PARTIAL_MARK = ".partial-"
@@ -27,9 +30,25 @@ def partial_path(path) -> Path:
     The suffix is kept, because some writers (Keras, matplotlib) choose the format from it.
     """
     path = Path(path)
-    suffix = "".join(path.suffixes) if path.name.endswith(".weights.h5") else path.suffix
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    stem, suffix = _stem_and_suffix(path)
     return path.with_name(f".{stem}{PARTIAL_MARK}{os.getpid()}{suffix}")
+
+
+def partials_of(path) -> list[Path]:
+    """The partial siblings of `path` that any process, this one included, left; sorted."""
+    path = Path(path)
+    stem, suffix = _stem_and_suffix(path)
+    prefix = f".{stem}{PARTIAL_MARK}"
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix)
+                  and p.name.endswith(suffix)
+                  and p.name[len(prefix): len(p.name) - len(suffix)].isdigit())
+
+
+def _stem_and_suffix(path: Path) -> tuple[str, str]:
+    suffix = "".join(path.suffixes) if path.name.endswith(".weights.h5") else path.suffix
+    return (path.name[: len(path.name) - len(suffix)] if suffix else path.name), suffix
 
 
 @contextlib.contextmanager
@@ -46,6 +65,7 @@ def atomic_path(path):
     partial = partial_path(path)
     try:
         yield partial
+        faults.point("in_atomic_write", path)
         if partial.is_dir() and path.is_dir():
             # A folder (a SavedModel) cannot replace a full one in one rename: move the old one
             # aside first; a kill between the two renames leaves it there, named as partial.
@@ -55,6 +75,7 @@ def atomic_path(path):
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(partial, path)
+        faults.point("after_atomic_write", path)
     finally:
         if partial.is_dir():
             shutil.rmtree(partial, ignore_errors=True)
@@ -123,21 +144,27 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def lock(folder, what: str = "folder"):
-    """Holds an exclusive lock on `folder` (its `.lock` file) for the `with` block.
+def lock(folder, what: str = "folder", name: str | None = None):
+    """Holds an exclusive lock on `folder` (its `.lock` file), or with `name` on the file
+    `folder/name` (`.<name>.lock` beside it), for the `with` block.
 
     The lock is the kernel's (`fcntl.flock`): it ends with the process, so a killed run never
     leaves a stale lock behind; the file itself stays and records the last holder.
+
+    Args:
+        folder: The folder locked, or holding the file locked (created if need be).
+        what: What is locked, for the message (`"run folder"`, `"submission"`).
+        name: A file in `folder` to lock instead of the whole folder.
 
     Raises:
         Locked: another process holds it; the message names its pid and command.
     """
     import fcntl
-    import sys
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".lock"
+    path = folder / (f".{name}.lock" if name else ".lock")
+    locked = folder / name if name else folder
     stream = open(path, "a+")  # noqa: SIM115 (held for the block)
     try:
         try:
@@ -145,7 +172,7 @@ def lock(folder, what: str = "folder"):
         except BlockingIOError:
             stream.seek(0)
             holder = stream.read().strip() or "another process"
-            raise Locked(f"{folder}: this {what} is in use by {holder}; wait for it to end "
+            raise Locked(f"{locked}: this {what} is in use by {holder}; wait for it to end "
                          "or stop it, then run the command again.") from None
         stream.seek(0)
         stream.truncate()
@@ -154,3 +181,22 @@ def lock(folder, what: str = "folder"):
         yield path
     finally:
         stream.close()
+
+
+@contextlib.contextmanager
+def redirect_stderr_fd(stream):
+    """Points file descriptor 2, where C libraries (libjpeg, TensorFlow's C++ logging) write,
+    at the open file `stream` for the `with` block, then restores it.
+
+    Example:
+    >>> with open(os.devnull, "w") as devnull, redirect_stderr_fd(devnull):
+    ...     import tensorflow
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(stream.fileno(), 2)
+        yield stream
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

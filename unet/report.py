@@ -3,8 +3,6 @@ from run folders alone so that it always agrees with them; one table per dataset
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -222,19 +220,14 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
         "Also here: `sweep.csv` (one row per run) and `report.json` (the command and runs).",
         "",
     ]
-    sweep = io.StringIO()
-    writer = csv.DictWriter(sweep, fieldnames=SWEEP_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    report_json = json.dumps({"command": command, "runs": [
+    report = {"command": command, "runs": [
         str(Path(d).relative_to(root)) if Path(d).is_relative_to(root) else str(d)
-        for d in run_dirs]}, indent=2) + "\n"
+        for d in run_dirs]}
 
     # 2. Write: figures first, the README that links them last.
     for name, data in pictures.items():
         files.write_bytes(memory / name, data)
-    files.write_text(memory / "sweep.csv", sweep.getvalue())
-    files.write_text(recorded, report_json)
+    files.write_csv(memory / "sweep.csv", rows, SWEEP_COLUMNS)
+    files.write_json(recorded, report)
     readme = files.write_text(memory / "README.md", "\n".join(lines))
     return readme

@@ -3,24 +3,28 @@ stream in, resumable after a kill, gzipped once complete (itself a resumable ste
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import fcntl
 import gzip
 import io
 import os
 import shutil
 from pathlib import Path
 
-from unet import files
-from unet.errors import DataError, SubmissionBusyError, UsageError
+from unet import faults, files
+from unet.errors import DataError, UsageError
 
 HEADER = ("img", "rle_mask")
 
 
+def _whole_lines(text: str) -> str:
+    """`text` less a last line cut short (the row being written when the process died)."""
+    return text if not text or text.endswith("\n") else text[: text.rfind("\n") + 1]
+
+
 def _rows(text: str) -> list[tuple[str, str]]:
     """Rows of a partial file, less its header, a last row cut short by a kill, and repeats."""
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # the row being written when the process died
+    text = _whole_lines(text)
     rows, seen = [], set()
     for row in csv.reader(io.StringIO(text)):
         if tuple(row) == HEADER or len(row) != 2 or row[0] in seen:
@@ -37,13 +41,18 @@ def _line(name: str, rle: str) -> str:
 
 
 class SubmissionWriter:
-    """Appends rows to `<path>.partial.csv` (flushed per batch); `finish()` gzips it into `path`
-    atomically. Holds an exclusive lock (`.<name>.lock` beside it) while open.
+    """Appends rows to a partial CSV beside `path` (`.<name>.partial-<pid>.csv`, flushed per
+    batch); `finish()` gzips it into `path` atomically. Holds an exclusive lock on `path`
+    (`files.lock`) while open.
 
-    A rerun after a kill reads the partial file, drops a last line cut short mid-write (and any
-    repeated name), and `done` tells the caller which images to skip, so the final file holds
-    each image once. Names are CSV-quoted where needed (commas, quotes); names with line breaks
-    are refused. A finished submission (`path` there, no partial file) is `complete`.
+    A rerun after a kill reads the partial file a killed writer left, drops a last line cut
+    short mid-write (and any repeated name), and `done` tells the caller which images to skip,
+    so the final file holds each image once. Names are CSV-quoted where needed (commas,
+    quotes); names with line breaks are refused. A finished submission (`path` there, no
+    partial file) is `complete`.
+
+    Raises:
+        files.Locked: another process is writing this submission.
 
     Example:
     >>> with SubmissionWriter("submission.csv.gz") as writer:
@@ -55,37 +64,32 @@ class SubmissionWriter:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial.csv")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = self._take_lock()
         self._stream = None
-        self.complete = self.path.is_file() and not self.partial.is_file()
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(files.lock(self.path.parent, "submission", self.path.name))
+        try:
+            self._open()
+        except BaseException:
+            self._held.close()
+            raise
+
+    def _open(self) -> None:
+        # The rows, uncompressed: the partial sibling of `<name>.csv`, one per writing process.
+        rows_file = self.path.with_name(self.path.name + ".csv")
+        self.partial = files.partial_path(rows_file)
+        earlier = files.partials_of(rows_file)  # a killed writer's (or this process's) rows
+        self.complete = self.path.is_file() and not earlier
         if self.complete:
             self.done = {name for name, _ in _rows(self._read_final())}
             return
-        rows = _rows(self.partial.read_text()) if self.partial.is_file() else []
+        rows = _rows("".join(_whole_lines(p.read_text()) for p in earlier))
         self.done = {name for name, _ in rows}
         # Rewritten whole (atomically) so that appends start after a clean last line.
         files.write_text(self.partial, _line(*HEADER) + "".join(_line(*row) for row in rows))
+        for old in earlier:
+            if old != self.partial:
+                old.unlink()
         self._stream = self.partial.open("a")
-
-    def _take_lock(self):
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        handle = lock_path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise SubmissionBusyError(
-                f"{self.path}: being written by process {holder}; wait for it to finish."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        return handle
 
     def _read_final(self) -> str:
         opener = gzip.open if self.path.suffix == ".gz" else open
@@ -106,6 +110,7 @@ class SubmissionWriter:
         if self._stream is not None and not self._stream.closed:
             self._stream.flush()
             os.fsync(self._stream.fileno())
+            faults.point("submission_rows", len(self.done))
 
     def finish(self, expected=None) -> Path:
         """Gzips the rows into `path` (atomically) and removes the partial file; with
@@ -130,8 +135,7 @@ class SubmissionWriter:
         self.flush()
         if self._stream is not None:
             self._stream.close()
-        if not self._lock.closed:
-            self._lock.close()  # releases the lock
+        self._held.close()  # releases the lock
 
     def __enter__(self):
         return self

@@ -102,7 +102,7 @@ def add_legend(figure, entries) -> None:
 def class_legend(labels) -> list[tuple[str, tuple]]:
     """Legend entries for the CARLA classes present in `labels`."""
     present = np.unique(np.concatenate([np.unique(_plane(np.asarray(x))) for x in labels]))
-    return [(carla.CLASS_NAMES[i] if i < len(carla.CLASS_NAMES) else str(i),
+    return [(carla.class_name(i),
              tuple(int(c) for c in carla.CLASS_COLORS[i % len(carla.CLASS_COLORS)]))
             for i in present.astype(int)]
 

@@ -13,6 +13,7 @@ import gc
 import os
 import sys
 
+from unet import files
 from unet.cli import data, predict, runs
 from unet.data.pairs import data_error_in
 from unet.errors import EXIT_DATA, UserError
@@ -74,14 +75,7 @@ def _quiet_tensorflow(verbose: bool) -> None:
     if verbose or "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
+    with open(os.devnull, "w") as devnull, files.redirect_stderr_fd(devnull):
+        import tensorflow as tf
 
-            tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        tf.config.list_physical_devices()

@@ -34,6 +34,11 @@ CLASS_COLORS = (
 FRAMES_PER_GROUP = 20  # consecutive frames of a drive are near-duplicates: split in blocks
 
 
+def class_name(class_id: int) -> str:
+    """CARLA's name of a class id (`7` -> `"road"`), or the id as text past the named ones."""
+    return CLASS_NAMES[class_id] if 0 <= class_id < len(CLASS_NAMES) else str(class_id)
+
+
 def dataset_folder(root) -> Path:
     """The folder holding `CameraRGB/` and `CameraMask/`: `root` itself or `root/data`."""
     root = Path(root)
@@ -88,8 +93,7 @@ def _scan(root, verify: bool):
     rgb, masks = folder / "CameraRGB", folder / "CameraMask"
     image_paths, skipped = image_files.list_images(rgb, ".png")
     if not image_paths:
-        also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
-        raise DataError(f"{rgb}: empty folder (no .png images{also}).")
+        raise image_files.empty_folder(rgb, ".png", skipped)
     mask_paths, skipped_masks = image_files.list_images(masks, ".png")
     skipped += skipped_masks
     images_by_name, problems = image_files.by_name(image_paths)
@@ -151,18 +155,27 @@ def split_by_frames(pairs, val_fraction: float = 0.2, seed: int = 0):
 
 def class_fractions(pairs) -> dict[int, float]:
     """Share of pixels of each class id present in the pairs' masks."""
-    histogram = np.zeros(256, np.int64)
-    for pair in pairs:
-        histogram += np.bincount(read_mask(pair.mask, num_classes=256).ravel(), minlength=256)
-    total = max(int(histogram.sum()), 1)
-    return {i: int(n) / total for i, n in enumerate(histogram) if n}
+    counts = sum((_class_counts(read_mask(pair.mask, num_classes=256)) for pair in pairs),
+                 np.zeros(256, np.int64))
+    return _shares(counts)
+
+
+def _class_counts(mask: np.ndarray) -> np.ndarray:
+    """Pixels of each class id 0-255 in `mask`."""
+    return np.bincount(mask.ravel(), minlength=256)
+
+
+def _shares(counts: np.ndarray) -> dict[int, float]:
+    """`{class id: share of all pixels}` for the ids present in `counts`."""
+    total = max(int(counts.sum()), 1)
+    return {i: int(n) / total for i, n in enumerate(counts) if n}
 
 
 def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
     """Validates a CARLA folder completely (every pixel decoded) and summarises it."""
     pairs, problems, skipped = _scan(root, verify=True)
     sizes = collections.Counter()
-    histogram = np.zeros(256, np.int64)
+    counts = np.zeros(256, np.int64)
     for pair in tqdm(pairs, desc="checking pairs", leave=False):
         try:
             image = image_files.decode(pair.image)
@@ -172,12 +185,8 @@ def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
             problems.append(str(error))
             continue
         sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
-        histogram += np.bincount(mask.ravel(), minlength=256)
-    total = max(int(histogram.sum()), 1)
-    classes = {
-        f"{i} {CLASS_NAMES[i] if i < len(CLASS_NAMES) else '?'}": round(int(n) / total, 4)
-        for i, n in enumerate(histogram) if n
-    }
+        counts += _class_counts(mask)
+    classes = {f"{i} {class_name(i)}": round(share, 4) for i, share in _shares(counts).items()}
     summary = {
         "dataset": "carla",
         "pairs": len(pairs),

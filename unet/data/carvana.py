@@ -24,6 +24,7 @@ from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_
 
 IMAGE_SIZE = (1280, 1918)  # height, width
 VIEWS = 16
+TRAIN_FOLDERS = ("train", "train_hq")
 MASK_SOURCES = ("auto", "gif", "csv")
 _IMAGE_NAME = re.compile(r"^(?P<car>[0-9a-f]+)_(?P<view>\d{2})\.jpg$", re.IGNORECASE)
 
@@ -184,13 +185,31 @@ def read_rle_csv(path) -> dict[str, str]:
     return rows
 
 
+def read_pair_mask(pair: Pair) -> np.ndarray:
+    """A pair's mask as uint8 {0, 1} at its image's size: its GIF, else its `train_masks.csv`
+    row decoded.
+
+    Raises:
+        DataError: an unreadable GIF or image header, or a bad RLE row; the message names it.
+    """
+    if pair.mask is not None:
+        return read_mask(pair.mask)
+    info = image_files.inspect(pair.image)
+    return rle_decode(pair.rle, (info.height, info.width), f"train_masks.csv row {pair.name}")
+
+
+def is_layout(root) -> bool:
+    """Whether `root` is an unzipped Carvana folder: it holds `train/` or `train_hq/`."""
+    return any((Path(root) / name).is_dir() for name in TRAIN_FOLDERS)
+
+
 def image_folder(root) -> Path:
     """`train/`, or `train_hq/` when only the high-quality JPEGs were unzipped."""
     root = Path(root)
-    for name in ("train", "train_hq"):
-        if (root / name).is_dir():
-            return root / name
-    raise DataError(f"{root}: no train/ or train_hq/ folder (expected Kaggle's unzipped layout).")
+    if not is_layout(root):
+        raise DataError(f"{root}: no train/ or train_hq/ folder (expected Kaggle's unzipped "
+                        "layout).")
+    return next(root / name for name in TRAIN_FOLDERS if (root / name).is_dir())
 
 
 def _scan(root, mask_source: str, verify: bool):
@@ -203,8 +222,7 @@ def _scan(root, mask_source: str, verify: bool):
     mask_dir, csv_path = root / "train_masks", root / "train_masks.csv"
     image_paths, skipped = image_files.list_images(images, ".jpg")
     if not image_paths:
-        also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
-        raise DataError(f"{images}: empty folder (no .jpg images{also}).")
+        raise image_files.empty_folder(images, ".jpg", skipped)
     gifs = []
     if mask_dir.is_dir() and mask_source != "csv":
         gifs, skipped_masks = image_files.list_images(mask_dir, ".gif")
@@ -321,8 +339,7 @@ def list_test_images(root) -> list[Path]:
         if folder.is_dir():
             paths, skipped = image_files.list_images(folder, ".jpg")
             if not paths:
-                also = f"; it holds {', '.join(skipped[:3])}" if skipped else ""
-                raise DataError(f"{folder}: empty folder (no .jpg images{also}).")
+                raise image_files.empty_folder(folder, ".jpg", skipped)
             return paths
     raise DataError(f"{root}: no test/ or test_hq/ folder.")
 
@@ -360,10 +377,7 @@ def check(root, mask_source: str = "auto") -> CheckReport:
     for pair in tqdm(pairs, desc="checking pairs", leave=False):
         try:
             image = image_files.decode(pair.image)
-            if pair.mask is not None:
-                mask = read_mask(pair.mask)
-            else:
-                mask = rle_decode(pair.rle, image.shape[:2], f"train_masks.csv row {pair.name}")
+            mask = read_pair_mask(pair)
         except DataError as error:
             problems.append(str(error))
             continue

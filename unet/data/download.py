@@ -8,6 +8,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from unet import paths
+from unet.data import carvana, synthetic
 from unet.errors import DataError, KaggleCredentialsMissing
 
 CARVANA_COMPETITION = "carvana-image-masking-challenge"
@@ -65,18 +67,13 @@ def download_carvana(dest, files=CARVANA_TRAIN_FILES, runner=subprocess.run) -> 
 def get_carvana(data_dir=None, fallback_cars: int = 8, fallback_size=(320, 480),
                 download: bool = True) -> Path:
     """A Carvana folder: `data_dir` if it holds one, else Kaggle's (with credentials), else a
-    generated look-alike (with a message saying so)."""
-    from unet.data import sources, synthetic
-
+    generated look-alike (with a message saying so; `synthetic.generated_dir`)."""
     if data_dir is not None:
         data_dir = Path(data_dir)
-        if (data_dir / "train").is_dir() or (data_dir / "train_hq").is_dir():
+        if carvana.is_layout(data_dir):
             return data_dir
         if download and kaggle_credentials_available():
             return download_carvana(data_dir)
     print("No Carvana folder and no Kaggle credentials: using generated Carvana-like data "
           "(same file formats; scores not comparable with Kaggle's).")
-    folder = sources.data_root() / f"carvana_like_{fallback_cars}cars"
-    if not (folder / "train_masks.csv").is_file():
-        synthetic.make_carvana_like(folder, cars=fallback_cars, image_size=fallback_size)
-    return folder
+    return synthetic.generated_dir(paths.data_root(), "carvana", fallback_cars, fallback_size)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from unet import files
+from unet.data.pairs import first_five
 from unet.errors import DataError
 
 # Images over this many pixels are refused before decoding: a few-kilobyte PNG can declare
@@ -73,8 +75,19 @@ def note(what: str, items) -> None:
     import sys
 
     if items:
-        more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-        print(f"note: {what} ({len(items)}): {', '.join(items[:5])}{more}.", file=sys.stderr)
+        print(f"note: {what} ({len(items)}): {first_five(items)}.", file=sys.stderr)
+
+
+def empty_folder(folder, suffix: str, skipped) -> DataError:
+    """The error for a folder without `suffix` images, naming what it holds instead.
+
+    Args:
+        folder: The folder listed.
+        suffix: The suffix looked for, e.g. `".jpg"`.
+        skipped: What the listing left out, as `"path (why)"`.
+    """
+    also = f"; it holds {first_five(skipped)}" if skipped else ""
+    return DataError(f"{folder}: empty folder (no {suffix} images{also}).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,20 +222,14 @@ def jpeg_warning(path) -> str:
     PIL and TensorFlow both decode such a file without an error, filling the missing part with
     grey; libjpeg only prints a warning to the process's standard error, read here.
     """
-    import os
     import tempfile
 
     import cv2
 
     data = np.fromfile(str(path), np.uint8)
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
+        with files.redirect_stderr_fd(sink):
             decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
         sink.seek(0)
         messages = sink.read().decode(errors="replace")
     complaints = [line.strip() for line in messages.splitlines()

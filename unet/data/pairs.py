@@ -49,12 +49,25 @@ class Pair:
         return self.image.name
 
 
+def first_five(items, separator: str = ", ") -> str:
+    """The first five `items` joined by `separator`, then how many more there are, if any (on
+    a line of its own when `separator` breaks lines).
+
+    Example:
+    >>> first_five(["a", "b", "c", "d", "e", "f", "g"])
+    'a, b, c, d, e and 2 more'
+    """
+    if len(items) <= 5:
+        return separator.join(items)
+    return (separator.join(items[:5]) + (separator if "\n" in separator else " ")
+            + f"and {len(items) - 5} more")
+
+
 def raise_problems(problems) -> None:
     """Raises one `DataError` listing the first five problems (and how many more), if any."""
     if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise DataError(f"{len(problems)} problem(s) in the data{more}:\n" +
-                        "\n".join(problems[:5]))
+        raise DataError(f"{len(problems)} problem(s) in the data:\n"
+                        + first_five(problems, separator="\n"))
 
 
 def split_by_group(pairs, val_fraction: float, seed: int = 0):

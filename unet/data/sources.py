@@ -5,29 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unet import files
 from unet.data import carla, carvana, image_files, pipeline, synthetic, tfds_reader
 from unet.errors import UsageError
 from unet.paths import data_root
 
 
 def synthetic_carvana_dir(config) -> Path:
-    """The generated Carvana-like folder for `config`, made on first use (atomically).
-
-    The name carries the generator's version, so a set made by an older generator is never
-    taken for the current one.
-    """
-    height, width = config.synthetic_image_size
-    folder = data_root() / (f"synthetic_carvana_v{synthetic.CARVANA_VERSION}_"
-                            f"{config.synthetic_cars}cars_{height}x{width}")
-    if not (folder / "train_masks.csv").is_file():
-        files.remove_partials(folder.parent)
-        print(f"Generating {config.synthetic_cars} Carvana-like cars in {folder} (once)...")
-        with files.atomic_path(folder) as partial:
-            synthetic.make_carvana_like(partial, cars=config.synthetic_cars,
-                                        image_size=config.synthetic_image_size, seed=0,
-                                        test_cars=1)
-    return folder
+    """The generated Carvana-like folder for `config`, made on first use (atomically)."""
+    return synthetic.generated_dir(data_root(), "carvana", config.synthetic_cars,
+                                   config.synthetic_image_size)
 
 
 def dataset_dir(config) -> Path:
@@ -73,10 +59,7 @@ def read_native_mask(pair, dataset: str):
     """A pair's mask at the image's own size: {0, 1} for Carvana, class ids for CARLA."""
     if dataset == "carla":
         return carla.read_mask(pair.mask)
-    if pair.mask is not None:
-        return carvana.read_mask(pair.mask)
-    info = image_files.inspect(pair.image)
-    return carvana.rle_decode(pair.rle, (info.height, info.width), pair.name)
+    return carvana.read_pair_mask(pair)
 
 
 class FolderSource(pipeline.Source):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
+from unet import files
 from unet.data import carla, carvana
 
-# Raised whenever the generated Carvana set changes: cached sets carry it in their folder name.
+# Raised whenever a generator's output changes: cached sets carry it in their folder name.
 CARVANA_VERSION = 3
+CARLA_VERSION = 1
 
 PAINTS = {  # name: RGB; the neutral ones, close to the studio's greys, are the hard cases
     "white": (232, 233, 230), "pearl": (216, 214, 206), "light_grey": (200, 201, 200),
@@ -604,15 +605,51 @@ def make_carvana_like(out, cars: int = 4, image_size=carvana.IMAGE_SIZE, seed: i
                 _write_gif_mask(mask, out / "train_masks" / carvana.mask_name(name))
                 rows.append((name, carvana.rle_encode(mask)))
         metadata.append((car_id, "Synthetic", body_type, paint_name))
-    with (out / "train_masks.csv").open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["img", "rle_mask"])
-        writer.writerows(rows)
-    with (out / "metadata.csv").open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["id", "make", "model", "paint"])
-        writer.writerows(metadata)
+    files.write_csv(out / "train_masks.csv",
+                    [{"img": name, "rle_mask": rle} for name, rle in rows], ("img", "rle_mask"))
+    files.write_csv(out / "metadata.csv",
+                    [dict(zip(("id", "make", "model", "paint"), row)) for row in metadata],
+                    ("id", "make", "model", "paint"))
     return out
+
+
+def generated_dir(root, dataset: str, count: int, image_size=None,
+                  progress: bool = True) -> Path:
+    """The generated look-alike of `dataset` under `root`, made on first use (atomically).
+
+    The folder's name carries the generator's version, the count and the size (e.g.
+    `synthetic_carvana_v3_8cars_320x480`), so a set made by an older generator or with other
+    settings is never taken for this one; a folder cut short by a kill is never used.
+    Carvana-like sets have `count` cars and one more in `test/`; seeds are fixed.
+
+    Args:
+        root: Where generated sets live (`sources.data_root()`).
+        dataset: `"carvana"` or `"carla"`.
+        count: Cars (Carvana) or frames (CARLA).
+        image_size: (height, width); the real data's size by default.
+        progress: Show a progress bar while generating.
+
+    Returns:
+        The folder, complete.
+    """
+    if dataset not in ("carvana", "carla"):
+        raise ValueError(f"dataset must be 'carvana' or 'carla'; received {dataset!r}.")
+    carvana_like = dataset == "carvana"
+    height, width = image_size or (carvana.IMAGE_SIZE if carvana_like else carla.IMAGE_SIZE)
+    version, unit = (CARVANA_VERSION, "cars") if carvana_like else (CARLA_VERSION, "frames")
+    folder = Path(root) / f"synthetic_{dataset}_v{version}_{count}{unit}_{height}x{width}"
+    if folder.is_dir():
+        return folder
+    files.remove_partials(folder.parent)
+    print(f"Generating {count} {dataset.capitalize()}-like {unit} in {folder} (once)...")
+    with files.atomic_path(folder) as partial:
+        if carvana_like:
+            make_carvana_like(partial, cars=count, image_size=(height, width), seed=0,
+                              test_cars=1, progress=progress)
+        else:
+            make_carla_like(partial, count=count, image_size=(height, width), seed=0,
+                            progress=progress)
+    return folder
 
 
 # --- CARLA-like --------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ class Carvana(tfds.core.GeneratorBasedBuilder):
                 "validation": self._generate_examples(validation)}
 
     def _root(self, manual_dir: Path, dl_manager) -> Path:
-        if (manual_dir / "train").is_dir() or (manual_dir / "train_hq").is_dir():
+        if carvana.is_layout(manual_dir):
             return manual_dir
         # Kaggle's zips: assemble the layout the reader expects from what they hold.
         root = Path(dl_manager.download_dir) / "carvana_layout"
@@ -109,10 +109,7 @@ class Carvana(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, pairs):
         for pair in pairs:
             image = image_files.decode(pair.image, "RGB")
-            if pair.mask is not None:
-                mask = carvana.read_mask(pair.mask)
-            else:
-                mask = carvana.rle_decode(pair.rle, image.shape[:2], pair.name)
+            mask = carvana.read_pair_mask(pair)
             image, mask = _resized(image, mask, self.builder_config.image_size)
             yield pair.name, {
                 "image": image,
