@@ -58,10 +58,8 @@ def check_class_ids(mask: np.ndarray, num_classes: int, source) -> None:
     """Raises `DataError` naming `source` and the id when a class id is >= `num_classes`."""
     highest = int(mask.max()) if mask.size else 0
     if highest >= num_classes:
-        raise DataError(
-            f"{source}: class id {highest} is out of range for num_classes={num_classes} "
-            f"(ids 0-{num_classes - 1})."
-        )
+        raise DataError(f"{source}: class id {highest} is out of range for "
+                        f"num_classes={num_classes} (ids 0-{num_classes - 1}).")
 
 
 def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -97,13 +95,7 @@ def _scan(root, verify: bool):
             continue
         if verify:
             try:
-                info = image_files.inspect(image_path)
-                mask_info = image_files.inspect(mask_path)
-                if (mask_info.width, mask_info.height) != (info.width, info.height):
-                    raise DataError(
-                        f"{mask_path}: mask is {mask_info.width}x{mask_info.height} but its "
-                        f"image is {info.width}x{info.height}."
-                    )
+                image_files.check_mask_size(mask_path, image_files.inspect(image_path))
             except DataError as error:
                 problems.append(str(error))
                 continue
@@ -114,14 +106,9 @@ def _scan(root, verify: bool):
 
 
 def list_pairs(root, verify: bool = True) -> list[Pair]:
-    """Sorted image/mask pairs of a CARLA folder (fast checks only, no pixels decoded).
-
-    An image and its mask are matched by name ignoring case; files left out
-    (`image_files.list_images`) are named in a `note:` line on standard error.
-
-    Args:
-        root: The folder holding `CameraRGB/` and `CameraMask/` (or `data/` with them).
-        verify: Check every file's header, end marker and size.
+    """Sorted image/mask pairs of a CARLA folder (`dataset_folder`), matched by name ignoring
+    case; `verify` checks every file's header, end marker and size (no pixels decoded). Files
+    left out (`image_files.list_images`) are named in a `note:` line on standard error.
 
     Raises:
         DataError: an empty folder, a missing or extra mask, a truncated or foreign file, or an

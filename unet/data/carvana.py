@@ -114,22 +114,16 @@ def parse_rle(rle: str, size: int, source: str = "rle") -> tuple[np.ndarray, np.
     order = np.flatnonzero(np.diff(starts) <= 0)
     if len(order):
         i = order[0]
-        raise DataError(
-            f"{source}: RLE starts must increase; start {starts[i + 1] + 1} follows "
-            f"{starts[i] + 1}."
-        )
+        raise DataError(f"{source}: RLE starts must increase; start {starts[i + 1] + 1} "
+                        f"follows {starts[i] + 1}.")
     overlaps = np.flatnonzero(starts[1:] < ends[:-1])
     if len(overlaps):
         i = overlaps[0]
-        raise DataError(
-            f"{source}: RLE runs overlap; the run at {starts[i] + 1} ends after the next starts "
-            f"at {starts[i + 1] + 1}."
-        )
+        raise DataError(f"{source}: RLE runs overlap; the run at {starts[i] + 1} ends after the "
+                        f"next starts at {starts[i + 1] + 1}.")
     if ends[-1] > size:
-        raise DataError(
-            f"{source}: RLE run at {starts[-1] + 1} of length {lengths[-1]} runs past the image "
-            f"({size} pixels)."
-        )
+        raise DataError(f"{source}: RLE run at {starts[-1] + 1} of length {lengths[-1]} runs "
+                        f"past the image ({size} pixels).")
     return starts, lengths
 
 
@@ -262,15 +256,9 @@ def _scan(root, mask_source: str, verify: bool):
                 if info.format != "JPEG":
                     raise DataError(f"{image_path}: expected a JPEG, found {info.format}.")
                 if mask_path is not None:
-                    mask_info = image_files.inspect(mask_path)
-                    if (mask_info.width, mask_info.height) != (info.width, info.height):
-                        raise DataError(
-                            f"{mask_path}: mask is {mask_info.width}x{mask_info.height} but its "
-                            f"image is {info.width}x{info.height}."
-                        )
+                    image_files.check_mask_size(mask_path, info)
                 else:
-                    parse_rle(rle, info.width * info.height,
-                              f"{csv_path.name} row {found}")
+                    parse_rle(rle, info.width * info.height, f"{csv_path.name} row {found}")
             except DataError as error:
                 problems.append(str(error))
                 continue

@@ -19,11 +19,7 @@ MAX_PIXELS = 50_000_000
 
 # The last bytes a complete file of each format ends with: a file cut short in transfer
 # (the usual way a Kaggle unzip goes wrong) fails here without decoding it.
-_END_MARKERS = {
-    "JPEG": (b"\xff\xd9",),
-    "PNG": (b"IEND\xaeB`\x82",),
-    "GIF": (b";",),
-}
+_END_MARKERS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",), "GIF": (b";",)}
 
 
 def list_images(folder, suffix) -> tuple[list[Path], list[str]]:
@@ -116,11 +112,17 @@ def inspect(path) -> ImageInfo:
     return info
 
 
+def check_mask_size(mask_path, image: ImageInfo) -> None:
+    """Raises `DataError` when the mask file's size is not its image's (`inspect`ed)."""
+    mask = inspect(mask_path)
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise DataError(f"{mask_path}: mask is {mask.width}x{mask.height} but its image is "
+                        f"{image.width}x{image.height}.")
+
+
 def decode(path, mode: str | None = None, *, scan: bool = True) -> np.ndarray:
-    """Decodes a whole image with PIL (for validation and tests, not the training pipeline),
-    after checking its header (`inspect`: size limit, end marker). JPEGs are also decoded by
-    libjpeg with its warnings watched, to catch damaged scan data, unless `scan` is False
-    (a second full decode: skipped where the pipeline has just decoded the image).
+    """Decodes a whole image with PIL after checking its header (`inspect`); JPEGs are also
+    scanned for damaged data (`jpeg_warning`) unless `scan` is False.
 
     Raises:
         DataError: the file is unreadable, too large, or its pixel data is corrupt or

@@ -72,10 +72,8 @@ def split_by_group(pairs, val_fraction: float, seed: int = 0):
         raise ValueError(f"val_fraction must be in (0, 1); received {val_fraction!r}.")
     groups = sorted({pair.group for pair in pairs})
     if len(groups) < 2:
-        raise DataError(
-            f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) found, "
-            "and a split by car needs at least 2."
-        )
+        raise DataError(f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) "
+                        "found, and a split by car needs at least 2.")
     count = min(len(groups) - 1, max(1, round(len(groups) * val_fraction)))
     shuffled = np.random.default_rng(seed).permutation(groups)
     validation_groups = set(shuffled[:count].tolist())

@@ -24,7 +24,6 @@ from unet.data import image_files
 from unet.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-JPEG_RATIOS = (8, 4, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +32,10 @@ class Augmentation:
 
     Attributes:
         flip: Horizontal flips.
-        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees); off by
-            default, as the studio photos are all upright.
-        shift: Largest shift as a fraction of height and width.
-        zoom: Largest zoom in or out as a fraction.
+        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees).
+        shift, zoom, contrast: Largest shift (of height and width), zoom, contrast change, as
+            fractions.
         brightness: Largest brightness change (images are in [0, 1]).
-        contrast: Largest contrast change as a fraction.
         hue: Largest hue change as a fraction of the colour wheel.
     """
 
@@ -57,32 +54,24 @@ class Augmentation:
         bilinear and to the masks with nearest-neighbour sampling, so that masks keep exactly
         their class ids (Keras's joint call may interpolate masks bilinearly).
         """
-
-        def twins(layer_class, *factors, seed):
-            return tuple(layer_class(*factors, interpolation=interpolation, fill_mode="reflect",
-                                     seed=seed) for interpolation in ("bilinear", "nearest"))
-
         geometric = []
         if self.flip:
             flip = keras.layers.RandomFlip("horizontal", seed=seed)
             geometric.append((flip, flip))
-        if self.rotation:
-            geometric.append(twins(keras.layers.RandomRotation, self.rotation, seed=seed + 1))
-        if self.shift:
-            geometric.append(twins(keras.layers.RandomTranslation, self.shift, self.shift,
-                                   seed=seed + 2))
-        if self.zoom:
-            geometric.append(twins(keras.layers.RandomZoom, self.zoom, seed=seed + 3))
-        photometric = []
-        if self.brightness:
-            photometric.append(keras.layers.RandomBrightness(self.brightness, value_range=(0, 1),
-                                                             seed=seed + 4))
-        if self.contrast:
-            photometric.append(keras.layers.RandomContrast(self.contrast, value_range=(0, 1),
-                                                           seed=seed + 5))
-        if self.hue:
-            photometric.append(keras.layers.RandomHue(self.hue, value_range=(0, 1),
-                                                      seed=seed + 6))
+        for layer_class, factors, offset in (
+                (keras.layers.RandomRotation, (self.rotation,), 1),
+                (keras.layers.RandomTranslation, (self.shift, self.shift), 2),
+                (keras.layers.RandomZoom, (self.zoom,), 3)):
+            if factors[0]:
+                geometric.append(tuple(
+                    layer_class(*factors, interpolation=interpolation, fill_mode="reflect",
+                                seed=seed + offset) for interpolation in ("bilinear", "nearest")))
+        photometric = [
+            layer_class(factor, value_range=(0, 1), seed=seed + offset)
+            for layer_class, factor, offset in ((keras.layers.RandomBrightness, self.brightness, 4),
+                                                (keras.layers.RandomContrast, self.contrast, 5),
+                                                (keras.layers.RandomHue, self.hue, 6))
+            if factor]
 
         def augment(images, masks):
             masks = tf.cast(masks, images.dtype)
@@ -102,7 +91,7 @@ def jpeg_ratio(native_size, target_size) -> int:
     `target_size`: one whose ceil(native / ratio) pixels stay within 1% of the target."""
     native_h, native_w = native_size
     target_h, target_w = target_size
-    for ratio in JPEG_RATIOS:
+    for ratio in (8, 4, 2):
         decoded_h, decoded_w = -(-native_h // ratio), -(-native_w // ratio)
         if decoded_h >= 0.99 * target_h and decoded_w >= 0.99 * target_w:
             return ratio
@@ -355,7 +344,6 @@ class Labelled:
     """One example at its own size, as prediction and scoring read it.
 
     Attributes:
-        name: The image's name.
         truth: `(H, W)` true labels, {0, 1} or class ids.
         image: `(H, W, 3)` uint8 RGB, when asked for, else `None`.
     """
@@ -411,7 +399,6 @@ class Source(abc.ABC):
 
         Args:
             image_size: (height, width) the model sees.
-            batch_size: Examples per batch.
             num_classes: 1 for binary masks, else the class count (ids are checked against it).
             training: Shuffle every epoch (and augment, if `augmentation` is given).
             augmentation: Random changes for training; `None` for validation.

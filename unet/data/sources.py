@@ -10,19 +10,14 @@ from unet.errors import UsageError
 from unet.paths import data_root
 
 
-def synthetic_carvana_dir(config) -> Path:
-    """The generated Carvana-like folder for `config`, made on first use (atomically)."""
-    return synthetic.generated_dir(data_root(), "carvana", config.synthetic_cars,
-                                   config.synthetic_image_size)
-
-
 def dataset_dir(config) -> Path:
     """The folder a `DataConfig` reads: its `data_dir`, or the generated set."""
     if config.tfds:
         raise UsageError(f"{config.source} is read through TFDS from --data-dir (its TFDS "
                          "folder), not from a dataset folder.")
     if config.dataset == "synthetic" and config.data_dir is None:
-        return synthetic_carvana_dir(config)
+        return synthetic.generated_dir(data_root(), "carvana", config.synthetic_cars,
+                                       config.synthetic_image_size)
     if config.data_dir is None:
         raise UsageError(
             f"dataset {config.dataset!r} needs a data_dir (--data-dir); without the real files, "

@@ -54,15 +54,12 @@ def load(name: str, split: str, data_dir=None, manual_dir=None) -> tf.data.Datas
     """The examples (`image`, `mask`, `file_name`, and for Carvana `car_id`, `view`) of one split.
 
     Prepares the dataset on first use from `manual_dir` (Kaggle's files, or the assignment's
-    `CameraRGB/` and `CameraMask/`) into `data_dir`; afterwards only `data_dir` is read, so a
-    `data_dir` on Google Drive is prepared once and reused by every Colab session.
+    `CameraRGB/` and `CameraMask/`) into `data_dir`; afterwards only `data_dir` is read.
 
     Args:
         name: `tfds:carvana[/<config>]` or `tfds:carla[/<config>]`.
-        split: `"train"` or `"validation"`: the builders split Carvana by car and CARLA by
-            blocks of consecutive frames, as the folder readers do.
+        split: `"train"` or `"validation"` (split by car or by frame blocks).
         data_dir: The TFDS folder (default: TFDS' own, `~/tensorflow_datasets`).
-        manual_dir: Where the downloaded files are, for the first preparation.
 
     Raises:
         DataError: not prepared and no `manual_dir`.
@@ -128,10 +125,9 @@ class TfdsSource(pipeline.Source):
         return _decoded(encoded).map(at_size, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
     def native_inputs(self, *, input_size, resize_mode: str, images: bool = False):
-        size = tuple(int(side) for side in input_size)
-
         def prepare(example):
-            return (pipeline.model_input(example["image"], size, resize_mode), example["image"],
+            return (pipeline.model_input(example["image"], input_size, resize_mode),
+                    example["image"],
                     example["mask"], example["file_name"])
 
         examples = _decoded(self.encoded).map(prepare, num_parallel_calls=AUTOTUNE,
