@@ -58,26 +58,14 @@ def check_class_ids(mask: np.ndarray, num_classes: int, source) -> None:
     """Raises `DataError` naming `source` and the id when a class id is >= `num_classes`."""
     highest = int(mask.max()) if mask.size else 0
     if highest >= num_classes:
-        raise DataError(
-            f"{source}: class id {highest} is out of range for num_classes={num_classes} "
-            f"(ids 0-{num_classes - 1})."
-        )
+        raise DataError(f"{source}: class id {highest} is out of range for "
+                        f"num_classes={num_classes} (ids 0-{num_classes - 1}).")
 
 
 def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """A class-id mask as uint8 `(H, W)`, checked against `num_classes`: the one mask reader of
-    `data check`, training (`pipeline.make_dataset`) and evaluation.
-
-    Every PNG encoding reads as its class ids (`image_files.decode_labels`): 8- or 16-bit
-    greyscale values, palette indices (not the palette's colours), or the red channel of RGB
-    and RGBA (CARLA's own masks).
-
-    Args:
-        path: The mask file.
-        num_classes: Ids must be below it; 256 accepts any 8-bit id.
-
-    Returns:
-        uint8 class ids.
+    """A class-id mask as uint8 `(H, W)` (`image_files.decode_labels`), checked against
+    `num_classes` (256 accepts any 8-bit id): the one mask reader of `data check`, training
+    and evaluation.
 
     Raises:
         DataError: an unreadable file, or an id >= `num_classes`; the message names the file.
@@ -107,13 +95,7 @@ def _scan(root, verify: bool):
             continue
         if verify:
             try:
-                info = image_files.inspect(image_path)
-                mask_info = image_files.inspect(mask_path)
-                if (mask_info.width, mask_info.height) != (info.width, info.height):
-                    raise DataError(
-                        f"{mask_path}: mask is {mask_info.width}x{mask_info.height} but its "
-                        f"image is {info.width}x{info.height}."
-                    )
+                image_files.check_mask_size(mask_path, image_files.inspect(image_path))
             except DataError as error:
                 problems.append(str(error))
                 continue
@@ -124,19 +106,9 @@ def _scan(root, verify: bool):
 
 
 def list_pairs(root, verify: bool = True) -> list[Pair]:
-    """Sorted image/mask pairs of a CARLA folder (fast checks only, no pixels decoded).
-
-    Images and masks are the `.png` files of `CameraRGB/` and `CameraMask/`, the suffix in any
-    case; an image and its mask are matched by name ignoring case (`000001.PNG` with
-    `000001.png`). Subfolders, hidden files (macOS's `._000001.png`) and other files are left
-    out and named in one `note:` line on standard error.
-
-    Args:
-        root: The folder holding `CameraRGB/` and `CameraMask/` (or `data/` with them).
-        verify: Check every file's header, end marker and size (fast: no pixels decoded).
-
-    Returns:
-        The pairs, sorted by image name.
+    """Sorted image/mask pairs of a CARLA folder (`dataset_folder`), matched by name ignoring
+    case; `verify` checks every file's header, end marker and size (no pixels decoded). Files
+    left out (`image_files.list_images`) are named in a `note:` line on standard error.
 
     Raises:
         DataError: an empty folder, a missing or extra mask, a truncated or foreign file, or an
@@ -161,7 +133,6 @@ def class_fractions(pairs) -> dict[int, float]:
 
 
 def _class_counts(mask: np.ndarray) -> np.ndarray:
-    """Pixels of each class id 0-255 in `mask`."""
     return np.bincount(mask.ravel(), minlength=256)
 
 

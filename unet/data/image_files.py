@@ -19,24 +19,13 @@ MAX_PIXELS = 50_000_000
 
 # The last bytes a complete file of each format ends with: a file cut short in transfer
 # (the usual way a Kaggle unzip goes wrong) fails here without decoding it.
-_END_MARKERS = {
-    "JPEG": (b"\xff\xd9",),
-    "PNG": (b"IEND\xaeB`\x82",),
-    "GIF": (b";",),
-}
+_END_MARKERS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",), "GIF": (b";",)}
 
 
 def list_images(folder, suffix) -> tuple[list[Path], list[str]]:
-    """The files of `folder` ending in `suffix` in any case (`.jpg`, `.JPG`), sorted, and what
-    else it holds as `"path (why)"`: subfolders, hidden files (macOS's `._x.jpg` copies of
-    resource forks are not images), files with another suffix.
-
-    Args:
-        folder: The folder to list (not its subfolders).
-        suffix: The suffix wanted, e.g. `".png"`, or a tuple of them.
-
-    Returns:
-        `(paths, skipped)`.
+    """`(paths, skipped)`: the files of `folder` ending in `suffix` (or a tuple of suffixes)
+    in any case, sorted, and what else it holds as `"path (why)"`: subfolders, hidden files
+    (macOS's `._x.jpg`), files with another suffix.
     """
     suffixes = (suffix,) if isinstance(suffix, str) else tuple(suffix)
     wanted = {s.lower() for s in suffixes}
@@ -53,12 +42,8 @@ def list_images(folder, suffix) -> tuple[list[Path], list[str]]:
 
 
 def by_name(paths) -> tuple[dict[str, Path], list[str]]:
-    """`{name in lower case: path}`, so files are matched ignoring case (`x.JPG` with a mask or
-    CSV row named `x.jpg`), and a problem for each two names that differ only in case.
-
-    Returns:
-        `(index, problems)`.
-    """
+    """`(index, problems)`: `{name in lower case: path}`, to match files ignoring case, and a
+    problem for each two names that differ only in case."""
     index, problems = {}, []
     for path in paths:
         key = path.name.lower()
@@ -79,13 +64,8 @@ def note(what: str, items) -> None:
 
 
 def empty_folder(folder, suffix: str, skipped) -> DataError:
-    """The error for a folder without `suffix` images, naming what it holds instead.
-
-    Args:
-        folder: The folder listed.
-        suffix: The suffix looked for, e.g. `".jpg"`.
-        skipped: What the listing left out, as `"path (why)"`.
-    """
+    """The error for a folder without `suffix` images, naming what it holds instead
+    (`skipped`, from `list_images`)."""
     also = f"; it holds {first_five(skipped)}" if skipped else ""
     return DataError(f"{folder}: empty folder (no {suffix} images{also}).")
 
@@ -132,11 +112,17 @@ def inspect(path) -> ImageInfo:
     return info
 
 
+def check_mask_size(mask_path, image: ImageInfo) -> None:
+    """Raises `DataError` when the mask file's size is not its image's (`inspect`ed)."""
+    mask = inspect(mask_path)
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise DataError(f"{mask_path}: mask is {mask.width}x{mask.height} but its image is "
+                        f"{image.width}x{image.height}.")
+
+
 def decode(path, mode: str | None = None, *, scan: bool = True) -> np.ndarray:
-    """Decodes a whole image with PIL (for validation and tests, not the training pipeline),
-    after checking its header (`inspect`: size limit, end marker). JPEGs are also decoded by
-    libjpeg with its warnings watched, to catch damaged scan data, unless `scan` is False
-    (a second full decode: skipped where the pipeline has just decoded the image).
+    """Decodes a whole image with PIL after checking its header (`inspect`); JPEGs are also
+    scanned for damaged data (`jpeg_warning`) unless `scan` is False.
 
     Raises:
         DataError: the file is unreadable, too large, or its pixel data is corrupt or
@@ -160,11 +146,8 @@ def decode(path, mode: str | None = None, *, scan: bool = True) -> np.ndarray:
 def decode_labels(path) -> np.ndarray:
     """A label image's values `(H, W)`, exact for every encoding a mask may come in: 8-bit and
     16-bit greyscale (raw values, never rescaled), 1-, 2- and 4-bit greyscale (levels 0, 1, 2...),
-    palette images (the palette index, not its colour: index 3 drawn in (200, 10, 10) is 3), and
-    RGB or RGBA (the red channel; 16 bits per channel too), after checking the header (`inspect`).
-
-    The one reader of class-id masks: `data check`, training and evaluation all call it (through
-    `carla.read_mask`), so they agree on what a mask holds.
+    palette images (the index, not its colour), and RGB or RGBA (the red channel; 16 bits per
+    channel too), after checking the header (`inspect`).
 
     Returns:
         uint8 values, or uint16 for 16-bit files.
@@ -198,15 +181,13 @@ def decode_labels(path) -> np.ndarray:
 
 
 def _png_depth_and_color_type(path) -> tuple[int, int]:
-    """Bits per channel and colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA) from the
-    PNG header."""
+    # Bits per channel and colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA).
     with Path(path).open("rb") as stream:
         header = stream.read(26)
     return header[24], header[25]
 
 
 def _cv2_decode(path) -> np.ndarray:
-    """OpenCV's decoding of a file, unchanged (16 bits kept, channels in BGR(A) order)."""
     import cv2
 
     pixels = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
@@ -217,10 +198,8 @@ def _cv2_decode(path) -> np.ndarray:
 
 def jpeg_warning(path) -> str:
     """libjpeg's complaint about a JPEG's data (e.g. "Corrupt JPEG data: premature end of data
-    segment" for a file cut short whose end marker was re-added), or `""` if it decodes clean.
-
-    PIL and TensorFlow both decode such a file without an error, filling the missing part with
-    grey; libjpeg only prints a warning to the process's standard error, read here.
+    segment"), or `""` if it decodes clean: PIL and TensorFlow decode such files silently, and
+    libjpeg only warns on the process's standard error, read here.
     """
     import tempfile
 

@@ -14,11 +14,8 @@ _RAISED_IN_PIPELINE = re.compile(r"^unet\.errors\.DataError: (.+)$", re.MULTILIN
 
 
 def data_error_in(error: BaseException) -> DataError | None:
-    """The `DataError` that `error` carries, or `None`: a `DataError` raised while a `tf.data`
-    pipeline runs (inside `tf.numpy_function`: a mask or a header that fails its check) comes
-    back from TensorFlow as an `InvalidArgumentError` whose message holds a whole traceback;
-    this recovers the one line that names the file.
-    """
+    """The `DataError` that `error` carries, or `None`: one raised inside a `tf.data` pipeline
+    comes back as an `InvalidArgumentError` holding a traceback; this recovers its line."""
     if isinstance(error, DataError):
         return error
     found = _RAISED_IN_PIPELINE.findall(str(error))
@@ -50,13 +47,8 @@ class Pair:
 
 
 def first_five(items, separator: str = ", ") -> str:
-    """The first five `items` joined by `separator`, then how many more there are, if any (on
-    a line of its own when `separator` breaks lines).
-
-    Example:
-    >>> first_five(["a", "b", "c", "d", "e", "f", "g"])
-    'a, b, c, d, e and 2 more'
-    """
+    """The first five `items` joined by `separator`, then `and N more` if any (on a line of
+    its own when `separator` breaks lines)."""
     if len(items) <= 5:
         return separator.join(items)
     return (separator.join(items[:5]) + (separator if "\n" in separator else " ")
@@ -80,10 +72,8 @@ def split_by_group(pairs, val_fraction: float, seed: int = 0):
         raise ValueError(f"val_fraction must be in (0, 1); received {val_fraction!r}.")
     groups = sorted({pair.group for pair in pairs})
     if len(groups) < 2:
-        raise DataError(
-            f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) found, "
-            "and a split by car needs at least 2."
-        )
+        raise DataError(f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) "
+                        "found, and a split by car needs at least 2.")
     count = min(len(groups) - 1, max(1, round(len(groups) * val_fraction)))
     shuffled = np.random.default_rng(seed).permutation(groups)
     validation_groups = set(shuffled[:count].tolist())

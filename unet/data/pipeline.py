@@ -24,7 +24,6 @@ from unet.data import image_files
 from unet.errors import ConfigError, DataError
 
 AUTOTUNE = tf.data.AUTOTUNE
-JPEG_RATIOS = (8, 4, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +32,10 @@ class Augmentation:
 
     Attributes:
         flip: Horizontal flips.
-        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees); off by
-            default, as the studio photos are all upright.
-        shift: Largest shift as a fraction of height and width.
-        zoom: Largest zoom in or out as a fraction.
+        rotation: Largest rotation as a fraction of a full turn (0.02 = 7.2 degrees).
+        shift, zoom, contrast: Largest shift (of height and width), zoom, contrast change, as
+            fractions.
         brightness: Largest brightness change (images are in [0, 1]).
-        contrast: Largest contrast change as a fraction.
         hue: Largest hue change as a fraction of the colour wheel.
     """
 
@@ -54,37 +51,27 @@ class Augmentation:
         """The function that augments a batch, `(images, masks) -> (images, masks)`.
 
         Each geometric change draws one transformation and applies it to the images with
-        bilinear and to the masks with nearest-neighbour sampling, so that every mask keeps
-        exactly the class ids it had. (Keras's joint call on `{"images", "segmentation_masks"}`
-        leaves mask sampling to the installed version: Keras 3.13, Colab's, interpolates masks
-        bilinearly and invents ids along every outline.) Photometric changes touch images only.
+        bilinear and to the masks with nearest-neighbour sampling, so that masks keep exactly
+        their class ids (Keras's joint call may interpolate masks bilinearly).
         """
-
-        def twins(layer_class, *factors, seed):
-            return tuple(layer_class(*factors, interpolation=interpolation, fill_mode="reflect",
-                                     seed=seed) for interpolation in ("bilinear", "nearest"))
-
         geometric = []
         if self.flip:
             flip = keras.layers.RandomFlip("horizontal", seed=seed)
             geometric.append((flip, flip))
-        if self.rotation:
-            geometric.append(twins(keras.layers.RandomRotation, self.rotation, seed=seed + 1))
-        if self.shift:
-            geometric.append(twins(keras.layers.RandomTranslation, self.shift, self.shift,
-                                   seed=seed + 2))
-        if self.zoom:
-            geometric.append(twins(keras.layers.RandomZoom, self.zoom, seed=seed + 3))
-        photometric = []
-        if self.brightness:
-            photometric.append(keras.layers.RandomBrightness(self.brightness, value_range=(0, 1),
-                                                             seed=seed + 4))
-        if self.contrast:
-            photometric.append(keras.layers.RandomContrast(self.contrast, value_range=(0, 1),
-                                                           seed=seed + 5))
-        if self.hue:
-            photometric.append(keras.layers.RandomHue(self.hue, value_range=(0, 1),
-                                                      seed=seed + 6))
+        for layer_class, factors, offset in (
+                (keras.layers.RandomRotation, (self.rotation,), 1),
+                (keras.layers.RandomTranslation, (self.shift, self.shift), 2),
+                (keras.layers.RandomZoom, (self.zoom,), 3)):
+            if factors[0]:
+                geometric.append(tuple(
+                    layer_class(*factors, interpolation=interpolation, fill_mode="reflect",
+                                seed=seed + offset) for interpolation in ("bilinear", "nearest")))
+        photometric = [
+            layer_class(factor, value_range=(0, 1), seed=seed + offset)
+            for layer_class, factor, offset in ((keras.layers.RandomBrightness, self.brightness, 4),
+                                                (keras.layers.RandomContrast, self.contrast, 5),
+                                                (keras.layers.RandomHue, self.hue, 6))
+            if factor]
 
         def augment(images, masks):
             masks = tf.cast(masks, images.dtype)
@@ -101,14 +88,10 @@ class Augmentation:
 
 def jpeg_ratio(native_size, target_size) -> int:
     """The largest DCT-domain downscale (8, 4, 2, or 1) for decoding a JPEG bound for
-    `target_size`: decoding 1918x1280 at ratio 4 is far cheaper than at full size.
-
-    libjpeg gives ceil(native / ratio) pixels; a ratio is taken while that stays within 1% of
-    the target (1918 / 2 = 959 serves a 960 target: a 0.1% stretch costs nothing visible).
-    """
+    `target_size`: one whose ceil(native / ratio) pixels stay within 1% of the target."""
     native_h, native_w = native_size
     target_h, target_w = target_size
-    for ratio in JPEG_RATIOS:
+    for ratio in (8, 4, 2):
         decoded_h, decoded_w = -(-native_h // ratio), -(-native_w // ratio)
         if decoded_h >= 0.99 * target_h and decoded_w >= 0.99 * target_w:
             return ratio
@@ -116,37 +99,29 @@ def jpeg_ratio(native_size, target_size) -> int:
 
 
 def _mask_kind(pairs) -> str:
-    first = pairs[0]
-    if first.mask is None:
-        kind = "rle"
-    elif first.mask.suffix.lower() == ".gif":
-        kind = "gif"
-    else:
-        kind = "png"
+    def kind_of(pair):
+        if pair.mask is None:
+            return "rle"
+        return "gif" if pair.mask.suffix.lower() == ".gif" else "png"
+
+    kind = kind_of(pairs[0])
     for pair in pairs:
-        other = "rle" if pair.mask is None else ("gif" if pair.mask.suffix.lower() == ".gif"
-                                                 else "png")
-        if other != kind:
+        if (other := kind_of(pair)) != kind:
             raise DataError(f"{pair.image}: its mask is {other} but the first pair's is {kind}; "
                             "one dataset, one mask format.")
     return kind
 
 
 def _read_gif_mask(path: bytes) -> np.ndarray:
-    # `carvana.read_mask`, the one GIF reader `data check` uses too: through the palette, {0, 1}
-    # or {0, 255} only (any other value stops training with an error naming the file). PIL
-    # decodes Carvana's GIFs about 3x faster than tf.io.decode_gif (about 220 against 70
-    # masks/s on 2 cores).
+    # `carvana.read_mask`, as `data check` reads GIFs; PIL decodes them ~3x faster than TF.
     from unet.data import carvana
 
     return carvana.read_mask(path.decode())
 
 
 def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
-    # `carla.read_mask`, the one class-id reader `data check` and evaluation use too: palette
-    # indices (not colours), 16-bit values unscaled, the red channel of RGB(A); an id out of
-    # range stops training with an error naming the file. num_classes=1 (binary) takes
-    # {0, 1} or {0, 255}, as Carvana's GIFs.
+    # `carla.read_mask`, as `data check` and evaluation read class ids; binary: {0, 1} or
+    # {0, 255}, as Carvana's GIFs.
     from unet.data import carla, carvana
 
     path = path.decode()
@@ -156,20 +131,15 @@ def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
 
 
 def _checked(path: bytes) -> tuple[bytes, np.ndarray]:
-    # `image_files.inspect` of every image before it is decoded: the pixel limit (a small file
-    # can declare gigapixels), a truncated file or a foreign one stop with an error naming it.
-    # The path comes back out, so reading the file depends on the check as data (tf.data runs
-    # a map function's ops without waiting on control dependencies alone).
+    # `image_files.inspect` before decoding. The path comes back out, so reading the file
+    # depends on the check as data (control dependencies alone are not waited on).
     info = image_files.inspect(path.decode())
     return path, np.array([info.height, info.width], np.int32)
 
 
 def _decode_rle(rle, height, width):
-    """Carvana RLE -> uint8 (H, W) mask, in the graph (same result as `carvana.rle_decode`).
-
-    +1 at each run's start, -1 after its end, then a running sum: linear in the pixel count
-    (tf.repeat would build a runs x longest-run matrix).
-    """
+    """Carvana RLE -> uint8 (H, W) mask, in the graph (as `carvana.rle_decode`): +1 at each
+    run's start, -1 after its end, then a running sum."""
     numbers = tf.strings.to_number(tf.strings.split(rle), tf.int32)
     starts = numbers[0::2] - 1
     ends = starts + numbers[1::2]
@@ -188,12 +158,8 @@ def nearest_indices(in_size, out_size):
 
 
 def _sample_rle(rle, height, width, image_size):
-    """The nearest-neighbour resize of an RLE mask, read straight from its runs.
-
-    Looks up only the pixels that nearest-neighbour resizing keeps (a binary search among the
-    runs for each), instead of drawing all 2.45 million pixels first: same result as decoding
-    then resizing, many times faster.
-    """
+    """The nearest-neighbour resize of an RLE mask, looking up only the pixels kept (a binary
+    search among the runs for each): as decoding then resizing, many times faster."""
     numbers = tf.strings.to_number(tf.strings.split(rle), tf.int64)
     # A sentinel run [-1, 0) before the first keeps every lookup in range, empty masks too.
     starts = tf.concat([[-1], numbers[0::2] - 1], 0)
@@ -225,12 +191,8 @@ def _resize_or_pad(tensor, image_size, resize_mode, method="bilinear", antialias
 
 
 def image_at_size(image, image_size, resize_mode: str = "resize"):
-    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> uint8 at `image_size` (resized, or
-    padded by reflection): what datasets cache, before `model_input`'s scaling.
-
-    Resizing antialiases when it shrinks more than 2x (for smaller shrinks plain bilinear is
-    as good and cheaper).
-    """
+    """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> uint8 at `image_size` (resized,
+    antialiased when shrinking over 2x, or padded by reflection): what datasets cache."""
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
     image_size = tuple(int(s) for s in image_size)
@@ -248,17 +210,13 @@ def image_at_size(image, image_size, resize_mode: str = "resize"):
 
 
 def _scale(images):
-    """uint8 pixels -> float32 in [0, 1], the model's input range."""
     return tf.cast(images, tf.float32) / 255.0
 
 
 def model_input(image, image_size, resize_mode: str = "resize"):
     """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: float32 in
-    [0, 1] at `image_size` (resized, or padded by reflection; `image_at_size`).
-
-    The one path from an image to model input: training and evaluation (their batches scale
-    the cached `image_at_size` pixels the same way), prediction, the exported SavedModel and
-    the web app, so a model sees the same pixels whichever of them asks.
+    [0, 1] at `image_size` (`image_at_size`). The one path from an image to model input, for
+    training, evaluation, prediction, the SavedModel and the web app alike.
     """
     return _scale(image_at_size(image, image_size, resize_mode))
 
@@ -266,12 +224,8 @@ def model_input(image, image_size, resize_mode: str = "resize"):
 def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
     """The function mapping an image path to `(uint8 image at image_size, native size, bytes)`.
 
-    Training, evaluation and prediction load image files through it, then `image_at_size` as
-    for any other image. Its own step is decoding: JPEGs decode with a DCT `ratio` chosen from
-    `sample_image`'s size (libjpeg's cheap downscale, which only files allow); PNGs (or JPEGs
-    among PNGs) decode at full size. Every image's header is checked
-    before it is decoded (`image_files.inspect`: over `image_files.MAX_PIXELS`, truncated or
-    not an image stops with an error naming the file).
+    JPEGs decode with a DCT `ratio` chosen from `sample_image`'s size (`jpeg_ratio`), other
+    images at full size; every header is checked first (`image_files.inspect`).
     """
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
@@ -296,11 +250,8 @@ def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
 def image_inputs(paths, *, image_size, resize_mode: str = "resize",
                  skip_errors: bool = False) -> Iterator[tuple[np.ndarray, tuple[int, int], int]]:
     """`(model input, native (height, width), index into paths)` for each image file, in file
-    order, loaded as training loads them (no masks read), decoded while earlier ones are
-    predicted.
-
-    With `skip_errors`, an image that fails to decode is left out (its index is missing)
-    instead of stopping the whole stream.
+    order, loaded as training loads them. With `skip_errors`, an image that fails to decode is
+    left out (its index is missing) instead of stopping the stream.
     """
     load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
 
@@ -317,17 +268,14 @@ def image_inputs(paths, *, image_size, resize_mode: str = "resize",
 
 
 def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
-    """The function mapping `(image path, mask path, rle)` to a resized `(image, mask)`.
-
-    Images come out as uint8 (compact for caching), masks as uint8 `(H, W, 1)`.
-    """
+    """The function mapping `(image path, mask path, rle)` to uint8 `(image, mask (H, W, 1))`
+    at `image_size`."""
     if not pairs:
         raise DataError("No image/mask pairs to load (empty list).")
     image_size = tuple(int(s) for s in image_size)
     kind = _mask_kind(pairs)
     load_image = make_image_loader(pairs[0].image, image_size=image_size,
                                    resize_mode=resize_mode)
-
     read_png_mask = functools.partial(_read_png_mask, num_classes=num_classes)
 
     def load(image_path, mask_path, rle):
@@ -356,10 +304,8 @@ def mask_at_size(mask, image_size, resize_mode: str = "resize"):
 
 
 def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
-    """The same random `crop_size` window of each image and its mask; stateless crops seeded
-    from a `tf.data` random stream, so deterministic mode repeats them exactly; the stream is
-    drawn anew every epoch (`rerandomize_each_iteration`), so an image gets new windows each
-    epoch even when the examples come in the same order."""
+    """The same random `crop_size` window of each image and its mask, new every epoch (a
+    `tf.data` random stream seeds stateless crops, so deterministic mode repeats them)."""
     crop_size = tuple(int(s) for s in crop_size)
     if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
         raise ConfigError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
@@ -377,16 +323,8 @@ def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
 
 def pair_examples(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize",
                   shuffle_seed: int | None = None, ordered: bool = True) -> tf.data.Dataset:
-    """`(image, mask)` examples of image/mask files at `image_size`, uint8 (`make_loader`).
-
-    Args:
-        pairs: `unet.data.Pair` list from a reader (`carvana.list_pairs`, `carla.list_pairs`).
-        image_size: `(height, width)` the model sees.
-        num_classes: 1 for binary masks, else the class count (ids are checked against it).
-        resize_mode: `"resize"` or `"pad"`.
-        shuffle_seed: Shuffle the file names every epoch with this seed (`None`: file order).
-        ordered: Keep the order through the parallel decoding.
-    """
+    """uint8 `(image, mask)` examples of `unet.data.Pair`s at `image_size` (`make_loader`),
+    as `Source.examples`; file names are shuffled every epoch when `shuffle_seed` is given."""
     load = make_loader(pairs, image_size=image_size, num_classes=num_classes,
                        resize_mode=resize_mode)
     columns = (
@@ -406,7 +344,6 @@ class Labelled:
     """One example at its own size, as prediction and scoring read it.
 
     Attributes:
-        name: The image's name.
         truth: `(H, W)` true labels, {0, 1} or class ids.
         image: `(H, W, 3)` uint8 RGB, when asked for, else `None`.
     """
@@ -417,11 +354,8 @@ class Labelled:
 
 
 class Source(abc.ABC):
-    """Named examples that training, evaluation and prediction read.
-
-    Subclasses hold `items` (each with a `name`, and a `group`: what must not straddle the
-    split) and say how their examples decode; batching is the same for all (`make_dataset`).
-    """
+    """Named examples that training, evaluation and prediction read: `items` (each with a
+    `name` and a `group`, what must not straddle the split), batched by `make_dataset`."""
 
     items: list
 
@@ -430,7 +364,6 @@ class Source(abc.ABC):
 
     @property
     def names(self) -> list[str]:
-        """The examples' names, in order."""
         return [item.name for item in self.items]
 
     @abc.abstractmethod
@@ -448,15 +381,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def examples(self, *, image_size, num_classes: int, resize_mode: str,
                  shuffle_seed: int | None, ordered: bool) -> tf.data.Dataset:
-        """`(image, mask)` uint8 examples at `image_size` (`image_at_size`, `mask_at_size`),
-        shuffled every epoch before decoding when `shuffle_seed` is not `None`."""
+        """uint8 `(image, mask)` examples at `image_size`, shuffled every epoch before
+        decoding when `shuffle_seed` is not `None`; `ordered` keeps the order."""
 
     @abc.abstractmethod
     def native_inputs(self, *, input_size, resize_mode: str,
                       images: bool = False) -> Iterator[tuple[np.ndarray, tuple, Labelled]]:
         """`(model input at input_size, native (height, width), Labelled)` for each example in
-        order: what `inference.predict_items` predicts; the `Labelled` holds the image too
-        when `images`."""
+        order; the `Labelled` holds the image too when `images`."""
 
     def make_dataset(self, *, image_size, batch_size: int, num_classes: int = 1,
                      training: bool = False, augmentation: Augmentation | None = None,
@@ -467,7 +399,6 @@ class Source(abc.ABC):
 
         Args:
             image_size: (height, width) the model sees.
-            batch_size: Examples per batch.
             num_classes: 1 for binary masks, else the class count (ids are checked against it).
             training: Shuffle every epoch (and augment, if `augmentation` is given).
             augmentation: Random changes for training; `None` for validation.
@@ -478,24 +409,11 @@ class Source(abc.ABC):
             seed: Seed of shuffling and augmentation.
             deterministic: Same order and same augmentation on every run (for tests).
             drop_remainder: Drop the last, smaller batch.
-            crop_size: (height, width) of random crops taken from each `image_size` example
-                for training (image and mask alike, a new crop every epoch): a U-Net is fully
-                convolutional, so it can learn on crops of a higher-resolution image and
-                predict whole images at that resolution. `None` trains on whole images.
-
-        Returns:
-            A `tf.data.Dataset`.
+            crop_size: (height, width) of random crops of each `image_size` example for
+                training (`random_crops`); `None` trains on whole images.
 
         Raises:
             DataError: no examples.
-
-        Example:
-        >>> from unet.data.sources import FolderSource
-        >>> pairs = carvana.list_pairs("data/carvana")
-        >>> train, val = carvana.split_by_car(pairs, 0.2)
-        >>> dataset = FolderSource(train).make_dataset(
-        ...     image_size=(256, 384), batch_size=16, training=True,
-        ...     augmentation=Augmentation(), cache="memory")
         """
         image_size = tuple(int(s) for s in image_size)
         ordered = deterministic or not training  # evaluation pairs scores with file names
@@ -512,9 +430,8 @@ class Source(abc.ABC):
 def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool,
              augmentation: Augmentation | None, cache: str | None, seed: int,
              deterministic: bool, drop_remainder: bool, crop_size) -> tf.data.Dataset:
-    """`(image, mask)` uint8 examples at `image_size` -> `Source.make_dataset`'s batches:
-    cached, shuffled, cropped, batched, scaled, augmented (`count`: the number of examples).
-    A training `dataset` that is not cached comes shuffled (cheaply, before decoding)."""
+    """`count` uint8 examples -> `Source.make_dataset`'s batches: cached, shuffled (uncached
+    ones come shuffled before decoding), cropped, batched, scaled, augmented."""
     ordered = deterministic or not training
     if cache is not None:
         dataset = dataset.cache("" if cache == "memory" else str(cache))
@@ -527,8 +444,7 @@ def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool
                           num_parallel_calls=AUTOTUNE)
     if training and augmentation is not None:
         augment = augmentation.transform(seed)
-        # Keras' random layers advance one seed state: parallel calls would draw from it in
-        # a different order each run, so deterministic mode augments one batch at a time.
+        # Keras' random layers share one seed state: deterministic mode augments serially.
         if deterministic:
             dataset = dataset.map(augment)
         else:

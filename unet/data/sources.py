@@ -10,19 +10,14 @@ from unet.errors import UsageError
 from unet.paths import data_root
 
 
-def synthetic_carvana_dir(config) -> Path:
-    """The generated Carvana-like folder for `config`, made on first use (atomically)."""
-    return synthetic.generated_dir(data_root(), "carvana", config.synthetic_cars,
-                                   config.synthetic_image_size)
-
-
 def dataset_dir(config) -> Path:
     """The folder a `DataConfig` reads: its `data_dir`, or the generated set."""
     if config.tfds:
         raise UsageError(f"{config.source} is read through TFDS from --data-dir (its TFDS "
                          "folder), not from a dataset folder.")
     if config.dataset == "synthetic" and config.data_dir is None:
-        return synthetic_carvana_dir(config)
+        return synthetic.generated_dir(data_root(), "carvana", config.synthetic_cars,
+                                       config.synthetic_image_size)
     if config.data_dir is None:
         raise UsageError(
             f"dataset {config.dataset!r} needs a data_dir (--data-dir); without the real files, "
@@ -47,8 +42,7 @@ def split(config, seed: int = 0) -> tuple[pipeline.Source, pipeline.Source]:
     if config.dataset == "carla":
         train, val = carla.split_by_frames(carla.list_pairs(folder), config.val_fraction, seed)
     else:
-        # train_masks.csv when Kaggle's is there: its runs are sampled at the training size far
-        # faster than GIFs decode (bench/data_pipeline.py); `data check` verifies both agree.
+        # train_masks.csv when there: its runs are sampled far faster than GIFs decode.
         source = "csv" if (folder / "train_masks.csv").is_file() else "auto"
         pairs = carvana.list_pairs(folder, mask_source=source)
         train, val = carvana.split_by_car(pairs, config.val_fraction, seed)
@@ -63,13 +57,8 @@ def read_native_mask(pair, dataset: str):
 
 
 class FolderSource(pipeline.Source):
-    """Image/mask pairs from a dataset folder, as a `pipeline.Source`.
-
-    Args:
-        pairs: `unet.data.Pair`s (`carvana.list_pairs`, `carla.list_pairs`).
-        dataset: `"carvana"`, `"synthetic"` or `"carla"`: how native-size masks are read
-            (`read_native_mask`).
-    """
+    """`unet.data.Pair`s from a dataset folder, as a `pipeline.Source`; `dataset` says how
+    native-size masks are read (`read_native_mask`)."""
 
     def __init__(self, pairs, dataset: str = "carvana"):
         self.items = list(pairs)

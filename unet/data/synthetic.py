@@ -235,8 +235,7 @@ def _make_car(rng, body_type, paint):
                       parent=cap, outward=ring.mean(0) - [sign, 0, 0])
     # Wheels: dark tyres (a 20-sided cylinder), lighter rims with spokes, dark wheel wells.
     tyre = np.array(rng.uniform(24, 38, 3).mean().repeat(3))
-    rim = np.array([rng.uniform(140, 205)] * 3) if rng.random() < 0.75 else np.array(
-        [55, 56, 58])
+    rim = np.array([rng.uniform(140, 205)] * 3) if rng.random() < 0.75 else np.array([55, 56, 58])
     spokes = int(rng.integers(5, 11))
     tyre_width = 0.2 + 0.02 * (width - 1.7) / 0.3
     angles = np.linspace(0, 2 * np.pi, 21)[:-1]
@@ -275,13 +274,11 @@ def _make_car(rng, body_type, paint):
                 mesh.face(_annulus(face, radius, fraction, inner, start, stop, count), color,
                           "wheel", gloss=0.3, parent=outer, outward=inward)
     # Side mirrors at the foot of the windscreen.
-    front_glass = glass_end
     for side in (-1, 1):
-        w_m = np.interp(front_glass, stations, half)
-        y_m = np.interp(front_glass, stations, belt) + 0.03
-        box = np.array([(front_glass - 0.24, y_m, 0.93 * w_m), (front_glass - 0.05, y_m + 0.14,
-                                                                 1.0 * w_m + 0.16)])
-        (x0, y0, z0), (x1, y1, z1) = box
+        w_m = np.interp(glass_end, stations, half)
+        y_m = np.interp(glass_end, stations, belt) + 0.03
+        x0, y0, z0 = glass_end - 0.24, y_m, 0.93 * w_m
+        x1, y1, z1 = glass_end - 0.05, y_m + 0.14, 1.0 * w_m + 0.16
         if side < 0:
             z0, z1 = -z1, -z0
         corners = np.array([(x, y, z) for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)])
@@ -356,12 +353,12 @@ class _Camera:
 
 def _lettering(rng, height_px):
     """The studio word in big dark stroke letters as a coverage image (0-1)."""
-    word = STUDIO_WORD
     glyph_w, gap, stroke = 0.8, 0.3, rng.uniform(0.12, 0.16)
     scale = height_px * 0.8
-    canvas = Image.new("L", (int(scale * len(word) * (glyph_w + gap)) + height_px, height_px), 0)
+    width = int(scale * len(STUDIO_WORD) * (glyph_w + gap)) + height_px
+    canvas = Image.new("L", (width, height_px), 0)
     draw = ImageDraw.Draw(canvas)
-    for i, letter in enumerate(word):
+    for i, letter in enumerate(STUDIO_WORD):
         x0 = height_px * 0.1 + i * scale * (glyph_w + gap)
         for stroke_points in _GLYPHS[letter]:
             points = [(x0 + px * glyph_w * scale, height_px * 0.9 - py * scale)
@@ -547,11 +544,9 @@ def _car_spec(rng, car_index):
 
 
 def render_car_views(seed, car_index, image_size, parts=False, views=None):
-    """The turntable photos of one generated car (views 1-16, 22.5 degrees apart).
+    """The turntable photos of car `car_index` of a set (views 1-16, 22.5 degrees apart).
 
     Args:
-        seed: The data set's seed.
-        car_index: Which car (each gets its own random stream).
         image_size: (height, width) of the photos.
         parts: Also return a dict per view: `glass`, `thin` and `antenna` (boolean maps of
             the visible glass, thin parts and antenna), `shadow` (0-1) and `backdrop` (the
@@ -578,15 +573,9 @@ def make_carvana_like(out, cars: int = 4, image_size=carvana.IMAGE_SIZE, seed: i
     """Writes a Carvana-like folder: `train/`, `train_masks/`, `train_masks.csv`, `metadata.csv`.
 
     Args:
-        out: The folder to fill (created).
         cars: Number of cars; each gets 16 views (`<12 hex>_01.jpg` .. `_16.jpg`).
-        image_size: (height, width); Carvana's is (1280, 1918).
         seed: Same seed, same files.
         test_cars: Cars written to `test/` without masks (for submissions).
-        progress: Show a progress bar.
-
-    Returns:
-        `out` as a `Path`.
     """
     out = Path(out)
     for folder in ("train", "train_masks") + (("test",) if test_cars else ()):
@@ -615,22 +604,13 @@ def make_carvana_like(out, cars: int = 4, image_size=carvana.IMAGE_SIZE, seed: i
 
 def generated_dir(root, dataset: str, count: int, image_size=None,
                   progress: bool = True) -> Path:
-    """The generated look-alike of `dataset` under `root`, made on first use (atomically).
+    """The generated look-alike of `dataset` (`"carvana"` or `"carla"`) under `root`, made on
+    first use (atomically), with `count` cars (and one more in `test/`) or frames, at
+    `image_size` (default: the real data's), seed 0.
 
     The folder's name carries the generator's version, the count and the size (e.g.
     `synthetic_carvana_v3_8cars_320x480`), so a set made by an older generator or with other
-    settings is never taken for this one; a folder cut short by a kill is never used.
-    Carvana-like sets have `count` cars and one more in `test/`; seeds are fixed.
-
-    Args:
-        root: Where generated sets live (`sources.data_root()`).
-        dataset: `"carvana"` or `"carla"`.
-        count: Cars (Carvana) or frames (CARLA).
-        image_size: (height, width); the real data's size by default.
-        progress: Show a progress bar while generating.
-
-    Returns:
-        The folder, complete.
+    settings is never taken for this one.
     """
     if dataset not in ("carvana", "carla"):
         raise ValueError(f"dataset must be 'carvana' or 'carla'; received {dataset!r}.")
@@ -681,6 +661,10 @@ def _render_scene(rng, size):
 
     horizon = height * rng.uniform(0.42, 0.5)
     vx = width * rng.uniform(0.42, 0.58)
+
+    def on_ground(s, edge):  # (x, y) a fraction s of the way from the horizon to `edge`
+        return vx + (edge - vx) * s, horizon + (height - horizon) * s
+
     paint("rectangle", [0, 0, width, horizon + 2], "sky")
     for side in (-1, 1):  # buildings and walls along both sides
         x = vx + side * width * 0.05
@@ -707,14 +691,8 @@ def _render_scene(rng, size):
     t = 0.05
     while t < 1:  # dashed centre line, longer dashes nearer the camera
         t_end = min(1.0, t + 0.06 + 0.08 * t)
-
-        def at(s, half):
-            y = horizon + (height - horizon) * s
-            x = vx + (centre_bottom - vx) * s
-            return x, y, half * s
-
-        x0, y0, h0 = at(t, width * 0.012)
-        x1, y1, h1 = at(t_end, width * 0.012)
+        (x0, y0), h0 = on_ground(t, centre_bottom), width * 0.012 * t
+        (x1, y1), h1 = on_ground(t_end, centre_bottom), width * 0.012 * t_end
         paint("polygon", [(x0 - h0, y0), (x0 + h0, y0), (x1 + h1, y1), (x1 - h1, y1)],
               "road_line")
         t = t_end + 0.05 + 0.05 * t
@@ -731,9 +709,7 @@ def _render_scene(rng, size):
     for side in (-1, 1):  # poles with signs, pedestrians on the sidewalks
         for _ in range(rng.integers(0, 3)):
             s = rng.uniform(0.3, 0.95)
-            y = horizon + (height - horizon) * s
-            edge = road_right + walk * 0.5 if side > 0 else road_left - walk * 0.5
-            x = vx + (edge - vx) * s
+            x, y = on_ground(s, road_right + walk * 0.5 if side > 0 else road_left - walk * 0.5)
             pole_h, pole_w = height * 0.5 * s, max(2, width * 0.008 * s)
             paint("rectangle", [x - pole_w, y - pole_h, x + pole_w, y], "pole")
             sign = width * 0.03 * s
@@ -741,9 +717,7 @@ def _render_scene(rng, size):
                   "traffic_sign")
         if rng.random() < 0.7:
             s = rng.uniform(0.3, 0.9)
-            y = horizon + (height - horizon) * s
-            edge = road_right + walk * 0.3 if side > 0 else road_left - walk * 0.3
-            x = vx + (edge - vx) * s
+            x, y = on_ground(s, road_right + walk * 0.3 if side > 0 else road_left - walk * 0.3)
             ph, pw = height * 0.25 * s, width * 0.02 * s
             paint("ellipse", [x - pw, y - ph, x + pw, y], "pedestrian")
             paint("ellipse", [x - pw * 0.7, y - ph * 1.25, x + pw * 0.7, y - ph * 0.9],

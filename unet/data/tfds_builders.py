@@ -1,13 +1,7 @@
 """TensorFlow Datasets builders `carvana` and `carla` (manual download), registered on import.
 
-Prepared once, a TFDS dataset is a few large TFRecord files: on Colab with Google Drive that loads
-far faster than thousands of small JPEGs and GIFs.
-
-    import tensorflow_datasets as tfds
-    import unet.data.tfds_builders  # registers the builders
-    train = tfds.load("carvana/256x384", split="train", data_dir="/content/drive/MyDrive/tfds",
-                      download_and_prepare_kwargs={"download_config": tfds.download.DownloadConfig(
-                          manual_dir="/content/carvana")})
+Prepared once (through `tfds_reader.load`; data/README.md), a TFDS dataset is a few large
+TFRecord files: on Colab with Google Drive that loads far faster than thousands of small files.
 """
 
 from __future__ import annotations
@@ -54,6 +48,19 @@ def _unzipped(manual_dir: Path, name: str, dl_manager) -> Path | None:
     return None
 
 
+def _dataset_info(builder, image_format: str, extra=None, **kwargs) -> tfds.core.DatasetInfo:
+    """Both builders' features: `image`, `mask`, the `extra` ones, `file_name`."""
+    size = builder.builder_config.image_size or (None, None)
+    return builder.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Image(shape=(*size, 3), encoding_format=image_format),
+            "mask": tfds.features.Image(shape=(*size, 1), encoding_format="png"),
+            **(extra or {}),
+            "file_name": tfds.features.Text(),
+        }),
+        supervised_keys=("image", "mask"), **kwargs)
+
+
 class Carvana(tfds.core.GeneratorBasedBuilder):
     """Kaggle's Carvana Image Masking Challenge: car photos with binary masks."""
 
@@ -73,18 +80,9 @@ class Carvana(tfds.core.GeneratorBasedBuilder):
     ]
 
     def _info(self) -> tfds.core.DatasetInfo:
-        size = self.builder_config.image_size or (None, None)
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(*size, 3), encoding_format="jpeg"),
-                "mask": tfds.features.Image(shape=(*size, 1), encoding_format="png"),
-                "car_id": tfds.features.Text(),
-                "view": tfds.features.Scalar(dtype=np.int32),
-                "file_name": tfds.features.Text(),
-            }),
-            supervised_keys=("image", "mask"),
-            homepage="https://www.kaggle.com/c/carvana-image-masking-challenge",
-        )
+        return _dataset_info(self, "jpeg", {"car_id": tfds.features.Text(),
+                                            "view": tfds.features.Scalar(dtype=np.int32)},
+                             homepage="https://www.kaggle.com/c/carvana-image-masking-challenge")
 
     def _split_generators(self, dl_manager):
         root = self._root(Path(dl_manager.manual_dir), dl_manager)
@@ -135,15 +133,7 @@ class Carla(tfds.core.GeneratorBasedBuilder):
     ]
 
     def _info(self) -> tfds.core.DatasetInfo:
-        size = self.builder_config.image_size or (None, None)
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(*size, 3), encoding_format="png"),
-                "mask": tfds.features.Image(shape=(*size, 1), encoding_format="png"),
-                "file_name": tfds.features.Text(),
-            }),
-            supervised_keys=("image", "mask"),
-        )
+        return _dataset_info(self, "png")
 
     def _split_generators(self, dl_manager):
         pairs = carla.list_pairs(Path(dl_manager.manual_dir))

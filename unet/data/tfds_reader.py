@@ -15,11 +15,10 @@ from unet.errors import DataError, UsageError
 
 
 def parse(name: str) -> str:
-    """`"tfds:carvana"` or `"tfds:carvana/128x192"` -> the TFDS name (`"carvana/128x192"`), as
-    `config.dataset_fields` reads it.
+    """`"tfds:carvana"` or `"tfds:carvana/128x192"` -> the TFDS name (`"carvana/128x192"`).
 
     Raises:
-        ValueError: not a `tfds:` name, or not one of this project's builders.
+        UsageError: not a `tfds:` name.
     """
     if not name.startswith(TFDS_PREFIX):
         raise UsageError(f"a TFDS dataset is named tfds:<builder>[/<config>]; received {name!r}.")
@@ -27,11 +26,7 @@ def parse(name: str) -> str:
 
 
 def _builder(name: str, data_dir=None, manual_dir=None):
-    """The prepared builder of `name`, prepared from `manual_dir` first when given.
-
-    Raises:
-        DataError: not prepared in `data_dir` and no `manual_dir` to prepare it from.
-    """
+    """The prepared builder of `name`, prepared from `manual_dir` first when given."""
     import tensorflow_datasets as tfds
 
     import unet.data.tfds_builders  # noqa: F401  (registers the builders)
@@ -44,7 +39,6 @@ def _builder(name: str, data_dir=None, manual_dir=None):
     if manual_dir is not None or not builder.is_prepared():
         if manual_dir is None:
             where = data_dir or "TFDS' default folder (~/tensorflow_datasets)"
-            # repr() quotes any path (a quote or backslash in it included) as a Python literal.
             folder = None if data_dir is None else str(data_dir)
             prepare = ("from unet.data import tfds_reader; tfds_reader.load("
                        f"{name!r}, 'train', data_dir={folder!r}, "
@@ -60,21 +54,17 @@ def load(name: str, split: str, data_dir=None, manual_dir=None) -> tf.data.Datas
     """The examples (`image`, `mask`, `file_name`, and for Carvana `car_id`, `view`) of one split.
 
     Prepares the dataset on first use from `manual_dir` (Kaggle's files, or the assignment's
-    `CameraRGB/` and `CameraMask/`) into `data_dir`; afterwards only `data_dir` is read, so a
-    `data_dir` on Google Drive is prepared once and reused by every Colab session.
+    `CameraRGB/` and `CameraMask/`) into `data_dir`; afterwards only `data_dir` is read.
 
     Args:
         name: `tfds:carvana[/<config>]` or `tfds:carla[/<config>]`.
-        split: `"train"` or `"validation"`: the builders split Carvana by car and CARLA by
-            blocks of consecutive frames, as the folder readers do.
+        split: `"train"` or `"validation"` (split by car or by frame blocks).
         data_dir: The TFDS folder (default: TFDS' own, `~/tensorflow_datasets`).
-        manual_dir: Where the downloaded files are, for the first preparation.
 
     Raises:
         DataError: not prepared and no `manual_dir`.
     """
-    builder = _builder(name, data_dir, manual_dir)
-    return builder.as_dataset(split=split, shuffle_files=False)
+    return _builder(name, data_dir, manual_dir).as_dataset(split=split, shuffle_files=False)
 
 
 def _group(example) -> str:
@@ -97,15 +87,8 @@ class Item:
 
 
 class TfdsSource(pipeline.Source):
-    """One split of a prepared TFDS dataset, as a `pipeline.Source`.
-
-    Its records stay encoded until they are used, so that `select` and `head` skip the
-    others' pixels.
-
-    Args:
-        encoded: The split's records, images and masks still encoded.
-        items: Its examples' names and groups, in the records' order.
-    """
+    """One split of a prepared TFDS dataset, as a `pipeline.Source`: `encoded` records (kept
+    encoded until used, so `select` and `head` skip the others' pixels) and their `items`."""
 
     def __init__(self, encoded: tf.data.Dataset, items: list[Item]):
         self.encoded = encoded
@@ -142,10 +125,9 @@ class TfdsSource(pipeline.Source):
         return _decoded(encoded).map(at_size, num_parallel_calls=AUTOTUNE, deterministic=ordered)
 
     def native_inputs(self, *, input_size, resize_mode: str, images: bool = False):
-        size = tuple(int(side) for side in input_size)
-
         def prepare(example):
-            return (pipeline.model_input(example["image"], size, resize_mode), example["image"],
+            return (pipeline.model_input(example["image"], input_size, resize_mode),
+                    example["image"],
                     example["mask"], example["file_name"])
 
         examples = _decoded(self.encoded).map(prepare, num_parallel_calls=AUTOTUNE,
@@ -166,12 +148,8 @@ def _decoded(encoded: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def split(source: str, data_dir=None) -> tuple[TfdsSource, TfdsSource]:
-    """`(train, validation)` of a prepared dataset, as the builders split it when preparing
-    (by car for Carvana, by blocks of consecutive frames for CARLA).
-
-    Args:
-        source: `tfds:carvana[/<config>]` or `tfds:carla[/<config>]`.
-        data_dir: The TFDS folder it was prepared in.
+    """`(train, validation)` of `source` (`tfds:carvana[/<config>]` or `tfds:carla[...]`)
+    prepared in `data_dir`, as the builders split it.
 
     Raises:
         DataError: not prepared there.
@@ -192,19 +170,7 @@ def split(source: str, data_dir=None) -> tuple[TfdsSource, TfdsSource]:
 
 
 def shuffle(encoded: tf.data.Dataset, count: int, seed: int = 0) -> tf.data.Dataset:
-    """The `count` records of `encoded` in a new order every epoch: a full permutation, as the
-    folder pipeline shuffles its file names.
-
-    A prepared split is stored car by car (CARLA: frame block by frame block), so a buffer
-    smaller than the split would fill each batch from a few neighbouring cars, early batches
-    from the first cars only. A full-size buffer of the still encoded records costs the split's
-    size on disk in memory while it fills (compressed JPEG and PNG bytes, far less than the
-    decoded pixels that `cache="memory"` holds), and nothing else; TFDS' `shuffle_files` would
-    only reorder its few shards.
-
-    Args:
-        encoded: A split's records (`TfdsSource.encoded`).
-        count: How many records it holds.
-        seed: The shuffling seed.
-    """
+    """The `count` records of `encoded` in a new order every epoch: a full permutation, since
+    a split is stored car by car (a smaller buffer would fill batches from neighbouring cars);
+    the buffer holds encoded bytes, far less than decoded pixels."""
     return encoded.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
