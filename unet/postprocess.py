@@ -52,28 +52,13 @@ def labels_from_probabilities(probabilities, num_classes: int, threshold: float 
 
 
 def mask_values(mask, binary: bool) -> np.ndarray:
-    """A mask's pixels as saved or shown: 0/255 for a car mask, the class ids otherwise.
-
-    Args:
-        mask: `(H, W)` labels, {0, 1} or class ids.
-        binary: The labels are a car mask.
-
-    Returns:
-        uint8 `(H, W)`.
-    """
+    """A mask's pixels as saved or shown, uint8: 0/255 for a car mask (`binary`, labels
+    {0, 1}), the class ids otherwise."""
     mask = np.asarray(mask)
     return (mask * 255 if binary else mask).astype(np.uint8)
 
 
 def label_plane(labels, rank: int):
-    """`labels` without a trailing channel axis: `(..., 1)` of rank `rank + 1` -> rank `rank`.
-
-    Args:
-        labels: An array or tensor, `(B, H, W)` or `(B, H, W, 1)` (`rank=3`), or `(H, W)` or
-            `(H, W, 1)` (`rank=2`).
-        rank: The rank without the channel axis.
-
-    Returns:
-        The same kind as `labels`, of rank `rank`.
-    """
+    """`labels` (array or tensor) without a trailing channel axis: `(..., 1)` of rank
+    `rank + 1` -> rank `rank`, e.g. `(B, H, W, 1)` -> `(B, H, W)` with `rank=3`."""
     return labels[..., 0] if len(labels.shape) == rank + 1 else labels

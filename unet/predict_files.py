@@ -117,7 +117,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
-        ValueError: nothing to write, a submission from a model that is not a car mask's, or a
+        UsageError: nothing to write, a submission from a model that is not a car mask's, or a
             finished submission that lacks some of the inputs.
     """
     if output is None and submission is None:

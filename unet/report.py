@@ -40,11 +40,9 @@ def overlay_figure(run_dir, count: int = 3):
     binary = True
     for (kind, row), example in zip(chosen, examples):
         binary = example.num_classes == 1
-        if binary:
-            panels += [viz.overlay(example.image, example.prediction),
-                       viz.error_map(example.image, example.truth, example.prediction)]
-        else:
-            panels += [viz.class_map(example.prediction), viz.class_map(example.truth)]
+        panels += [viz.prediction_picture(example.image, example.prediction, binary),
+                   viz.error_map(example.image, example.truth, example.prediction) if binary
+                   else viz.class_map(example.truth)]
         titles += [f"{kind}: {example.name} {score} {row[score]:.4f}",
                    "errors" if binary else "truth"]
     legend = (viz.ERROR_LEGEND if binary else
@@ -229,5 +227,4 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
         files.write_bytes(memory / name, data)
     files.write_csv(memory / "sweep.csv", rows, SWEEP_COLUMNS)
     files.write_json(recorded, report)
-    readme = files.write_text(memory / "README.md", "\n".join(lines))
-    return readme
+    return files.write_text(memory / "README.md", "\n".join(lines))

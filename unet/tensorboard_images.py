@@ -45,8 +45,6 @@ class PredictionImages(keras.callbacks.Callback):
     """Writes a fixed set of validation images with their predicted masks to TensorBoard's
     Images tab after every epoch (image | prediction | errors), and optionally as PNGs.
 
-    The TensorFlow segmentation tutorial's `DisplayCallback`, done the TensorBoard way.
-
     Args:
         images: `(N, H, W, 3)` model inputs in [0, 1].
         truths: `(N, H, W, 1)` their true labels.

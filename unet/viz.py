@@ -40,17 +40,8 @@ def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
 
 
 def prediction_picture(image, labels, binary: bool) -> np.ndarray:
-    """How a prediction is drawn: a car mask over its image (`overlay`), class ids in CARLA's
-    palette (`class_map`).
-
-    Args:
-        image: The RGB image the labels belong to.
-        labels: `(H, W)` predicted labels.
-        binary: The labels are a car mask.
-
-    Returns:
-        uint8 RGB `(H, W, 3)`.
-    """
+    """How predicted labels `(H, W)` are drawn, as uint8 RGB: a car mask (`binary`) over its
+    image (`overlay`), class ids in CARLA's palette (`class_map`)."""
     return overlay(image, labels) if binary else class_map(labels)
 
 
