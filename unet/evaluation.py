@@ -33,11 +33,9 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
             size).
         dataset: `"carvana"`/`"synthetic"` (binary) or `"carla"` (multi-class).
         image_size: The size the model was trained at.
-        num_classes: 1 for binary.
-        batch_size: Prediction batch size.
+        num_classes: The model's output channels.
         resize_mode: How the training pipeline fitted images (`"resize"` or `"pad"`).
         threshold: Probability threshold for binary masks.
-        progress: Show a progress bar.
         tta: `"flip"` to average in the horizontally flipped image's logits (`None` or
             `"none"`: no test-time augmentation).
         prediction_size: Predict at this `(height, width)` instead of `image_size`.

@@ -45,16 +45,9 @@ def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
 
 
 def confusion_counts(true, pred, num_classes: int = 1):
-    """Per-image, per-class true positives, false positives and false negatives.
-
-    Args:
-        true: int labels `(B, H, W)`.
-        pred: int labels `(B, H, W)`.
-        num_classes: 1 for binary (only the positive class is counted), else the class count.
-
-    Returns:
-        `(tp, fp, fn)`, each float32 `(B, C)` with C = 1 for binary, else `num_classes`.
-    """
+    """Per-image, per-class true positives, false positives and false negatives of int labels
+    `true` and `pred` `(B, H, W)`: `(tp, fp, fn)`, each float32 `(B, C)`, C = 1 for binary
+    (`num_classes=1`: only the positive class is counted), else `num_classes`."""
     if num_classes == 1:
         true_hot = tf.cast(true > 0, tf.float32)[..., None]
         pred_hot = tf.cast(pred > 0, tf.float32)[..., None]
@@ -189,9 +182,8 @@ class _StreamingScore(keras.metrics.Metric):
             tp, fp, fn = confusion_counts(tf.cast(true == self.positive_class, tf.int32),
                                           tf.cast(pred == self.positive_class, tf.int32), 1)
         if self.aggregate == "dataset":
-            self.tp.assign_add(tf.reduce_sum(tp, axis=0))
-            self.fp.assign_add(tf.reduce_sum(fp, axis=0))
-            self.fn.assign_add(tf.reduce_sum(fn, axis=0))
+            for total, counts in ((self.tp, tp), (self.fp, fp), (self.fn, fn)):
+                total.assign_add(tf.reduce_sum(counts, axis=0))
             return
         batch_mean = score_from_counts(tp, fp, fn, score_fn=type(self).score_fn,
                                        aggregate="per_image", empty_score=self.empty_score)

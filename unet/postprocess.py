@@ -11,19 +11,13 @@ import tensorflow as tf
 
 
 def to_native_size(logits, native_size, resize_mode: str = "resize"):
-    """Logits (or probabilities) `([N,] h, w, C)` at the model's size -> the image's size.
+    """Logits (or probabilities) `([N,] h, w, C)`, array or tensor, at the model's size -> a
+    float tensor `([N,] height, width, C)` at the image's `native_size` (ints or scalar
+    tensors), resized or cropped as the input was fitted (`resize_mode`: "resize" or "pad").
 
     Resizing logits and thresholding afterwards keeps the mask's edge where the model puts it,
     between pixels; resizing hard labels would give a staircase, and resizing probabilities
-    blurs a sharp edge (the sigmoid saturates). Padded inputs are cropped instead.
-
-    Args:
-        logits: One image `(h, w, C)` or a batch `(N, h, w, C)`, array or tensor.
-        native_size: `(height, width)` of the image, ints or scalar tensors.
-        resize_mode: How the input was fitted: `"resize"` or `"pad"`.
-
-    Returns:
-        A float tensor `([N,] height, width, C)`.
+    blurs a sharp edge (the sigmoid saturates).
     """
     logits = tf.convert_to_tensor(logits)
     height, width = native_size[0], native_size[1]

@@ -129,11 +129,7 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
 def recipe_section(rows: list[dict], folders: dict) -> list[str]:
     """Markdown lines putting each finished recipe run's figure beside the published one, each
     with its data, size and epochs, and what keeps them from comparing; `[]` without any.
-
-    Args:
-        rows: Summary rows (`RunFolder.summary_row`).
-        folders: Each row's `RunFolder`, by its `folder`.
-    """
+    `rows` are `RunFolder.summary_row`s, `folders` each row's `RunFolder` by its `folder`."""
     table = []
     for row in rows:
         if row["status"] != "finished":
