@@ -1,7 +1,7 @@
 """The web demo: upload a car photo, see its predicted mask and overlay, download both.
 
-    python -m unet app --model memory/runs/<run>/best.keras
-    streamlit run unet/app.py -- --model memory/runs/<run>/best.keras
+    python -m unet app --model runs/<dataset>/<preset>/<folder>/best.keras
+    streamlit run unet/app.py -- --model runs/<dataset>/<preset>/<folder>/best.keras
 
 Only uploaded bytes are read: no path a visitor types is ever opened. The model path comes
 from whoever starts the server (`--model`, or `$UNET_APP_MODEL`).

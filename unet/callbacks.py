@@ -120,12 +120,9 @@ class RunCheckpoints(keras.callbacks.Callback):
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras' backup of the training state, keeping the previous copy (`double_checkpoint`).
 
-    Keras writes the backup in place, and with `double_checkpoint` falls back to the previous
-    copy when the newer one cannot be read. What it lacks: a kill during the very first backup
-    write leaves a torn file and no previous copy, and Keras then fails on every rerun
-    (`OSError: bad object header`, seen in tests/test_reliability.py). Such a backup holds at
-    most one epoch, so it is dropped and training starts again from the first epoch; the
-    history keeps each epoch once (`HistoryCSV`).
+    A kill during the very first backup write leaves a torn file and no previous copy, on which
+    Keras fails on every rerun; such a backup holds at most one epoch, so it is dropped and
+    training starts again from the first epoch (the history keeps each epoch once).
     """
 
     def __init__(self, backup_dir):

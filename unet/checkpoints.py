@@ -63,15 +63,8 @@ def load_model(path, compile: bool = True) -> keras.Model:
 
 
 def find_checkpoint(run_dir, role: str = "best") -> Path | None:
-    """The checkpoint of a run folder: its `best.keras` or `last.keras`.
-
-    Args:
-        run_dir: The run folder.
-        role: `"best"` or `"last"` (`CHECKPOINT_ROLES`).
-
-    Returns:
-        The file's path, or `None` when the run has no such checkpoint yet.
-    """
+    """A run folder's `best.keras` or `last.keras` (`role`, one of `CHECKPOINT_ROLES`), or
+    `None` when the run has no such checkpoint yet."""
     if role not in CHECKPOINT_ROLES:
         raise ValueError(f"role must be one of {CHECKPOINT_ROLES}; received {role!r}.")
     path = getattr(RunFolder(run_dir), role)

@@ -33,11 +33,9 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
             size).
         dataset: `"carvana"`/`"synthetic"` (binary) or `"carla"` (multi-class).
         image_size: The size the model was trained at.
-        num_classes: 1 for binary.
-        batch_size: Prediction batch size.
+        num_classes: The model's output channels.
         resize_mode: How the training pipeline fitted images (`"resize"` or `"pad"`).
         threshold: Probability threshold for binary masks.
-        progress: Show a progress bar.
         tta: `"flip"` to average in the horizontally flipped image's logits (`None` or
             `"none"`: no test-time augmentation).
         prediction_size: Predict at this `(height, width)` instead of `image_size`.
@@ -67,43 +65,35 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
     return _summary(rows, totals, scored), rows
 
 
+def _dice_iou(tp, fp, fn, num_classes):
+    """Dice and IoU arrays `(C,)`: an empty car mask scores 1, an absent class NaN."""
+    empty = 1.0 if num_classes == 1 else float("nan")
+    return (np.asarray(metrics.dice_from_counts(tp, fp, fn, empty)),
+            np.asarray(metrics.iou_from_counts(tp, fp, fn, empty)))
+
+
 def _image_row(name, tp, fp, fn, truth, predicted, num_classes):
-    accuracy = float(np.mean(truth == predicted))
-    boundary = metrics.boundary_f_score(truth, predicted, num_classes=num_classes)
-    if num_classes == 1:
-        dice = float(metrics.dice_from_counts(tp, fp, fn, 1.0)[0])
-        iou = float(metrics.iou_from_counts(tp, fp, fn, 1.0)[0])
-        return {"image": name, "dice": dice, "iou": iou, "boundary_f": boundary,
-                "pixel_accuracy": accuracy}
-    nan = float("nan")
-    dice = np.asarray(metrics.dice_from_counts(tp, fp, fn, nan))
-    iou = np.asarray(metrics.iou_from_counts(tp, fp, fn, nan))
-    return {"image": name, "mean_dice": float(np.nanmean(dice)),
-            "mean_iou": float(np.nanmean(iou)), "boundary_f": boundary,
-            "pixel_accuracy": accuracy}
+    prefix = "" if num_classes == 1 else "mean_"
+    dice, iou = _dice_iou(tp, fp, fn, num_classes)
+    return {"image": name, f"{prefix}dice": float(np.nanmean(dice)),
+            f"{prefix}iou": float(np.nanmean(iou)),
+            "boundary_f": metrics.boundary_f_score(truth, predicted, num_classes=num_classes),
+            "pixel_accuracy": float(np.mean(truth == predicted))}
 
 
 def _summary(rows, totals, num_classes):
     if not rows:
         raise UsageError("Nothing to evaluate: the split is empty.")
-    accuracy = float(np.mean([row["pixel_accuracy"] for row in rows]))
+    mean = {key: float(np.mean([row[key] for row in rows]))
+            for key in ("dice", "iou", "boundary_f", "pixel_accuracy") if key in rows[0]}
     if num_classes == 1:
-        return {"dice": float(np.mean([r["dice"] for r in rows])),
-                "iou": float(np.mean([r["iou"] for r in rows])),
-                "boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
-                "pixel_accuracy": accuracy, "images": len(rows)}
-    nan = float("nan")
-    tp, fp, fn = totals
-    dice = np.asarray(metrics.dice_from_counts(tp, fp, fn, nan))
-    iou = np.asarray(metrics.iou_from_counts(tp, fp, fn, nan))
-    per_class = {
-        carla.class_name(i): {
-            "dice": float(dice[i]), "iou": float(iou[i])}
-        for i in range(num_classes) if not np.isnan(iou[i])
-    }
+        return {**mean, "images": len(rows)}
+    dice, iou = _dice_iou(*totals, num_classes)
+    per_class = {carla.class_name(i): {"dice": float(dice[i]), "iou": float(iou[i])}
+                 for i in range(num_classes) if not np.isnan(iou[i])}
     return {"mean_dice": float(np.nanmean(dice)), "mean_iou": float(np.nanmean(iou)),
-            "boundary_f": float(np.mean([r["boundary_f"] for r in rows])),
-            "pixel_accuracy": accuracy, "per_class": per_class, "images": len(rows)}
+            "boundary_f": mean["boundary_f"], "pixel_accuracy": mean["pixel_accuracy"],
+            "per_class": per_class, "images": len(rows)}
 
 
 @dataclasses.dataclass(frozen=True)

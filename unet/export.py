@@ -48,14 +48,12 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     returning its probabilities (resizing is left to the app, as mobile pipelines do)."""
     model = checkpoints.load_model(model_path, compile=False)
     spec = input_spec_for(model_path, model, image_size)
-    height, width = spec.image_size
-    classes = spec.num_classes
 
-    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32,
+    @tf.function(input_signature=[tf.TensorSpec([1, *spec.image_size, 3], tf.float32,
                                                  name="image")])
     def predict(image):
         logits = model(image, training=False)
-        return {"probabilities": postprocess.probabilities_from_logits(logits, classes)}
+        return {"probabilities": postprocess.probabilities_from_logits(logits, spec.num_classes)}
 
     # Through a SavedModel: converting it freezes the weights into constants (converting the
     # concrete function directly left them as variables the interpreter reads uninitialised).
@@ -64,8 +62,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     archive.add_endpoint("serving_default", predict)
     with tempfile.TemporaryDirectory() as staging:
         archive.write_out(staging)
-        converter = tf.lite.TFLiteConverter.from_saved_model(staging)
-        flat = converter.convert()
+        flat = tf.lite.TFLiteConverter.from_saved_model(staging).convert()
     return files.write_bytes(out_path, flat)
 
 

@@ -78,16 +78,10 @@ def predict_items(model, source: pipeline.Source, *, image_size, num_classes: in
     example's own size (a TFDS split's stored size).
 
     Args:
-        model: A Keras model returning logits.
         source: Image files with masks (`sources.FolderSource`) or a TFDS split.
         image_size: The size the model was trained at.
-        num_classes: The model's output channels.
-        batch_size: Examples per prediction batch.
-        resize_mode: How the training pipeline fitted images (`"resize"` or `"pad"`).
-        tta: `"flip"` to average in the horizontally flipped image's logits.
         prediction_size: Predict at this `(height, width)` instead of `image_size` (the model
             is rebuilt to take it).
-        images: Also give each example's RGB image.
     """
     if not len(source):
         return
@@ -100,18 +94,13 @@ def predict_items(model, source: pipeline.Source, *, image_size, num_classes: in
 def predict_stream(model, stream, *, num_classes: int, batch_size: int = 8,
                    resize_mode: str = "resize", tta: str | None = None):
     """The one path from model inputs to probabilities at each image's own size, for image
-    files (`predict_images`) and sources (`predict_items`): batches of inputs through
-    `predict_logits`, each back to its size by `postprocess.to_native_size`, then
-    `postprocess.probabilities_from_logits`.
+    files (`predict_images`) and sources (`predict_items`).
 
     Args:
         model: A Keras model returning logits, taking the inputs' size (`model_at_size`).
         stream: `(input, (height, width), key)` triples: an image scaled to [0, 1] at the
             model's size, its image's native size, and anything that names it.
-        num_classes: The model's output channels.
-        batch_size: Inputs per prediction batch (the last may be smaller).
         resize_mode: How the inputs were fitted (`"resize"` or `"pad"`).
-        tta: `"flip"` to average in the horizontal flip's logits.
 
     Returns:
         A generator of `(key, probabilities)`, `(H, W, C)` float32, in the stream's order.
@@ -144,8 +133,7 @@ class InputSpec:
         prediction_size: The size to predict at when not the training size (a U-Net is fully
             convolutional: a larger size keeps more of a photo's outline).
         binary: The labels are a car mask ({0, 1}, car = 1). Default: `config.binary_model`,
-            1 or 2 output classes (a 2-class model is Carvana's background and car; CARLA's
-            have 23); `input_spec_for` takes the run's dataset instead where it is known.
+            1 or 2 output classes (CARLA's have 23).
     """
 
     image_size: tuple[int, int]
@@ -176,17 +164,16 @@ def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> 
         prediction_size: The size to predict at (default: the training size).
 
     Returns:
-        `InputSpec`. Its labels are a car mask (`binary`) when its run's dataset is one
-        (`DataConfig.binary`), or, with no `config.json`, by `config.binary_model`: a model
-        with 1 or 2 output classes (CARLA's have 23).
+        `InputSpec`; `binary` is the run's `DataConfig.binary`, or `InputSpec`'s default.
 
     Raises:
-        ValueError: no `config.json`, no `image_size`, and a model without a fixed input size.
+        UsageError: no `config.json`, no `image_size`, and a model without a fixed input size;
+            a prediction size that is not two positive numbers.
     """
     folder = RunFolder.of_model(model_path)
     num_classes = int(model.output_shape[-1])
     resize_mode = "resize"
-    binary = None  # InputSpec's rule, `config.binary_model`: 1 or 2 output classes
+    binary = None
     if folder.config.is_file():
         config = folder.read_config()
         resize_mode = config.data.resize_mode
@@ -228,9 +215,8 @@ def auto_tta(model_path) -> tuple[str, str]:
 
 def predict_array(model, image, spec: InputSpec, *, tta=None, threshold: float = 0.5):
     """The mask of one RGB uint8 image `(H, W, 3)` at its own size (for the web demo)."""
-    height, width = image.shape[:2]
-    pixels = pipeline.model_input(image, spec.input_size, spec.resize_mode)[None]
-    logits = predict_logits(model_at_size(model, spec.input_size), pixels, tta)[0]
-    native = postprocess.to_native_size(logits, (height, width), spec.resize_mode)
-    probabilities = postprocess.probabilities_from_logits(native, spec.num_classes).numpy()
+    pixels = pipeline.model_input(image, spec.input_size, spec.resize_mode)
+    [(_, probabilities)] = predict_stream(
+        model_at_size(model, spec.input_size), [(pixels, image.shape[:2], None)],
+        num_classes=spec.num_classes, resize_mode=spec.resize_mode, tta=tta)
     return postprocess.labels_from_probabilities(probabilities, spec.num_classes, threshold)

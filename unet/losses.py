@@ -1,4 +1,5 @@
-"""Segmentation losses: BCE, soft Dice, BCE + Dice and sparse cross-entropy, with Keras wrappers.
+"""Segmentation losses: BCE, soft Dice, BCE + Dice and sparse cross-entropy, with Keras wrappers
+(registered as `unet>ClassName`, so saved models load them).
 
 Every function takes `y_true` labels (`(B, H, W)` or `(B, H, W, 1)`) and `logits`
 `(B, H, W, num_classes)` straight from the model (no sigmoid or softmax applied), and returns
@@ -44,9 +45,8 @@ def soft_dice_loss(y_true, logits, *, num_classes: int = 1, smooth: float = 1.0)
 
 def bce_dice_loss(y_true, logits, *, bce_weight: float = 1.0, dice_weight: float = 1.0):
     """Binary cross-entropy plus soft Dice loss: the Carvana winners' choice."""
-    return bce_weight * binary_crossentropy(y_true, logits) + dice_weight * soft_dice_loss(
-        y_true, logits
-    )
+    bce = binary_crossentropy(y_true, logits)
+    return bce_weight * bce + dice_weight * soft_dice_loss(y_true, logits)
 
 
 def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
@@ -63,72 +63,61 @@ def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
     if class_weights is None:
         return tf.reduce_mean(pixel_loss, axis=(1, 2))
     weights = tf.gather(tf.constant(class_weights, tf.float32), labels)
-    return tf.reduce_sum(pixel_loss * weights, axis=(1, 2)) / tf.maximum(
-        tf.reduce_sum(weights, axis=(1, 2)), 1e-12
-    )
+    total = tf.maximum(tf.reduce_sum(weights, axis=(1, 2)), 1e-12)
+    return tf.reduce_sum(pixel_loss * weights, axis=(1, 2)) / total
 
 
-@keras.saving.register_keras_serializable(package="unet")
-class BinaryCrossentropy(keras.losses.Loss):
-    """Keras loss over `binary_crossentropy` (logits in)."""
+class _LossOver(keras.losses.Loss):
+    """A Keras loss over the function `fn` (logits in); `options` go to it and to the config."""
 
-    def __init__(self, name="bce", reduction="sum_over_batch_size", dtype=None):
+    fn = None
+
+    def __init__(self, name, reduction, dtype, **options):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.options = options
 
     def call(self, y_true, y_pred):
-        return binary_crossentropy(y_true, y_pred)
+        return self.fn(y_true, y_pred, **self.options)
+
+    def get_config(self):
+        return {**super().get_config(), **self.options}
 
 
 @keras.saving.register_keras_serializable(package="unet")
-class DiceLoss(keras.losses.Loss):
-    """Keras loss over `soft_dice_loss` (logits in)."""
+class BinaryCrossentropy(_LossOver):
+    fn = staticmethod(binary_crossentropy)
+
+    def __init__(self, name="bce", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class DiceLoss(_LossOver):
+    fn = staticmethod(soft_dice_loss)
 
     def __init__(self, num_classes=1, smooth=1.0, name="dice_loss",
                  reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.num_classes = num_classes
-        self.smooth = smooth
-
-    def call(self, y_true, y_pred):
-        return soft_dice_loss(y_true, y_pred, num_classes=self.num_classes, smooth=self.smooth)
-
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "smooth": self.smooth}
+        super().__init__(name, reduction, dtype, num_classes=num_classes, smooth=smooth)
 
 
 @keras.saving.register_keras_serializable(package="unet")
-class BCEDiceLoss(keras.losses.Loss):
-    """Keras loss over `bce_dice_loss` (logits in)."""
+class BCEDiceLoss(_LossOver):
+    fn = staticmethod(bce_dice_loss)
 
     def __init__(self, bce_weight=1.0, dice_weight=1.0, name="bce_dice",
                  reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.bce_weight = bce_weight
-        self.dice_weight = dice_weight
-
-    def call(self, y_true, y_pred):
-        return bce_dice_loss(y_true, y_pred, bce_weight=self.bce_weight,
-                             dice_weight=self.dice_weight)
-
-    def get_config(self):
-        return {**super().get_config(), "bce_weight": self.bce_weight,
-                "dice_weight": self.dice_weight}
+        super().__init__(name, reduction, dtype, bce_weight=bce_weight, dice_weight=dice_weight)
 
 
 @keras.saving.register_keras_serializable(package="unet")
-class SparseCategoricalCrossentropy(keras.losses.Loss):
-    """Keras loss over `sparse_categorical_crossentropy` (logits in, optional class weights)."""
+class SparseCategoricalCrossentropy(_LossOver):
+    fn = staticmethod(sparse_categorical_crossentropy)
 
     def __init__(self, class_weights=None, name="sparse_ce", reduction="sum_over_batch_size",
                  dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
-
-    def call(self, y_true, y_pred):
-        return sparse_categorical_crossentropy(y_true, y_pred, class_weights=self.class_weights)
-
-    def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights}
+        if class_weights is not None:
+            class_weights = [float(w) for w in class_weights]
+        super().__init__(name, reduction, dtype, class_weights=class_weights)
 
 
 def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losses.Loss:

@@ -45,16 +45,9 @@ def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
 
 
 def confusion_counts(true, pred, num_classes: int = 1):
-    """Per-image, per-class true positives, false positives and false negatives.
-
-    Args:
-        true: int labels `(B, H, W)`.
-        pred: int labels `(B, H, W)`.
-        num_classes: 1 for binary (only the positive class is counted), else the class count.
-
-    Returns:
-        `(tp, fp, fn)`, each float32 `(B, C)` with C = 1 for binary, else `num_classes`.
-    """
+    """Per-image, per-class true positives, false positives and false negatives of int labels
+    `true` and `pred` `(B, H, W)`: `(tp, fp, fn)`, each float32 `(B, C)`, C = 1 for binary
+    (`num_classes=1`: only the positive class is counted), else `num_classes`."""
     if num_classes == 1:
         true_hot = tf.cast(true > 0, tf.float32)[..., None]
         pred_hot = tf.cast(pred > 0, tf.float32)[..., None]
@@ -108,14 +101,7 @@ def _overlap_score(score_fn, y_true, y_pred, num_classes, from_logits, threshold
 
 def dice(y_true, y_pred, *, num_classes: int = 1, from_logits: bool = True,
          threshold: float = 0.5, aggregate: str = "per_image", empty_score: float = 1.0):
-    """Dice coefficient (F1 over pixels); see the module docstring for the conventions.
-
-    Example:
-    >>> y_true = [[[0, 1], [1, 1]]]
-    >>> y_pred = [[[[0.1], [0.9]], [[0.2], [0.8]]]]
-    >>> float(dice(y_true, y_pred, from_logits=False))  # TP=2, FP=0, FN=1
-    0.800000011920929
-    """
+    """Dice coefficient (F1 over pixels); see the module docstring for the conventions."""
     return _overlap_score(dice_from_counts, y_true, y_pred, num_classes, from_logits, threshold,
                           aggregate, empty_score)
 
@@ -156,17 +142,19 @@ def per_class_scores(y_true, y_pred, *, num_classes: int, from_logits: bool = Tr
 
 
 class _StreamingScore(keras.metrics.Metric):
-    """Accumulates confusion counts (or per-image scores) over batches; `score_fn` decides.
+    """Accumulates confusion counts (or per-image scores) over batches and scores them with
+    `score_fn`; a subclass's `name` defaults to its `default_name`.
 
     `positive_class`: score only that class, as a binary mask (a binary dataset trained as 2
     classes: the car is class 1, and the background's Dice is left out, as in evaluation).
     """
 
     score_fn = None
+    default_name = None
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
                  empty_score=1.0, name=None, dtype=None, positive_class=None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(name=name or self.default_name, dtype=dtype)
         _check_aggregate(aggregate)
         if positive_class is not None and not 0 < positive_class < num_classes:
             raise ValueError(f"positive_class must be a class id in [1, {num_classes}); "
@@ -194,9 +182,8 @@ class _StreamingScore(keras.metrics.Metric):
             tp, fp, fn = confusion_counts(tf.cast(true == self.positive_class, tf.int32),
                                           tf.cast(pred == self.positive_class, tf.int32), 1)
         if self.aggregate == "dataset":
-            self.tp.assign_add(tf.reduce_sum(tp, axis=0))
-            self.fp.assign_add(tf.reduce_sum(fp, axis=0))
-            self.fn.assign_add(tf.reduce_sum(fn, axis=0))
+            for total, counts in ((self.tp, tp), (self.fp, fp), (self.fn, fn)):
+                total.assign_add(tf.reduce_sum(counts, axis=0))
             return
         batch_mean = score_from_counts(tp, fp, fn, score_fn=type(self).score_fn,
                                        aggregate="per_image", empty_score=self.empty_score)
@@ -212,16 +199,10 @@ class _StreamingScore(keras.metrics.Metric):
         return tf.math.divide_no_nan(self.score_sum, self.image_count)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "num_classes": self.num_classes,
-            "from_logits": self.from_logits,
-            "threshold": self.threshold,
-            "aggregate": self.aggregate,
-            "empty_score": self.empty_score,
-            "positive_class": self.positive_class,
-        }
+        return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
+                "from_logits": self.from_logits, "threshold": self.threshold,
+                "aggregate": self.aggregate, "empty_score": self.empty_score,
+                "positive_class": self.positive_class}
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -230,11 +211,7 @@ class Dice(_StreamingScore):
     `positive_class` alone)."""
 
     score_fn = staticmethod(dice_from_counts)
-
-    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name="dice", dtype=None, positive_class=None):
-        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype,
-                         positive_class)
+    default_name = "dice"
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -242,11 +219,7 @@ class IoU(_StreamingScore):
     """Keras metric over `iou` (mean IoU over classes present for multi-class)."""
 
     score_fn = staticmethod(iou_from_counts)
-
-    def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name="iou", dtype=None, positive_class=None):
-        super().__init__(num_classes, from_logits, threshold, aggregate, empty_score, name, dtype,
-                         positive_class)
+    default_name = "iou"
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -278,11 +251,9 @@ def training_metrics(num_classes: int, binary: bool | None = None) -> list:
 
     Args:
         num_classes: The model's output channels.
-        binary: The dataset is binary (a car mask). Default: `config.binary_model` (1 or 2
-            outputs; the dataset's own `DataConfig.binary` where it is known). A binary
-            dataset trained as 2 classes (background 0, car 1, softmax) is scored on the car
-            class alone, per image, as the native-size evaluation scores it: the mean with the
-            background's Dice would read higher than the car's.
+        binary: The dataset is binary (a car mask). Default: `config.binary_model`. A binary
+            dataset trained as 2 classes (background 0, car 1) is scored on the car class
+            alone, as the native-size evaluation scores it.
 
     Returns:
         `[Dice, IoU, PixelAccuracy]`: binary scores per image (Kaggle's rule); multi-class ones
@@ -306,13 +277,9 @@ def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int =
     The outline is the mask less its 3x3 erosion (the image's own border is not an outline).
     Precision is the share of predicted outline pixels within `tolerance` pixels (a Euclidean
     disk) of the true outline, recall the converse; F = 2PR / (P + R). Both empty scores 1, one
-    empty 0. A blurred or shifted edge lowers it where Dice barely moves: at native Carvana
-    size a 3 px band along the outline costs about 0.3% of Dice but most of this score.
-    Multi-class (`num_classes > 1`): the mean over the classes present in either mask, each
-    scored as its own binary mask.
-
-    Written with OpenCV's erosion and dilation (no library ships this measure for masks); about
-    15 ms for a 1918x1280 mask on one CPU core.
+    empty 0. A blurred or shifted edge lowers it where Dice barely moves. Multi-class
+    (`num_classes > 1`): the mean over the classes present in either mask, each scored as its
+    own binary mask.
     """
     truth, prediction = np.asarray(truth), np.asarray(prediction)
     if truth.shape != prediction.shape:

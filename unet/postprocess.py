@@ -11,19 +11,13 @@ import tensorflow as tf
 
 
 def to_native_size(logits, native_size, resize_mode: str = "resize"):
-    """Logits (or probabilities) `([N,] h, w, C)` at the model's size -> the image's size.
+    """Logits (or probabilities) `([N,] h, w, C)`, array or tensor, at the model's size -> a
+    float tensor `([N,] height, width, C)` at the image's `native_size` (ints or scalar
+    tensors), resized or cropped as the input was fitted (`resize_mode`: "resize" or "pad").
 
     Resizing logits and thresholding afterwards keeps the mask's edge where the model puts it,
     between pixels; resizing hard labels would give a staircase, and resizing probabilities
-    blurs a sharp edge (the sigmoid saturates). Padded inputs are cropped instead.
-
-    Args:
-        logits: One image `(h, w, C)` or a batch `(N, h, w, C)`, array or tensor.
-        native_size: `(height, width)` of the image, ints or scalar tensors.
-        resize_mode: How the input was fitted: `"resize"` or `"pad"`.
-
-    Returns:
-        A float tensor `([N,] height, width, C)`.
+    blurs a sharp edge (the sigmoid saturates).
     """
     logits = tf.convert_to_tensor(logits)
     height, width = native_size[0], native_size[1]
@@ -52,28 +46,13 @@ def labels_from_probabilities(probabilities, num_classes: int, threshold: float 
 
 
 def mask_values(mask, binary: bool) -> np.ndarray:
-    """A mask's pixels as saved or shown: 0/255 for a car mask, the class ids otherwise.
-
-    Args:
-        mask: `(H, W)` labels, {0, 1} or class ids.
-        binary: The labels are a car mask.
-
-    Returns:
-        uint8 `(H, W)`.
-    """
+    """A mask's pixels as saved or shown, uint8: 0/255 for a car mask (`binary`, labels
+    {0, 1}), the class ids otherwise."""
     mask = np.asarray(mask)
     return (mask * 255 if binary else mask).astype(np.uint8)
 
 
 def label_plane(labels, rank: int):
-    """`labels` without a trailing channel axis: `(..., 1)` of rank `rank + 1` -> rank `rank`.
-
-    Args:
-        labels: An array or tensor, `(B, H, W)` or `(B, H, W, 1)` (`rank=3`), or `(H, W)` or
-            `(H, W, 1)` (`rank=2`).
-        rank: The rank without the channel axis.
-
-    Returns:
-        The same kind as `labels`, of rank `rank`.
-    """
+    """`labels` (array or tensor) without a trailing channel axis: `(..., 1)` of rank
+    `rank + 1` -> rank `rank`, e.g. `(B, H, W, 1)` -> `(B, H, W)` with `rank=3`."""
     return labels[..., 0] if len(labels.shape) == rank + 1 else labels

@@ -94,15 +94,12 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         inputs: A folder or image files.
         output: Folder for `<name>_mask.png` (0/255 car masks, also from a 2-class Carvana
             model, or class ids) and `<name>_overlay.jpg`.
-        overlay: Also write overlays.
         tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
             (`inference.auto_tta`: flip where the run's validation scored higher with it).
         threshold: Probability threshold (one-channel models; 2-class ones take the argmax).
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
-        batch_size: Images per prediction batch.
         image_size: The training size, when no `config.json` lies beside the model.
         prediction_size: Predict at this size instead of the training size.
-        progress: Show a progress bar.
 
     A bad image anywhere in the input (unreadable, damaged, over `image_files.MAX_PIXELS`) is
     named in `failed`, and every other image is still predicted; a submission then stays
@@ -117,7 +114,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
-        ValueError: nothing to write, a submission from a model that is not a car mask's, or a
+        UsageError: nothing to write, a submission from a model that is not a car mask's, or a
             finished submission that lacks some of the inputs.
     """
     if output is None and submission is None:

@@ -40,11 +40,9 @@ def overlay_figure(run_dir, count: int = 3):
     binary = True
     for (kind, row), example in zip(chosen, examples):
         binary = example.num_classes == 1
-        if binary:
-            panels += [viz.overlay(example.image, example.prediction),
-                       viz.error_map(example.image, example.truth, example.prediction)]
-        else:
-            panels += [viz.class_map(example.prediction), viz.class_map(example.truth)]
+        panels += [viz.prediction_picture(example.image, example.prediction, binary),
+                   viz.error_map(example.image, example.truth, example.prediction) if binary
+                   else viz.class_map(example.truth)]
         titles += [f"{kind}: {example.name} {score} {row[score]:.4f}",
                    "errors" if binary else "truth"]
     legend = (viz.ERROR_LEGEND if binary else
@@ -131,11 +129,7 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
 def recipe_section(rows: list[dict], folders: dict) -> list[str]:
     """Markdown lines putting each finished recipe run's figure beside the published one, each
     with its data, size and epochs, and what keeps them from comparing; `[]` without any.
-
-    Args:
-        rows: Summary rows (`RunFolder.summary_row`).
-        folders: Each row's `RunFolder`, by its `folder`.
-    """
+    `rows` are `RunFolder.summary_row`s, `folders` each row's `RunFolder` by its `folder`."""
     table = []
     for row in rows:
         if row["status"] != "finished":
@@ -229,5 +223,4 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
         files.write_bytes(memory / name, data)
     files.write_csv(memory / "sweep.csv", rows, SWEEP_COLUMNS)
     files.write_json(recorded, report)
-    readme = files.write_text(memory / "README.md", "\n".join(lines))
-    return readme
+    return files.write_text(memory / "README.md", "\n".join(lines))

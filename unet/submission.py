@@ -53,13 +53,6 @@ class SubmissionWriter:
 
     Raises:
         files.Locked: another process is writing this submission.
-
-    Example:
-    >>> with SubmissionWriter("submission.csv.gz") as writer:
-    ...     for name, rle in rows:
-    ...         if name not in writer.done:
-    ...             writer.write(name, rle)
-    ...     writer.finish()
     """
 
     def __init__(self, path):

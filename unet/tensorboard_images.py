@@ -16,17 +16,14 @@ SCORES_FOLDER = "native"  # under the run's logs/: the best epoch's native-size 
 
 
 def prediction_panels(images, truths, labels, binary: bool) -> np.ndarray:
-    """One picture per image: the image, the prediction over it, and the errors over it.
+    """One picture per image, `(N, H, 3 * W, 3)` uint8: the image, the prediction over it, and
+    the errors over it (`binary`: red false car, blue missed car; classes: the prediction in
+    CARLA's palette, wrong pixels in red).
 
     Args:
         images: `(N, H, W, 3)` floats in [0, 1] or uint8.
         truths: `(N, H, W)` or `(N, H, W, 1)` true labels.
         labels: `(N, H, W)` predicted labels.
-        binary: Car masks (error colours: red false car, blue missed car) rather than classes
-            (the prediction in CARLA's palette, wrong pixels in red).
-
-    Returns:
-        `(N, H, 3 * W, 3)` uint8.
     """
     panels = []
     for image, truth, predicted in zip(images, truths, labels):
@@ -44,8 +41,6 @@ def prediction_panels(images, truths, labels, binary: bool) -> np.ndarray:
 class PredictionImages(keras.callbacks.Callback):
     """Writes a fixed set of validation images with their predicted masks to TensorBoard's
     Images tab after every epoch (image | prediction | errors), and optionally as PNGs.
-
-    The TensorFlow segmentation tutorial's `DisplayCallback`, done the TensorBoard way.
 
     Args:
         images: `(N, H, W, 3)` model inputs in [0, 1].
@@ -90,16 +85,6 @@ class PredictionImages(keras.callbacks.Callback):
             self.writer.close()
 
 
-def fixed_examples(source, count: int, *, image_size, num_classes: int, resize_mode: str):
-    """The first `count` examples of a `pipeline.Source`, as the model sees them:
-    `(images, truths)`."""
-    chosen = source.head(count)
-    dataset = chosen.make_dataset(image_size=image_size, batch_size=len(chosen),
-                                  num_classes=num_classes, resize_mode=resize_mode)
-    images, truths = next(iter(dataset))
-    return images.numpy(), truths.numpy()
-
-
 def prediction_image_callbacks(config, run_dir, val, png: bool = False) -> list:
     """`[PredictionImages]` for a run whose `train.prediction_images` is above 0, else `[]`.
 
@@ -112,12 +97,13 @@ def prediction_image_callbacks(config, run_dir, val, png: bool = False) -> list:
     count = config.train.prediction_images
     if not count or not len(val):
         return []
-    images, truths = fixed_examples(val, count, image_size=config.data.image_size,
-                                    num_classes=config.model.num_classes,
-                                    resize_mode=config.data.resize_mode)
+    chosen = val.head(count)  # as the model sees them
+    images, truths = next(iter(chosen.make_dataset(
+        image_size=config.data.image_size, batch_size=len(chosen),
+        num_classes=config.model.num_classes, resize_mode=config.data.resize_mode)))
     run_dir = Path(run_dir)
-    return [PredictionImages(images, truths, run_dir / "logs", config.model.num_classes,
-                             binary=config.data.binary,
+    return [PredictionImages(images.numpy(), truths.numpy(), run_dir / "logs",
+                             config.model.num_classes, binary=config.data.binary,
                              png_dir=run_dir / "predictions" if png else None)]
 
 

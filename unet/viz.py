@@ -40,17 +40,8 @@ def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
 
 
 def prediction_picture(image, labels, binary: bool) -> np.ndarray:
-    """How a prediction is drawn: a car mask over its image (`overlay`), class ids in CARLA's
-    palette (`class_map`).
-
-    Args:
-        image: The RGB image the labels belong to.
-        labels: `(H, W)` predicted labels.
-        binary: The labels are a car mask.
-
-    Returns:
-        uint8 RGB `(H, W, 3)`.
-    """
+    """How predicted labels `(H, W)` are drawn, as uint8 RGB: a car mask (`binary`) over its
+    image (`overlay`), class ids in CARLA's palette (`class_map`)."""
     return overlay(image, labels) if binary else class_map(labels)
 
 
@@ -92,13 +83,6 @@ ERROR_LEGEND = (("predicted car, is background (false positive)", FALSE_POSITIVE
                 ("missed car (false negative)", FALSE_NEGATIVE))
 
 
-def add_legend(figure, entries) -> None:
-    """A legend of colour patches under the figure: `entries` are (label, RGB 0-255) pairs."""
-    handles = [Patch(color=np.asarray(rgb) / 255.0, label=label) for label, rgb in entries]
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8,
-                  frameon=False, bbox_to_anchor=(0.5, -0.02))
-
-
 def class_legend(labels) -> list[tuple[str, tuple]]:
     """Legend entries for the CARLA classes present in `labels`."""
     present = np.unique(np.concatenate([np.unique(_plane(np.asarray(x))) for x in labels]))
@@ -108,8 +92,9 @@ def class_legend(labels) -> list[tuple[str, tuple]]:
 
 
 def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6, legend=None):
-    """A figure of images (`panels`), `columns` wide, with optional titles and a colour legend
-    (`legend`: (label, RGB) pairs such as `ERROR_LEGEND` or `class_legend(...)`)."""
+    """A figure of images (`panels`), `columns` wide, with optional titles and a legend of
+    colour patches under it (`legend`: (label, RGB 0-255) pairs such as `ERROR_LEGEND` or
+    `class_legend(...)`)."""
     rows = max(1, -(-len(panels) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(panel_size * columns * 1.4,
                                                         panel_size * rows), squeeze=False)
@@ -122,7 +107,9 @@ def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6, legen
     figure.tight_layout()
     if legend:
         figure.subplots_adjust(bottom=0.06 + 0.25 / rows)
-        add_legend(figure, legend)
+        handles = [Patch(color=np.asarray(rgb) / 255.0, label=label) for label, rgb in legend]
+        figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4),
+                      fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02))
     return figure
 
 
@@ -170,9 +157,7 @@ def plot_score_vs_learning_rate(rows, score: str = "dice"):
         shared = sum(g.rsplit("/", 1)[0] == parent for g in grids) > 1
         where = f"{grid if shared else parent}, " if len(grids) > 1 else ""
         axis.plot(*zip(*points), "o-", label=f"{where}batch {batch_size}, kernel {kernel_size}")
-    axis.set_xscale("log")
-    axis.set_xlabel("learning rate")
-    axis.set_ylabel(f"validation {score} (native size)")
+    axis.set(xscale="log", xlabel="learning rate", ylabel=f"validation {score} (native size)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
@@ -185,8 +170,7 @@ def plot_histogram(values, xlabel: str, bins: int = 30):
     values = np.asarray(values, float)
     axis.hist(values, bins=bins, color="#3a7bd5")
     axis.axvline(values.mean(), color="k", linestyle="--", label=f"mean {values.mean():.4f}")
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel("images")
+    axis.set(xlabel=xlabel, ylabel="images")
     axis.legend()
     figure.tight_layout()
     return figure
@@ -199,8 +183,7 @@ def plot_class_histogram(pixel_fractions: dict):
     colors = [np.asarray(carla.CLASS_COLORS[i]) / 255 for i in ids]
     axis.bar([carla.CLASS_NAMES[i] for i in ids], [pixel_fractions[i] for i in ids],
              color=colors, edgecolor="k", linewidth=0.4)
-    axis.set_yscale("log")
-    axis.set_ylabel("fraction of pixels")
+    axis.set(yscale="log", ylabel="fraction of pixels")
     axis.tick_params(axis="x", rotation=60, labelsize=8)
     figure.tight_layout()
     return figure
@@ -214,8 +197,7 @@ def plot_confusion_matrix(matrix, labels):
     shown = axis.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
     axis.set_xticks(range(len(labels)), labels, rotation=70, fontsize=7)
     axis.set_yticks(range(len(labels)), labels, fontsize=7)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
+    axis.set(xlabel="predicted", ylabel="true")
     figure.colorbar(shown, fraction=0.046)
     figure.tight_layout()
     return figure
