@@ -100,13 +100,9 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
-        unet.run_folder.RunConflict: `run_dir` holds another configuration, or more epochs.
-        unet.data.DataError: a problem in the data (named), found before anything is written.
-        unet.files.Locked: another process is training in `run_dir`.
-
-    Example:
-    >>> from unet.config import preset
-    >>> metrics = train(preset("smoke"), "runs/smoke")
+        RunConflict: `run_dir` holds another configuration, or more epochs.
+        DataError: a problem in the data (named), found before anything is written.
+        Locked: another process is training in `run_dir` (all four in `unet.errors`).
     """
     folder = RunFolder(run_dir)
     run_dir = folder.path
@@ -165,13 +161,9 @@ def _train_epochs(config, folder: RunFolder, state, train_source, val_source, ve
 
 
 def _resumes_from_last(folder: RunFolder, history: list[dict]) -> bool:
-    """Whether an existing run goes on from `last.keras` (with its optimizer state) rather than
-    from Keras' `backup/`: there is no backup (Keras removes it at the end of `fit`, so a
-    finished run, or one killed after its last epoch, has none) but there are trained epochs.
-
-    `last.keras` is saved before the epoch's history row, so it never lags the history (a
-    kill between the two writes trains that epoch once more on top of it).
-    """
+    """Whether a run goes on from `last.keras` (with its optimizer state): it has trained
+    epochs but no `backup/` (Keras removes it at the end of `fit`). `last.keras` is saved before
+    the epoch's history row, so it never lags the history."""
     return not folder.backup.is_dir() and bool(history) and folder.last.is_file()
 
 
