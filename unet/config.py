@@ -52,11 +52,8 @@ def binary_model(num_classes: int) -> bool:
 
 
 def check_car_mask_classes(num_classes: int) -> None:
-    """Refuses a car-mask model or metric with other than 1 or 2 output classes.
-
-    Raises:
-        ConfigError: `num_classes` not in `CAR_MASK_CLASSES`, naming it.
-    """
+    """Raises `ConfigError` for a car-mask model or metric with other than 1 or 2 output
+    classes (`CAR_MASK_CLASSES`)."""
     if num_classes not in CAR_MASK_CLASSES:
         raise ConfigError(f"a car mask comes from 1 or 2 output classes; received {num_classes}.",
                           field="model.num_classes")

@@ -14,17 +14,9 @@ from unet.config import ModelConfig, dropout_per_block
 
 
 def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
-    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels.
-
-    Height and width may be `None` (any size, checked when data arrives); known sizes must be
-    divisible by 2**depth, since every level halves them and the decoder must meet the encoder
-    at the same size again.
-
-    Args:
-        input_shape: `(height, width, channels)`.
-        depth: Number of down-sampling steps.
-        channels: The channel count required, or `None` to accept any positive count.
-    """
+    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels, with
+    `channels` channels when given: known sizes must be divisible by 2**depth (every level halves
+    them, and the decoder meets the encoder at the same size); `None` accepts any size."""
     if len(input_shape) != 3:
         raise ValueError(
             f"input_shape must be (height, width, channels); received {tuple(input_shape)}."
@@ -39,12 +31,9 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
         raise ValueError(f"input_shape needs a positive channel count; received {num_channels}.")
     multiple = 2**depth
     for name, size in (("height", height), ("width", width)):
-        if size is None:
-            continue
-        if size % multiple:
+        if size is not None and size % multiple:
             lower = (size // multiple) * multiple
-            upper = lower + multiple
-            suggestion = f"{lower} or {upper}" if lower else f"{upper}"
+            suggestion = f"{lower} or {lower + multiple}" if lower else f"{multiple}"
             raise ValueError(
                 f"Input {name} {size} is not divisible by 2**depth = {multiple} "
                 f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad')."
@@ -117,7 +106,6 @@ def build_unet(
             then a 1x1 convolution).
         batch_norm_momentum: Momentum of the moving statistics; lower (0.9) suits short runs of
             a few hundred steps, where 0.99 leaves validation-time statistics lagging.
-        name: The model's name.
         dropout_levels: How many of the deepest blocks a single `dropout_rate` applies to.
         upsample_kernel_size: Kernel of the transposed convolutions: 2 (canonical) or 3.
         kernel_initializer: Initialiser of the 3x3 convolutions: `"he_normal"` or
@@ -202,7 +190,6 @@ def build_mobilenetv2_unet(
         decoder_filters: Filters of the four decoder steps, deepest first.
         kernel_size: Kernel size of the decoder's transposed convolutions.
         dropout_rate: Dropout after each decoder step (0 disables it).
-        name: The model's name.
 
     Returns:
         A functional `keras.Model` taking images in [0, 1] (rescaled inside to MobileNetV2's
