@@ -294,21 +294,17 @@ class RunConfig:
     @property
     def name(self) -> str:
         """Run folder name from the grid's axes, e.g. `lr1e-4_bs16_k3`."""
-        return (
-            f"lr{format_learning_rate(self.train.learning_rate)}"
-            f"_bs{self.train.batch_size}_k{self.model.kernel_size}"
-        )
+        return (f"lr{format_learning_rate(self.train.learning_rate)}"
+                f"_bs{self.train.batch_size}_k{self.model.kernel_size}")
 
     @property
     def folder(self) -> Path:
         """Where the run lives under the runs root: `<dataset>/<preset>/<name>[-<hash>]`.
 
-        A run is its whole configuration. Runs that differ from their preset only in the grid's
-        axes (learning rate, batch size, kernel size), the epoch count or the data folder are
-        named by those axes; any other change adds a short hash of the configuration, so two
-        configurations never share a folder. The epoch count is left out on purpose: raising
-        it continues the finished run. Two data folders can share a name; `train` tells them
-        apart by the `config.json` inside.
+        Runs that differ from their preset only in the grid's axes, the epoch count (raising it
+        continues the run) or the data folder are named by the axes; any other change adds a
+        short hash of the configuration, so two configurations never share a folder (`train`
+        tells two data folders apart by the `config.json` inside).
         """
         name = self.name
         base = _PRESET_CONFIGS.get(self.preset)

@@ -18,15 +18,13 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
     `channels` channels when given: known sizes must be divisible by 2**depth (every level halves
     them, and the decoder meets the encoder at the same size); `None` accepts any size."""
     if len(input_shape) != 3:
-        raise ValueError(
-            f"input_shape must be (height, width, channels); received {tuple(input_shape)}."
-        )
+        raise ValueError("input_shape must be (height, width, channels); "
+                         f"received {tuple(input_shape)}.")
     height, width, num_channels = input_shape
     if channels is not None and num_channels != channels:
         raise ValueError(
             f"This model needs {channels} input channels; received {num_channels} "
-            f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first."
-        )
+            f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first.")
     if num_channels is None or num_channels < 1:
         raise ValueError(f"input_shape needs a positive channel count; received {num_channels}.")
     multiple = 2**depth
@@ -36,8 +34,7 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
             suggestion = f"{lower} or {lower + multiple}" if lower else f"{multiple}"
             raise ValueError(
                 f"Input {name} {size} is not divisible by 2**depth = {multiple} "
-                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad')."
-            )
+                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad').")
 
 
 def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
@@ -175,12 +172,10 @@ def build_mobilenetv2_unet(
     dropout_rate: float = 0.0,
     name: str = "mobilenetv2_unet",
 ) -> keras.Model:
-    """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`.
-
-    Skips come from the encoder's intermediate activations; each decoder step is pix2pix's
-    upsample block (a stride-2 transposed convolution initialised from N(0, 0.02), batch norm,
-    dropout if asked, ReLU), then concatenation with the skip, as in the TensorFlow
-    segmentation tutorial.
+    """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`, as in the
+    TensorFlow segmentation tutorial: each decoder step is pix2pix's upsample block (a stride-2
+    transposed convolution initialised from N(0, 0.02), batch norm, dropout if asked, ReLU),
+    then concatenation with the encoder's activation at that size (`MOBILENETV2_SKIPS`).
 
     Args:
         input_shape: `(height, width, 3)`; known sizes must be divisible by 32.

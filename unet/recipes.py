@@ -47,16 +47,9 @@ class Recipe:
             train={"prediction_images": PREDICTION_IMAGES}, preset=self.name))
 
     def scaled(self, preset_name: str) -> tuple[RunConfig, str]:
-        """The recipe for `preset_name`: as published for a GPU preset, scaled down for `smoke`
-        and `cpu` (the preset's image size, filters, epochs and batch size; the architecture's
-        choices, class count and loss kept).
-
-        Args:
-            preset_name: A preset's name (`unet.presets.PRESETS`).
-
-        Returns:
-            `(config, note)`; `note` says what was scaled down, or is empty.
-        """
+        """The recipe for the preset `preset_name`, as `(config, note)`: as published for a GPU
+        preset, scaled down for `smoke` and `cpu` (to the preset's image size, filters, epochs and
+        batch size; the architecture's choices, class count and loss kept), `note` saying how."""
         from unet.config import preset
 
         base = preset(preset_name)
@@ -99,14 +92,9 @@ class Recipe:
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
 
     def beside(self, metrics: dict, config: RunConfig, run: str | None = None) -> str:
-        """Our figure beside the published one, each with its data, size and epochs, and what
-        keeps them from comparing (a Markdown table row under `BESIDE_HEADER`).
-
-        Args:
-            metrics: A run's `metrics.json` values.
-            config: That run's configuration.
-            run: The run's folder, named in our cell when given.
-        """
+        """Our figure (a run's `metrics.json` values and `config`, its folder `run` named when
+        given) beside the published one, each with its data, size and epochs, and what keeps
+        them from comparing: a Markdown table row under `BESIDE_HEADER`."""
         key = primary_score(metrics) if self.metric == "dice" else self.metric
         ours = metrics.get(key)
         ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
@@ -254,7 +242,6 @@ _LABELS = {"image_size": "size", "filters": "base filters", "learning_rate": "le
 
 
 def _shown(name: str, value) -> str:
-    """A configuration value as `differences` names it."""
     if name == "encoder_weights":
         return value or "random"
     if name == "learning_rate":
@@ -269,11 +256,8 @@ BESIDE_HEADER = ("| recipe | published figure (data, size, epochs) | ours (data,
 
 
 def recipe_of(config: RunConfig) -> Recipe | None:
-    """The recipe a run was trained from, or `None`.
-
-    A run's `config.json` records its recipe as its preset: `NAME` at the published size,
-    `NAME-smoke` or `NAME-cpu` scaled down (`Recipe.scaled`).
-    """
+    """The recipe a run was trained from, or `None`: a run records it as its preset, `NAME` at
+    the published size, `NAME-smoke` or `NAME-cpu` scaled down (`Recipe.scaled`)."""
     for item in _RECIPES:
         if config.preset in (item.name, *(f"{item.name}-{name}" for name in SCALED_PRESETS)):
             return item

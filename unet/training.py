@@ -78,8 +78,7 @@ def check_config(config: RunConfig) -> None:
     if config.model.num_classes not in allowed:
         raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
-            f"has num_classes={config.model.num_classes}."
-        )
+            f"has num_classes={config.model.num_classes}.")
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ConfigError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
@@ -253,10 +252,9 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
     last = checkpoints.find_checkpoint(folder.path, "last")
     kept = (f"the last good checkpoint, {last}, is kept" if last
             else "no epoch finished before it, so there is no checkpoint")
-    message = (
-        f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, with "
-        f"learning rate {config.train.learning_rate:g}. Lower the learning rate; {kept}."
-    )
+    message = (f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, "
+               f"with learning rate {config.train.learning_rate:g}. Lower the learning rate; "
+               f"{kept}.")
     shutil.rmtree(folder.backup, ignore_errors=True)  # holds the diverged weights
     files.write_json(folder.diverged, {"epoch": epoch, "batch": batch, "message": message})
     raise TrainingDiverged(message)
@@ -265,7 +263,6 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
 def _summary(config, folder: RunFolder, train_source, val_source, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
     history = folder.read_history()
-    trained = folder.training_record()
     epoch_seconds = [row["seconds"] for row in history]
     steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
     train_config = config.train
@@ -282,7 +279,7 @@ def _summary(config, folder: RunFolder, train_source, val_source, parameters: in
         "parameters": parameters,
         "train_images": len(train_source),
         "val_images": len(val_source),
-        "precision": trained.get("precision", "float32"),
+        "precision": folder.training_record().get("precision", "float32"),
         "environment": environment.describe(),
     }
 
