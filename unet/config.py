@@ -40,38 +40,20 @@ CAR_MASK_CLASSES = (1, 2)
 
 
 def binary_dataset(dataset: str) -> bool:
-    """Whether `dataset` (`carvana`, `synthetic` or `carla`) labels a car mask, {0, 1}: the one
-    test of "is this a car mask?" (`DataConfig.binary` asks it of a configuration).
-
-    Args:
-        dataset: A name of `DATASETS`.
-
-    Returns:
-        `True` for `carvana` and `synthetic`, `False` for `carla`.
-    """
+    """Whether `dataset` (a name of `DATASETS`) labels a car mask, {0, 1}: `carvana` and
+    `synthetic` do, `carla` does not. The one test of "is this a car mask?"."""
     return dataset != "carla"
 
 
 def binary_model(num_classes: int) -> bool:
     """Whether a model with `num_classes` outputs predicts a car mask, when its dataset is not
-    known (a model without its run's `config.json`): 1 or 2 outputs (`CAR_MASK_CLASSES`), as the
-    only multi-class data here, CARLA, has 23 classes.
-
-    Args:
-        num_classes: The model's output channels.
-
-    Returns:
-        `num_classes in CAR_MASK_CLASSES`.
-    """
+    known (a model without its run's `config.json`): `num_classes in CAR_MASK_CLASSES`."""
     return num_classes in CAR_MASK_CLASSES
 
 
 def check_car_mask_classes(num_classes: int) -> None:
-    """Refuses a car-mask model or metric with other than 1 or 2 output classes.
-
-    Raises:
-        ConfigError: `num_classes` not in `CAR_MASK_CLASSES`, naming it.
-    """
+    """Raises `ConfigError` for a car-mask model or metric with other than 1 or 2 output
+    classes (`CAR_MASK_CLASSES`)."""
     if num_classes not in CAR_MASK_CLASSES:
         raise ConfigError(f"a car mask comes from 1 or 2 output classes; received {num_classes}.",
                           field="model.num_classes")
@@ -120,11 +102,7 @@ def dropout_per_block(dropout_rate, depth: int, dropout_levels: int = 2) -> tupl
             rate: 2, the default, is the deepest encoder level and the bottleneck.
 
     Returns:
-        `depth + 1` rates, each in [0, 1).
-
-    Example:
-    >>> dropout_per_block(0.3, depth=4)
-    (0.0, 0.0, 0.0, 0.3, 0.3)
+        `depth + 1` rates, each in [0, 1), e.g. `(0.0, 0.0, 0.0, 0.3, 0.3)` for 0.3 at depth 4.
     """
     if isinstance(dropout_rate, (int, float)) and not isinstance(dropout_rate, bool):
         if isinstance(dropout_levels, bool) or not isinstance(dropout_levels, int) or not (
@@ -147,9 +125,10 @@ def dropout_per_block(dropout_rate, depth: int, dropout_levels: int = 2) -> tupl
     return rates
 
 
-def _positive_int(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{owner}.{name} must be a positive whole number; received {value!r}.",
+def _positive_int(owner: str, name: str, value, least: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        what = "a positive whole number" if least == 1 else f"a whole number >= {least}"
+        raise ConfigError(f"{owner}.{name} must be {what}; received {value!r}.",
                           field=f"{owner}.{name}")
 
 
@@ -210,10 +189,7 @@ class ModelConfig:
                                   field="model.dropout_rate")
         dropout_per_block(self.dropout_rate, self.depth, self.dropout_levels)
         _one_of("model", "upsampling", self.upsampling, UPSAMPLING_MODES)
-        if self.upsample_kernel_size not in UPSAMPLE_KERNEL_SIZES:
-            raise ConfigError("model.upsample_kernel_size must be 2 or 3; "
-                              f"received {self.upsample_kernel_size!r}.",
-                              field="model.upsample_kernel_size")
+        _one_of("model", "upsample_kernel_size", self.upsample_kernel_size, UPSAMPLE_KERNEL_SIZES)
         _one_of("model", "kernel_initializer", self.kernel_initializer, KERNEL_INITIALIZERS)
         _one_of("model", "encoder_weights", self.encoder_weights, ENCODER_WEIGHTS)
 
@@ -296,11 +272,7 @@ class TrainConfig:
         _positive_int("train", "batch_size", self.batch_size)
         _positive_float("train", "learning_rate", self.learning_rate)
         _one_of("train", "loss", self.loss, LOSSES)
-        if isinstance(self.prediction_images, bool) or not isinstance(
-                self.prediction_images, int) or self.prediction_images < 0:
-            raise ConfigError("train.prediction_images must be a whole number >= 0; "
-                              f"received {self.prediction_images!r}.",
-                              field="train.prediction_images")
+        _positive_int("train", "prediction_images", self.prediction_images, least=0)
         for name in ("steps_per_epoch", "early_stopping_patience", "reduce_lr_patience"):
             if getattr(self, name) is not None:
                 _positive_int("train", name, getattr(self, name))
@@ -322,21 +294,17 @@ class RunConfig:
     @property
     def name(self) -> str:
         """Run folder name from the grid's axes, e.g. `lr1e-4_bs16_k3`."""
-        return (
-            f"lr{format_learning_rate(self.train.learning_rate)}"
-            f"_bs{self.train.batch_size}_k{self.model.kernel_size}"
-        )
+        return (f"lr{format_learning_rate(self.train.learning_rate)}"
+                f"_bs{self.train.batch_size}_k{self.model.kernel_size}")
 
     @property
     def folder(self) -> Path:
         """Where the run lives under the runs root: `<dataset>/<preset>/<name>[-<hash>]`.
 
-        A run is its whole configuration. Runs that differ from their preset only in the grid's
-        axes (learning rate, batch size, kernel size), the epoch count or the data folder are
-        named by those axes; any other change adds a short hash of the configuration, so two
-        configurations never share a folder. The epoch count is left out on purpose: raising
-        it continues the finished run. Two data folders can share a name; `train` tells them
-        apart by the `config.json` inside.
+        Runs that differ from their preset only in the grid's axes, the epoch count (raising it
+        continues the run) or the data folder are named by the axes; any other change adds a
+        short hash of the configuration, so two configurations never share a folder (`train`
+        tells two data folders apart by the `config.json` inside).
         """
         name = self.name
         base = _PRESET_CONFIGS.get(self.preset)
@@ -355,8 +323,7 @@ class RunConfig:
         for section, axes in _axes(self).items():
             for axis in axes:
                 values[section].pop(axis)
-        digest = _digest(values)
-        return f"{self.folder.parent.as_posix()}/{digest}"
+        return f"{self.folder.parent.as_posix()}/{_digest(values)}"
 
     def for_dataset(self, dataset: str) -> RunConfig:
         """This configuration moved to `dataset` (`carvana`, or a prepared TFDS dataset,
@@ -364,8 +331,7 @@ class RunConfig:
         replacing the preset's."""
         fields = dataset_fields(dataset)
         dataset = fields["dataset"]
-        defaults = DATASET_DEFAULTS[dataset]
-        changes = {section: dict(values) for section, values in defaults.items()}
+        changes = {section: dict(values) for section, values in DATASET_DEFAULTS[dataset].items()}
         changes.setdefault("data", {}).update(fields)
         if binary_dataset(dataset) and self.train.loss == "sparse_ce":
             changes.setdefault("train", {})["loss"] = "bce_dice"
@@ -403,12 +369,9 @@ class RunConfig:
 
     def override(self, **sections) -> RunConfig:
         """A copy with some fields replaced: `config.override(train={"epochs": 3})`."""
-        changes = {}
-        for section, values in sections.items():
-            if section == "preset":
-                changes["preset"] = values
-                continue
-            changes[section] = dataclasses.replace(getattr(self, section), **values)
+        changes = {section: values if section == "preset"
+                   else dataclasses.replace(getattr(self, section), **values)
+                   for section, values in sections.items()}
         return dataclasses.replace(self, **changes)
 
 

@@ -54,12 +54,7 @@ def _stem_and_suffix(path: Path) -> tuple[str, str]:
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a sibling path to write (a file or a folder); on success it replaces `path`, on
-    failure it is removed.
-
-    Example:
-    >>> with atomic_path("memory/curves.png") as partial:
-    ...     figure.savefig(partial)
-    """
+    failure it is removed: `with atomic_path(png) as partial: figure.savefig(partial)`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
@@ -186,12 +181,7 @@ def lock(folder, what: str = "folder", name: str | None = None):
 @contextlib.contextmanager
 def redirect_stderr_fd(stream):
     """Points file descriptor 2, where C libraries (libjpeg, TensorFlow's C++ logging) write,
-    at the open file `stream` for the `with` block, then restores it.
-
-    Example:
-    >>> with open(os.devnull, "w") as devnull, redirect_stderr_fd(devnull):
-    ...     import tensorflow
-    """
+    at the open file `stream` for the `with` block, then restores it."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:

@@ -1,54 +1,40 @@
-"""U-Net builders (from scratch, and with a MobileNetV2 encoder) and the padding helpers."""
+"""U-Net builders (from scratch, and with a MobileNetV2 encoder) and the input-shape check.
+
+The builders check their arguments by `unet.config.ModelConfig`'s rules (one place for each),
+raising `unet.errors.ConfigError`, a `ValueError`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
-from unet.config import (
-    ENCODER_WEIGHTS,
-    KERNEL_INITIALIZERS,
-    UPSAMPLE_KERNEL_SIZES,
-    UPSAMPLING_MODES,
-    dropout_per_block,
-)
+from unet.config import ModelConfig, dropout_per_block
 
 
 def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
-    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels.
-
-    Height and width may be `None` (any size, checked when data arrives); known sizes must be
-    divisible by 2**depth, since every level halves them and the decoder must meet the encoder
-    at the same size again.
-
-    Args:
-        input_shape: `(height, width, channels)`.
-        depth: Number of down-sampling steps.
-        channels: The channel count required, or `None` to accept any positive count.
-    """
+    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels, with
+    `channels` channels when given: known sizes must be divisible by 2**depth (every level halves
+    them, and the decoder meets the encoder at the same size); `None` accepts any size."""
     if len(input_shape) != 3:
-        raise ValueError(
-            f"input_shape must be (height, width, channels); received {tuple(input_shape)}."
-        )
+        raise ValueError("input_shape must be (height, width, channels); "
+                         f"received {tuple(input_shape)}.")
     height, width, num_channels = input_shape
     if channels is not None and num_channels != channels:
         raise ValueError(
             f"This model needs {channels} input channels; received {num_channels} "
-            f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first."
-        )
+            f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first.")
     if num_channels is None or num_channels < 1:
         raise ValueError(f"input_shape needs a positive channel count; received {num_channels}.")
     multiple = 2**depth
     for name, size in (("height", height), ("width", width)):
-        if size is None:
-            continue
-        if size % multiple:
+        if size is not None and size % multiple:
             lower = (size // multiple) * multiple
-            upper = lower + multiple
-            suggestion = f"{lower} or {upper}" if lower else f"{upper}"
+            suggestion = f"{lower} or {lower + multiple}" if lower else f"{multiple}"
             raise ValueError(
                 f"Input {name} {size} is not divisible by 2**depth = {multiple} "
-                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad')."
-            )
+                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad').")
 
 
 def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
@@ -79,18 +65,6 @@ def _upsample(x, filters: int, upsampling: str, name: str, kernel_size: int = 2)
         )(x)
     x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_upsample")(x)
     return keras.layers.Conv2D(filters, 1, padding="same", name=f"{name}_upsample_conv")(x)
-
-
-def _validate_common(num_classes: int, kernel_size: int, dropout_rate: float) -> None:
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer; received {num_classes!r}.")
-    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(
-            f"kernel_size must be a positive odd integer (3 or 5 in the grid); "
-            f"received {kernel_size!r}."
-        )
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1); received {dropout_rate!r}.")
 
 
 def build_unet(
@@ -129,7 +103,6 @@ def build_unet(
             then a 1x1 convolution).
         batch_norm_momentum: Momentum of the moving statistics; lower (0.9) suits short runs of
             a few hundred steps, where 0.99 leaves validation-time statistics lagging.
-        name: The model's name.
         dropout_levels: How many of the deepest blocks a single `dropout_rate` applies to.
         upsample_kernel_size: Kernel of the transposed convolutions: 2 (canonical) or 3.
         kernel_initializer: Initialiser of the 3x3 convolutions: `"he_normal"` or
@@ -139,26 +112,11 @@ def build_unet(
     Returns:
         A functional `keras.Model` mapping images in [0, 1] to float32 logits of shape
         `(batch, height, width, num_classes)`.
-
-    Example:
-    >>> model = build_unet(input_shape=(128, 192, 3), filters=16, depth=4)
-    >>> model.output_shape
-    (None, 128, 192, 1)
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be a positive integer; received {depth!r}.")
+    ModelConfig(num_classes=num_classes, filters=filters, depth=depth, kernel_size=kernel_size,
+                dropout_rate=dropout_rate, upsampling=upsampling, dropout_levels=dropout_levels,
+                upsample_kernel_size=upsample_kernel_size, kernel_initializer=kernel_initializer)
     rates = dropout_per_block(dropout_rate, depth, dropout_levels)
-    _validate_common(num_classes, kernel_size, max(rates))
-    if not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"filters must be a positive integer; received {filters!r}.")
-    if upsampling not in UPSAMPLING_MODES:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}; received {upsampling!r}.")
-    if upsample_kernel_size not in UPSAMPLE_KERNEL_SIZES:
-        raise ValueError(f"upsample_kernel_size must be one of {UPSAMPLE_KERNEL_SIZES}; "
-                         f"received {upsample_kernel_size!r}.")
-    if kernel_initializer not in KERNEL_INITIALIZERS:
-        raise ValueError(f"kernel_initializer must be one of {KERNEL_INITIALIZERS}; "
-                         f"received {kernel_initializer!r}.")
     check_input_shape(input_shape, depth)
 
     def block(x, block_filters, block_name, rate):
@@ -214,12 +172,10 @@ def build_mobilenetv2_unet(
     dropout_rate: float = 0.0,
     name: str = "mobilenetv2_unet",
 ) -> keras.Model:
-    """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`.
-
-    Skips come from the encoder's intermediate activations; each decoder step is pix2pix's
-    upsample block (a stride-2 transposed convolution initialised from N(0, 0.02), batch norm,
-    dropout if asked, ReLU), then concatenation with the skip, as in the TensorFlow
-    segmentation tutorial.
+    """Builds a U-Net whose encoder is a MobileNetV2 from `keras.applications`, as in the
+    TensorFlow segmentation tutorial: each decoder step is pix2pix's upsample block (a stride-2
+    transposed convolution initialised from N(0, 0.02), batch norm, dropout if asked, ReLU),
+    then concatenation with the encoder's activation at that size (`MOBILENETV2_SKIPS`).
 
     Args:
         input_shape: `(height, width, 3)`; known sizes must be divisible by 32.
@@ -229,17 +185,14 @@ def build_mobilenetv2_unet(
         decoder_filters: Filters of the four decoder steps, deepest first.
         kernel_size: Kernel size of the decoder's transposed convolutions.
         dropout_rate: Dropout after each decoder step (0 disables it).
-        name: The model's name.
 
     Returns:
         A functional `keras.Model` taking images in [0, 1] (rescaled inside to MobileNetV2's
         [-1, 1]) and returning float32 logits at the input's resolution.
     """
-    _validate_common(num_classes, kernel_size, dropout_rate)
+    ModelConfig(architecture="mobilenetv2", num_classes=num_classes, kernel_size=kernel_size,
+                dropout_rate=dropout_rate, encoder_weights=encoder_weights)
     check_input_shape(input_shape, depth=5, channels=3)
-    if encoder_weights not in ENCODER_WEIGHTS:
-        raise ValueError(f"encoder_weights must be one of {ENCODER_WEIGHTS}; "
-                         f"received {encoder_weights!r}.")
     if len(decoder_filters) != 4:
         raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
 
@@ -274,28 +227,11 @@ def build_mobilenetv2_unet(
 
 
 def build_model(config, input_shape=(None, None, 3)) -> keras.Model:
-    """Builds the model a `unet.config.ModelConfig` describes."""
-    if config.architecture == "mobilenetv2":
-        return build_mobilenetv2_unet(
-            input_shape=input_shape,
-            num_classes=config.num_classes,
-            encoder_weights=config.encoder_weights,
-            freeze_encoder=config.freeze_encoder,
-            kernel_size=config.kernel_size,
-            dropout_rate=config.dropout_rate,
-        )
-    return build_unet(
-        input_shape=input_shape,
-        num_classes=config.num_classes,
-        filters=config.filters,
-        depth=config.depth,
-        kernel_size=config.kernel_size,
-        batch_norm=config.batch_norm,
-        dropout_rate=config.dropout_rate,
-        upsampling=config.upsampling,
-        batch_norm_momentum=config.batch_norm_momentum,
-        dropout_levels=config.dropout_levels,
-        upsample_kernel_size=config.upsample_kernel_size,
-        kernel_initializer=config.kernel_initializer,
-        head_conv=config.head_conv,
-    )
+    """Builds the model a `unet.config.ModelConfig` describes (its fields are the builders'
+    keyword arguments)."""
+    values = dataclasses.asdict(config)
+    if values.pop("architecture") == "mobilenetv2":
+        names = ("num_classes", "encoder_weights", "freeze_encoder", "kernel_size", "dropout_rate")
+        return build_mobilenetv2_unet(input_shape, **{name: values[name] for name in names})
+    del values["encoder_weights"], values["freeze_encoder"]
+    return build_unet(input_shape, **values)

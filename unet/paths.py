@@ -24,14 +24,8 @@ DATA_ENV = "UNET_DATA_ROOT"
 
 
 def repository_root(start=None) -> Path:
-    """The checkout's root (the folder holding `unet/`), searched from `start` upwards.
-
-    Args:
-        start: Where to start; the working folder by default.
-
-    Returns:
-        The checkout's root, or `start` itself when it lies in none (an installed package, Colab).
-    """
+    """The checkout's root (the folder holding `unet/`), searched upwards from `start` (default:
+    the working folder); `start` itself when it lies in none (an installed package, Colab)."""
     start = Path(start or Path.cwd())
     for candidate in (start, *start.parents):
         if (candidate / "unet" / "__init__.py").is_file():

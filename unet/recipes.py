@@ -17,21 +17,16 @@ class Recipe:
     """One published U-Net: the configuration that reproduces it and what was published.
 
     Attributes:
-        name: The recipe's name (`train --recipe NAME`).
-        reproduces: What it reproduces, in one line.
-        config: The run configuration at the published size (for a GPU).
+        name: The recipe's name (`train --recipe NAME`), also its configuration's preset.
+        config: The run configuration at the published size (for a GPU); every recipe shows
+            `PREDICTION_IMAGES` validation images in TensorBoard.
         figure: The published figure as a reader would quote it (`"—"` when none was).
         metric: The key of our result that compares with the figure (`dice`, `pixel_accuracy`,
             `parameters`).
         published: The published value, or `(low, high)` for a range; `None` when none.
-        data: The data the published figure comes from.
-        size: Its input size, as published.
-        epochs: Its epoch count, as published (text: `"10 per point"`, `"not stated"`).
-        source: Which project or course published it.
-        grid: For a sweep: `experiments.grid_configs` keyword arguments (learning rates, batch
-            sizes, kernel sizes).
-        measured: How the published figure was measured (split and measure), set beside ours
-            (validation, at each image's own size) by `differences`.
+        data, size, epochs: The published figure's data, input size and epochs, as text.
+        grid: For a sweep: `experiments.grid_configs` keyword arguments.
+        measured: How the published figure was measured (split and measure).
     """
 
     name: str
@@ -47,17 +42,14 @@ class Recipe:
     grid: dict | None = None
     measured: str = "no figure was published"
 
+    def __post_init__(self):
+        object.__setattr__(self, "config", self.config.override(
+            train={"prediction_images": PREDICTION_IMAGES}, preset=self.name))
+
     def scaled(self, preset_name: str) -> tuple[RunConfig, str]:
-        """The recipe for `preset_name`: as published for a GPU preset, scaled down for `smoke`
-        and `cpu` (the preset's image size, filters, epochs and batch size; the architecture's
-        choices, class count and loss kept).
-
-        Args:
-            preset_name: A preset's name (`unet.config.PRESETS`).
-
-        Returns:
-            `(config, note)`; `note` says what was scaled down, or is empty.
-        """
+        """The recipe for the preset `preset_name`, as `(config, note)`: as published for a GPU
+        preset, scaled down for `smoke` and `cpu` (to the preset's image size, filters, epochs and
+        batch size; the architecture's choices, class count and loss kept), `note` saying how."""
         from unet.config import preset
 
         base = preset(preset_name)
@@ -100,14 +92,9 @@ class Recipe:
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
 
     def beside(self, metrics: dict, config: RunConfig, run: str | None = None) -> str:
-        """Our figure beside the published one, each with its data, size and epochs, and what
-        keeps them from comparing (a Markdown table row under `BESIDE_HEADER`).
-
-        Args:
-            metrics: A run's `metrics.json` values.
-            config: That run's configuration.
-            run: The run's folder, named in our cell when given.
-        """
+        """Our figure (a run's `metrics.json` values and `config`, its folder `run` named when
+        given) beside the published one, each with its data, size and epochs, and what keeps
+        them from comparing: a Markdown table row under `BESIDE_HEADER`."""
         key = primary_score(metrics) if self.metric == "dice" else self.metric
         ours = metrics.get(key)
         ours_text = f"{ours:.4f}" if isinstance(ours, float) else str(ours)
@@ -121,18 +108,16 @@ class Recipe:
 
     def differences(self, config: RunConfig, epochs: int | None = None) -> str:
         """What keeps a run's figure from comparing with the published one: every field of the
-        run's identity that differs from the recipe at its published size (data source, size,
-        epochs, network, loss, learning rate, batch size, ...), then always how each figure is
-        measured (ours: the validation split at each image's own size; the published one: see
-        `measured`). For a parameter count only the network's fields count.
+        run's identity that differs from the recipe at its published size, then how each figure
+        is measured (ours: validation, each image at its own size; theirs: `measured`). For a
+        parameter count only the network's fields count, and nothing is `"nothing (...)"`.
 
         Args:
             config: The run's configuration.
             epochs: The epochs it trained (default: those it asked for).
 
         Returns:
-            `"; "`-separated differences, e.g. `"learning rate (1e-3, published 1e-4); measure
-            (...)"`; `"nothing (...)"` for a parameter count of the published network.
+            `"; "`-separated differences, e.g. `"learning rate (1e-3, published 1e-4); ..."`.
         """
         published = self.config
         epochs = config.train.epochs if epochs is None else epochs
@@ -161,12 +146,6 @@ class Recipe:
                      f"published: {self.measured})")
         return "; ".join(found)
 
-    def row(self) -> dict:
-        """The recipe as a table row (`recipes` command, report)."""
-        return {"name": self.name, "reproduces": self.reproduces, "figure": self.figure,
-                "data": self.data, "size": self.size, "epochs": self.epochs,
-                "source": self.source}
-
 
 SCALED_PRESETS = ("smoke", "cpu")
 
@@ -183,9 +162,7 @@ _RECIPES = (
         config=RunConfig(
             model=ModelConfig(filters=64, depth=4, batch_norm=True, upsample_kernel_size=2),
             data=DataConfig(dataset="carvana", image_size=(256, 256)),
-            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="bce",
-                              prediction_images=PREDICTION_IMAGES),
-            preset="tf2-unet"),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="bce")),
         figure="— (the canonical net, 31,049,409 parameters)",
         metric="parameters", published=31_049_409,
         data="Carvana train", size="set by flags", epochs="set by flags",
@@ -199,9 +176,7 @@ _RECIPES = (
         config=RunConfig(
             model=ModelConfig(filters=64, depth=4, batch_norm=True),
             data=DataConfig(dataset="carvana", image_size=(160, 240)),
-            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4,
-                              prediction_images=PREDICTION_IMAGES),
-            preset="ctu-grid"),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4)),
         figure="best validation Dice 0.9876", metric="dice", published=0.9876,
         data="Carvana, validation split of whole cars", size="160x240", epochs="10 per point",
         source="a university course project (CTU): grid lr {5e-5, 1e-4, 2e-4, 5e-4} x batch "
@@ -216,9 +191,7 @@ _RECIPES = (
         config=RunConfig(
             model=ModelConfig(filters=64, depth=4, num_classes=2),
             data=DataConfig(dataset="carvana", image_size=(128, 192)),
-            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="sparse_ce",
-                              prediction_images=PREDICTION_IMAGES),
-            preset="softmax-unet"),
+            train=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-4, loss="sparse_ce")),
         figure="test Dice 0.9805", metric="dice", published=0.9805,
         data="Carvana, held-out test cars", size="not stated", epochs="not stated",
         source="a Keras softmax U-Net project for Carvana (TensorBoard curves)",
@@ -233,9 +206,7 @@ _RECIPES = (
             model=ModelConfig(architecture="mobilenetv2", encoder_weights="imagenet",
                               freeze_encoder=True),
             data=DataConfig(dataset="carvana", image_size=(128, 128)),
-            train=TrainConfig(epochs=20, batch_size=64, learning_rate=1e-3, loss="bce",
-                              prediction_images=PREDICTION_IMAGES),
-            preset="mobilenetv2-pix2pix"),
+            train=TrainConfig(epochs=20, batch_size=64, learning_rate=1e-3, loss="bce")),
         figure="—", metric="dice", published=None,
         data="the tutorial's Oxford pets; here Carvana", size="128x128", epochs="20",
         source="the TensorFlow image segmentation tutorial (pix2pix upsample blocks)",
@@ -250,9 +221,7 @@ _RECIPES = (
                               dropout_rate=0.3, dropout_levels=2, upsample_kernel_size=3,
                               head_conv=True, kernel_initializer="he_normal"),
             data=DataConfig(dataset="carla", image_size=(96, 128), augment=False),
-            train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-3, loss="sparse_ce",
-                              prediction_images=PREDICTION_IMAGES),
-            preset="coursera-carla"),
+            train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-3, loss="sparse_ce")),
         figure="8,640,471 parameters; training pixel accuracy 0.97-0.98",
         metric="pixel_accuracy", published=(0.97, 0.98),
         data="CARLA, 1,060 frames, training set", size="96x128", epochs="40",
@@ -273,7 +242,6 @@ _LABELS = {"image_size": "size", "filters": "base filters", "learning_rate": "le
 
 
 def _shown(name: str, value) -> str:
-    """A configuration value as `differences` names it."""
     if name == "encoder_weights":
         return value or "random"
     if name == "learning_rate":
@@ -288,11 +256,8 @@ BESIDE_HEADER = ("| recipe | published figure (data, size, epochs) | ours (data,
 
 
 def recipe_of(config: RunConfig) -> Recipe | None:
-    """The recipe a run was trained from, or `None`.
-
-    A run's `config.json` records its recipe as its preset: `NAME` at the published size,
-    `NAME-smoke` or `NAME-cpu` scaled down (`Recipe.scaled`).
-    """
+    """The recipe a run was trained from, or `None`: a run records it as its preset, `NAME` at
+    the published size, `NAME-smoke` or `NAME-cpu` scaled down (`Recipe.scaled`)."""
     for item in _RECIPES:
         if config.preset in (item.name, *(f"{item.name}-{name}" for name in SCALED_PRESETS)):
             return item
@@ -316,8 +281,7 @@ def table() -> str:
     header = ("recipe", "reproduces", "published figure", "data", "size", "epochs", "source")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for item in _RECIPES:
-        row = item.row()
-        cells = [f"`{row['name']}`", row["reproduces"], row["figure"], row["data"],
-                 row["size"], row["epochs"], row["source"]]
+        cells = [f"`{item.name}`", item.reproduces, item.figure, item.data, item.size,
+                 item.epochs, item.source]
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)

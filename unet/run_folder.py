@@ -21,15 +21,8 @@ MONITOR = "val_dice"
 
 
 def primary_score(*scores: dict) -> str:
-    """The key a run is ranked by: `dice` when any of `scores` (`metrics.json` contents,
-    summary rows or `per_image.csv` rows) scores a car mask, else `mean_dice` (classes).
-
-    Args:
-        *scores: Dicts of scores, as `unet.evaluation.evaluate` names them.
-
-    Returns:
-        `"dice"` or `"mean_dice"`.
-    """
+    """The key a run is ranked by: `"dice"` when any of `scores` (`metrics.json` contents,
+    summary rows or `per_image.csv` rows) scores a car mask, else `"mean_dice"` (classes)."""
     return "dice" if any("dice" in row for row in scores) else "mean_dice"
 
 
@@ -60,13 +53,7 @@ class _Entry:
 @dataclasses.dataclass(frozen=True)
 class RunFolder:
     """One run's folder. `RunFolder.best` is the file's name, `folder.best` its path; the
-    folder itself serves as a path (`os.PathLike`).
-
-    Example:
-    >>> folder = RunFolder("runs/synthetic/smoke/lr1e-3_bs4_k3")
-    >>> folder.state()
-    'finished'
-    """
+    folder itself serves as a path (`os.PathLike`)."""
 
     config = _Entry("config.json")
     split = _Entry("split.json")
@@ -86,7 +73,6 @@ class RunFolder:
         object.__setattr__(self, "path", Path(self.path))
 
     def __fspath__(self) -> str:
-        """A run folder serves wherever a path does (`os.PathLike`)."""
         return str(self.path)
 
     @classmethod
@@ -132,9 +118,8 @@ class RunFolder:
         """What the folder holds, for the run `asked` (default: the one it holds).
 
         Returns:
-            `new` (no run yet), `interrupted` (fewer epochs trained than asked:
-            training goes on), `trained` (its epochs done, not yet scored), `finished` (scored)
-            or `diverged` (its loss diverged; not trained again).
+            `new` (no run yet), `interrupted` (fewer epochs trained than asked: training goes
+            on), `trained` (its epochs done, not scored), `finished` (scored) or `diverged`.
 
         Raises:
             RunConflict: the folder holds another configuration, or more epochs than asked.
@@ -202,8 +187,6 @@ def config_for_model(model_path, model, *, preset_name: str, dataset: str | None
         data_dir: Read the data from this folder instead.
         image_size: Feed the model at this `(height, width)` instead.
 
-    Returns:
-        The `RunConfig` (data, split seed, sizes and class count) to evaluate with.
     """
     folder = RunFolder.of_model(model_path)
     if folder.config.is_file():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import keras
 
-from unet.config import SCHEDULES
-
 
 def learning_rate_for(train_config, steps_per_epoch: int):
     """The optimizer's learning rate for a `TrainConfig`: a float, or a Keras schedule.
@@ -17,9 +15,6 @@ def learning_rate_for(train_config, steps_per_epoch: int):
     """
     if train_config.schedule == "constant":
         return train_config.learning_rate
-    if train_config.schedule != "warmup_cosine":
-        raise ValueError(f"schedule must be one of {SCHEDULES}; received "
-                         f"{train_config.schedule!r}.")
     warmup = max(1, train_config.warmup_epochs * steps_per_epoch)
     total = max(warmup + 1, train_config.epochs * steps_per_epoch)
     return keras.optimizers.schedules.CosineDecay(

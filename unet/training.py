@@ -78,8 +78,7 @@ def check_config(config: RunConfig) -> None:
     if config.model.num_classes not in allowed:
         raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
-            f"has num_classes={config.model.num_classes}."
-        )
+            f"has num_classes={config.model.num_classes}.")
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ConfigError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
@@ -100,13 +99,9 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
-        unet.run_folder.RunConflict: `run_dir` holds another configuration, or more epochs.
-        unet.data.DataError: a problem in the data (named), found before anything is written.
-        unet.files.Locked: another process is training in `run_dir`.
-
-    Example:
-    >>> from unet.config import preset
-    >>> metrics = train(preset("smoke"), "runs/smoke")
+        RunConflict: `run_dir` holds another configuration, or more epochs.
+        DataError: a problem in the data (named), found before anything is written.
+        Locked: another process is training in `run_dir` (all four in `unet.errors`).
     """
     folder = RunFolder(run_dir)
     run_dir = folder.path
@@ -165,13 +160,9 @@ def _train_epochs(config, folder: RunFolder, state, train_source, val_source, ve
 
 
 def _resumes_from_last(folder: RunFolder, history: list[dict]) -> bool:
-    """Whether an existing run goes on from `last.keras` (with its optimizer state) rather than
-    from Keras' `backup/`: there is no backup (Keras removes it at the end of `fit`, so a
-    finished run, or one killed after its last epoch, has none) but there are trained epochs.
-
-    `last.keras` is saved before the epoch's history row, so it never lags the history (a
-    kill between the two writes trains that epoch once more on top of it).
-    """
+    """Whether a run goes on from `last.keras` (with its optimizer state): it has trained
+    epochs but no `backup/` (Keras removes it at the end of `fit`). `last.keras` is saved before
+    the epoch's history row, so it never lags the history."""
     return not folder.backup.is_dir() and bool(history) and folder.last.is_file()
 
 
@@ -261,10 +252,9 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
     last = checkpoints.find_checkpoint(folder.path, "last")
     kept = (f"the last good checkpoint, {last}, is kept" if last
             else "no epoch finished before it, so there is no checkpoint")
-    message = (
-        f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, with "
-        f"learning rate {config.train.learning_rate:g}. Lower the learning rate; {kept}."
-    )
+    message = (f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, "
+               f"with learning rate {config.train.learning_rate:g}. Lower the learning rate; "
+               f"{kept}.")
     shutil.rmtree(folder.backup, ignore_errors=True)  # holds the diverged weights
     files.write_json(folder.diverged, {"epoch": epoch, "batch": batch, "message": message})
     raise TrainingDiverged(message)
@@ -273,7 +263,6 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
 def _summary(config, folder: RunFolder, train_source, val_source, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
     history = folder.read_history()
-    trained = folder.training_record()
     epoch_seconds = [row["seconds"] for row in history]
     steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
     train_config = config.train
@@ -290,7 +279,7 @@ def _summary(config, folder: RunFolder, train_source, val_source, parameters: in
         "parameters": parameters,
         "train_images": len(train_source),
         "val_images": len(val_source),
-        "precision": trained.get("precision", "float32"),
+        "precision": folder.training_record().get("precision", "float32"),
         "environment": environment.describe(),
     }
 

@@ -52,7 +52,9 @@ def main(argv=None) -> int:
         if code is None or debug:
             raise
         print(f"error: {error}", file=sys.stderr)
-    _stop_pipelines()  # out of the except block: the traceback no longer holds the pipeline
+    # Out of the except block, whose traceback held it: collect a tf.data pipeline the error
+    # stopped now, as at exit its reads in flight would wait for the interpreter and hang.
+    gc.collect()
     return code
 
 
@@ -61,12 +63,6 @@ def exit_code(error: BaseException) -> int | None:
     if isinstance(error, UserError):
         return error.exit_code
     return EXIT_DATA if isinstance(error, PATH_ERRORS) else None
-
-
-def _stop_pipelines() -> None:
-    """Collects a `tf.data` pipeline an error stopped, now: collected at exit, its reads in
-    flight wait for the interpreter and the process hangs."""
-    gc.collect()
 
 
 def _quiet_tensorflow(verbose: bool) -> None:

@@ -10,32 +10,26 @@ import math
 from unet.errors import ConfigError, UsageError
 
 
-def positive(kind):
-    """An argparse type: a finite number above zero, for flags outside the configuration."""
+def positive(kind, below: float = math.inf):
+    """An argparse type: a finite number above zero (and below `below`), for flags outside the
+    configuration."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be a finite number above 0; received {text}")
+            what = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if not (math.isfinite(value) and 0 < value < below):
+            bound = f" and below {below:g}" if below < math.inf else ""
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number above 0{bound}; received {text}")
         return value
     parse.__name__ = kind.__name__
     return parse
 
 
-def fraction(text):
-    """An argparse type: a number strictly between 0 and 1 (`--threshold`)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1; received {text}")
-    return value
-
-
 POSITIVE_INT = positive(int)
+fraction = positive(float, below=1)  # `--threshold`
 DATASET_HELP = ("synthetic, carvana, carla, or a prepared TFDS dataset read from --data-dir: "
                 "tfds:carvana, tfds:carla (optionally /<size>, e.g. tfds:carvana/256x384)")
 

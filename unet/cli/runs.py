@@ -57,10 +57,6 @@ def _flag_of(name: str, flag: str | None) -> str:
     return flag or "--" + name.split(".")[1].replace("_", "-")
 
 
-def _none_or_text(text: str) -> str | None:
-    return None if text == "none" else text
-
-
 def add_config_flags(parser) -> None:
     """Adds `--preset`, `--recipe`, `--dataset` and a flag per `CONFIG_FLAGS` field; a flag not
     given leaves no attribute, so the preset's value stays."""
@@ -84,7 +80,7 @@ def add_config_flags(parser) -> None:
             choices = _CHOICES[name]
             options.update(choices=choices, metavar="{" + ",".join(map(str, choices)).lower() + "}")
             if None in choices:
-                options["type"] = _none_or_text
+                options["type"] = lambda text: None if text == "none" else text
         else:
             options.update(type={"int": int, "float": float, "str": str}[kind],
                            metavar=field.name.upper())
@@ -303,19 +299,14 @@ def _demo(args) -> int:
     path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
     finished = [row for row in rows if row["status"] == "finished"]
-    if finished:
-        test_images = carvana.list_test_images(sources.dataset_dir(configs[0].data))
-        print(demo_next_steps(RunFolder(runs / finished[0]["folder"]).best,
-                              test_images[0].parent, runs))
+    if finished:  # what to try next, with the paths the demo wrote
+        model = RunFolder(runs / finished[0]["folder"]).best
+        test_images = carvana.list_test_images(sources.dataset_dir(configs[0].data))[0].parent
+        print(f"Best model: {model}\nNext:\n"
+              f"  python -m unet evaluate --model {model}\n"
+              f"  python -m unet predict --model {model} --input {test_images} "
+              "--output predictions --overlay\n"
+              f"  python -m unet export --model {model} --format saved_model\n"
+              f"  python -m unet app --model {model}\n"
+              f"  tensorboard --logdir {runs}")
     return 0
-
-
-def demo_next_steps(model, test_images, runs) -> str:
-    """What to try after the demo, with the paths it wrote."""
-    return (f"Best model: {model}\nNext:\n"
-            f"  python -m unet evaluate --model {model}\n"
-            f"  python -m unet predict --model {model} --input {test_images} "
-            "--output predictions --overlay\n"
-            f"  python -m unet export --model {model} --format saved_model\n"
-            f"  python -m unet app --model {model}\n"
-            f"  tensorboard --logdir {runs}")
