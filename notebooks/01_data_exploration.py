@@ -50,9 +50,9 @@ CARLA_DIR = None  # the Coursera data/ folder (CameraRGB/, CameraMask/)
 USE_DRIVE = False  # Colab: keep runs and the report folder on Google Drive
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
-MEMORY = paths.report_dir()
-MEMORY.mkdir(parents=True, exist_ok=True)
-print(f"smoke mode: {SMOKE}; figures go to {MEMORY}")
+REPORT = paths.report_dir()
+REPORT.mkdir(parents=True, exist_ok=True)
+print(f"smoke mode: {SMOKE}; figures go to {REPORT}")
 
 # %% [markdown]
 # ## Get Carvana
@@ -108,8 +108,8 @@ views = [pair for pair in pairs if pair.group == car]
 panels = [viz.overlay(image_files.decode(p.image, "RGB"), sources.read_native_mask(p, "carvana"))
           for p in views]
 figure = viz.image_grid(panels, columns=4, titles=[f"{car} view {p.view:02d}" for p in views])
-viz.save_figure(figure, MEMORY / "data_car_views.png")
-plt.imshow(plt.imread(MEMORY / "data_car_views.png"))
+viz.save_figure(figure, REPORT / "data_car_views.png")
+plt.imshow(plt.imread(REPORT / "data_car_views.png"))
 plt.axis("off")
 plt.show()
 
@@ -123,7 +123,7 @@ import numpy as np
 sample = pairs[:: max(1, len(pairs) // 500)]
 coverage = [float(sources.read_native_mask(p, "carvana").mean()) for p in sample]
 viz.save_figure(viz.plot_histogram(coverage, "fraction of pixels that are car"),
-                MEMORY / "data_mask_coverage.png")
+                REPORT / "data_mask_coverage.png")
 print(f"coverage: mean {np.mean(coverage):.3f}, min {np.min(coverage):.3f}, "
       f"max {np.max(coverage):.3f}")
 assert 0 < np.mean(coverage) < 1
@@ -143,13 +143,13 @@ print(carla_report.format())
 assert carla_report.ok, carla_report.problems
 carla_pairs = carla.list_pairs(carla_root)
 fractions = carla.class_fractions(carla_pairs[:200])
-viz.save_figure(viz.plot_class_histogram(fractions), MEMORY / "data_carla_classes.png")
+viz.save_figure(viz.plot_class_histogram(fractions), REPORT / "data_carla_classes.png")
 scenes = carla_pairs[:3]
 panels = []
 for pair in scenes:
     panels += [image_files.decode(pair.image, "RGB"), viz.class_map(carla.read_mask(pair.mask))]
 viz.save_figure(viz.image_grid(panels, columns=2, titles=[p.name for p in scenes for _ in "ab"]),
-                MEMORY / "data_carla_scenes.png")
+                REPORT / "data_carla_scenes.png")
 for class_id, share in sorted(fractions.items(), key=lambda item: -item[1]):
     print(f"{class_id:2d} {carla.CLASS_NAMES[class_id]:13s} {share:7.2%}")
 
@@ -161,5 +161,5 @@ for class_id, share in sorted(fractions.items(), key=lambda item: -item[1]):
 # %%
 written = ["data_car_views.png", "data_mask_coverage.png", "data_carla_classes.png",
            "data_carla_scenes.png"]
-assert all((MEMORY / name).is_file() for name in written)
-print("\n".join(str(MEMORY / name) for name in written))
+assert all((REPORT / name).is_file() for name in written)
+print("\n".join(str(REPORT / name) for name in written))

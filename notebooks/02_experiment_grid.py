@@ -57,7 +57,7 @@ USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Driv
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
 RUNS = paths.runs_dir()  # git-ignored: checkpoints, logs
-MEMORY = paths.report_dir()  # the report
+REPORT = paths.report_dir()  # the report
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
 PRESET = "smoke" if SMOKE else ("colab_gpu" if HAS_GPU else "cpu")
 LEARNING_RATES = recipes.PUBLISHED_GRID["learning_rates"]
@@ -75,7 +75,7 @@ if RECIPE:  # the recipe's network and training; scaled down (and said so) on a 
     base = base.override(data={"dataset": DATASET,
                                "data_dir": CARVANA_DIR if DATASET == "carvana" else None})
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
-print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {MEMORY}")
+print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {REPORT}")
 
 
 def points(learning_rate):
@@ -124,7 +124,7 @@ from unet.run_folder import RunFolder
 folders = {str(c.folder): RunFolder(experiments.run_dir_for(c, RUNS)) for c in configs}
 rows = experiments.sort_rows([folder.summary_row() for folder in folders.values()])
 assert sorted(r["folder"] for r in rows) == sorted(folders)
-report.write_report(RUNS, MEMORY, command="notebooks/02_experiment_grid",
+report.write_report(RUNS, REPORT, command="notebooks/02_experiment_grid",
                     run_dirs=list(folders.values()))
 display(Markdown("\n".join(report.markdown_table(rows))))
 

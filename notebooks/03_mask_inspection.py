@@ -50,7 +50,7 @@ USE_DRIVE = False
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
 RUNS = paths.runs_dir()  # where 02 trained its grid
-MEMORY = paths.report_dir()
+REPORT = paths.report_dir()
 WORST = 4  # how many of the worst images to show
 
 # %% [markdown]
@@ -80,7 +80,7 @@ from unet import viz
 per_image = run.read_per_image()
 dice = [row["dice"] for row in per_image]
 viz.save_figure(viz.plot_histogram(dice, "validation Dice per image"),
-                MEMORY / "inspect_dice_distribution.png", show=True)
+                REPORT / "inspect_dice_distribution.png", show=True)
 print(f"{len(dice)} images; worst {dice[0]:.4f}, median {sorted(dice)[len(dice) // 2]:.4f}")
 
 # %% [markdown]
@@ -97,7 +97,7 @@ for example, row in zip(worst, per_image):
                viz.error_map(example.image, example.truth, example.prediction)]
     titles += [f"{example.name} Dice {row['dice']:.4f}", "errors"]
 viz.save_figure(viz.image_grid(panels, columns=4, titles=titles, legend=viz.ERROR_LEGEND),
-                MEMORY / "inspect_worst.png", show=True)
+                REPORT / "inspect_worst.png", show=True)
 
 # %% [markdown]
 # ## Zoomed boundaries
@@ -112,7 +112,7 @@ for example in worst:
                  [top:bottom, left:right])
 viz.save_figure(viz.image_grid(crops, columns=len(crops), titles=[e.name for e in worst],
                                legend=viz.ERROR_LEGEND),
-                MEMORY / "inspect_boundaries.png", show=True)
+                REPORT / "inspect_boundaries.png", show=True)
 
 # %% [markdown]
 # ## All 16 views of the hardest car
@@ -129,7 +129,7 @@ views = sorted(row["image"] for row in by_car[hardest])
 panels = [viz.error_map(e.image, e.truth, e.prediction)
           for e in evaluation.examples(run, views)]
 viz.save_figure(viz.image_grid(panels, columns=4, titles=views, legend=viz.ERROR_LEGEND),
-                MEMORY / "inspect_car_views.png", show=True)
+                REPORT / "inspect_car_views.png", show=True)
 print(f"hardest car {hardest}: mean Dice "
       f"{sum(r['dice'] for r in by_car[hardest]) / len(by_car[hardest]):.4f}")
 
@@ -164,12 +164,12 @@ legend = viz.class_legend([e.truth for e in carla_examples[:3]]
                           + [e.prediction for e in carla_examples[:3]])
 viz.save_figure(viz.image_grid(panels, columns=3, titles=["photo", "truth", "prediction"] * 3,
                                legend=legend),
-                MEMORY / "inspect_carla_class_maps.png", show=True)
+                REPORT / "inspect_carla_class_maps.png", show=True)
 present = sorted(set(truths) | set(predictions))
 matrix = tf.math.confusion_matrix(truths, predictions, num_classes=carla.NUM_CLASSES).numpy()
 matrix = matrix[np.ix_(present, present)]
 viz.save_figure(viz.plot_confusion_matrix(matrix, [carla.CLASS_NAMES[i] for i in present]),
-                MEMORY / "inspect_carla_confusion.png", show=True)
+                REPORT / "inspect_carla_confusion.png", show=True)
 
 # %% [markdown]
 # ## Results
@@ -180,5 +180,5 @@ viz.save_figure(viz.plot_confusion_matrix(matrix, [carla.CLASS_NAMES[i] for i in
 # %%
 written = ["inspect_dice_distribution.png", "inspect_worst.png", "inspect_boundaries.png",
            "inspect_car_views.png", "inspect_carla_class_maps.png", "inspect_carla_confusion.png"]
-assert all((MEMORY / name).is_file() for name in written)
-print("\n".join(str(MEMORY / name) for name in written))
+assert all((REPORT / name).is_file() for name in written)
+print("\n".join(str(REPORT / name) for name in written))

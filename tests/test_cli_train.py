@@ -115,7 +115,7 @@ def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path, run_cl
     repository = Path(__file__).resolve().parents[1]
     memory = shutil.copytree(repository / "memory", tmp_path / "memory")  # as committed
     env = {"UNET_DATA_ROOT": str(tmp_path / "data")}
-    demo = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
+    demo = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--report-dir",
                    str(memory), cwd=tmp_path, env=env)
     assert demo.returncode == 0, demo.stderr[-3000:]
     model = tmp_path / "runs" / "synthetic" / "smoke" / "lr1e-3_bs4_k3" / "best.keras"
@@ -131,7 +131,7 @@ def test_the_demo_trains_on_a_fresh_clone_whatever_memory_holds(tmp_path, run_cl
         for flag in ("--model", "--input", "--logdir"):
             if flag in command:
                 assert (tmp_path / command[command.index(flag) + 1]).exists(), command
-    again = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--memory-dir",
+    again = run_cli("demo", "--preset", "smoke", "--runs-dir", "runs", "--report-dir",
                     str(memory), cwd=tmp_path, env=env)
     assert again.returncode == 0 and "Skipped" in again.stdout
 

@@ -63,7 +63,7 @@ def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_
                                                                              run_cli):
     memory, root = tmp_path / "memory", tmp_path / "runs"
     command = ("sweep", "--preset", "smoke", "--epochs", "3", "--learning-rates", "1e-3", "2e-3",
-               "--batch-sizes", "4", "--kernel-sizes", "3", "5", "--memory-dir", str(memory),
+               "--batch-sizes", "4", "--kernel-sizes", "3", "5", "--report-dir", str(memory),
                "--runs-dir", str(root), "--verbose", "0")
     runs = root / "synthetic" / "smoke"
     first = runs / "lr1e-3_bs4_k3"

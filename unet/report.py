@@ -153,7 +153,7 @@ def recipe_section(rows: list[dict], folders: dict) -> list[str]:
     ]
 
 
-def write_report(runs=None, memory=None, command: str | None = None, overlays: bool = True,
+def write_report(runs=None, report_dir=None, command: str | None = None, overlays: bool = True,
                  run_dirs=None) -> Path:
     """Writes `README.md`, `sweep.csv`, `report.json` and figures into the report folder.
 
@@ -162,7 +162,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
 
     Args:
         runs: The runs root (default: `unet.paths.runs_dir()`).
-        memory: The report folder (default: `unet.paths.report_dir()`).
+        report_dir: The report folder (default: `unet.paths.report_dir()`: `memory/`).
         command: The command that produced the runs, quoted in the report and kept in
             `report.json`; `None` keeps the one recorded there by an earlier report.
         overlays: Draw prediction overlays (needs the best run's `best.keras`).
@@ -172,9 +172,9 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
     Returns:
         The path of `README.md`.
     """
-    memory = paths.report_dir(memory)
+    report_dir = paths.report_dir(report_dir)
     root = paths.runs_dir(runs)
-    recorded = memory / "report.json"
+    recorded = report_dir / "report.json"
     saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
     command = command or saved.get("command", "python -m unet report")
     if run_dirs is None:
@@ -220,7 +220,7 @@ def write_report(runs=None, memory=None, command: str | None = None, overlays: b
 
     # 2. Write: figures first, the README that links them last.
     for name, data in pictures.items():
-        files.write_bytes(memory / name, data)
-    files.write_csv(memory / "sweep.csv", rows, SWEEP_COLUMNS)
+        files.write_bytes(report_dir / name, data)
+    files.write_csv(report_dir / "sweep.csv", rows, SWEEP_COLUMNS)
     files.write_json(recorded, report)
-    return files.write_text(memory / "README.md", "\n".join(lines))
+    return files.write_text(report_dir / "README.md", "\n".join(lines))

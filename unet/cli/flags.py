@@ -34,10 +34,10 @@ DATASET_HELP = ("synthetic, carvana, carla, or a prepared TFDS dataset read from
                 "tfds:carvana, tfds:carla (optionally /<size>, e.g. tfds:carvana/256x384)")
 
 
-def _parent(flag: str, **options) -> argparse.ArgumentParser:
-    """A parent parser declaring one flag, for the commands that share it."""
+def _parent(*flags: str, **options) -> argparse.ArgumentParser:
+    """A parent parser declaring one flag (and its aliases), for the commands that share it."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument(flag, **options)
+    parser.add_argument(*flags, **options)
     return parser
 
 
@@ -47,7 +47,8 @@ def _size(text: str) -> dict:
 
 
 RUNS = _parent("--runs-dir", help="runs root (default: $UNET_RUNS_DIR, else runs/)")
-REPORT = _parent("--memory-dir", help="report folder (default: $UNET_MEMORY_DIR, else memory/)")
+REPORT = _parent("--report-dir", "--memory-dir", dest="report_dir",
+                 help="report folder (default: $UNET_MEMORY_DIR, else memory/)")
 MODEL = _parent("--model", required=True, help="a trained .keras file")
 TRAINED_SIZE = _parent("--image-size", **_size("the size the model was trained at (default: "
                                                "from the config.json beside it)"))

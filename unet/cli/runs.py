@@ -266,7 +266,7 @@ def _sweep(args) -> int:
         print(f"{row['folder']}: {row['status']}, val {score} {row.get(score)}")
     if not args.no_report:
         run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
-        path = report.write_report(args.runs_dir, args.memory_dir,
+        path = report.write_report(args.runs_dir, args.report_dir,
                                    "python -m unet " + " ".join(sys.argv[1:]),
                                    run_dirs=run_dirs)
         print(f"Report: {path}")
@@ -279,7 +279,7 @@ def _report(args) -> int:
     run_dirs = experiments.find_runs(args.runs_dir) if args.all else None
     # Every run is not what the recorded command made: the report says what made it.
     command = "python -m unet report --all" if args.all else None
-    print(report.write_report(args.runs_dir, args.memory_dir, command,
+    print(report.write_report(args.runs_dir, args.report_dir, command,
                               overlays=not args.no_overlays, run_dirs=run_dirs))
     return 0
 
@@ -296,7 +296,7 @@ def _demo(args) -> int:
           f"Carvana-like data, in {runs}/", flush=True)
     rows = experiments.run_grid(configs, args.runs_dir, verbose=2)
     run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
-    path = report.write_report(args.runs_dir, args.memory_dir, "make demo", run_dirs=run_dirs)
+    path = report.write_report(args.runs_dir, args.report_dir, "make demo", run_dirs=run_dirs)
     print(f"\nReport written to {path}")
     finished = [row for row in rows if row["status"] == "finished"]
     if finished:  # what to try next, with the paths the demo wrote
