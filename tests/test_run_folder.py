@@ -45,6 +45,9 @@ def test_state_follows_the_files_a_run_leaves(tmp_path):
     folder.trained.write_text(json.dumps({"epochs": 1}))
     assert folder.state() == "trained"
     folder.metrics.write_text(json.dumps({"dice": 0.5}))
+    folder.per_image.write_text("image,dice\na_01.jpg,0.5\n")  # scored before groups
+    assert folder.state() == "trained"  # so it is scored again, not trained again
+    folder.per_image.write_text("image,group,dice\na_01.jpg,a,0.5\n")
     assert folder.state() == "finished"
     longer = config.override(train={"epochs": 3})
     assert folder.state(longer) == "interrupted"  # more epochs continue it
@@ -65,7 +68,8 @@ def test_state_refuses_another_configuration_or_fewer_epochs(tmp_path):
 def test_a_summary_row_holds_scores_only_once_finished(tmp_path):
     config = preset("smoke").for_dataset("tfds:carvana")
     history = "epoch,seconds,val_dice\n1,2.0,0.5\n2,1.5,0.7\n"
-    folder = _folder(tmp_path, config, history=history, metrics={"dice": 0.9})
+    folder = _folder(tmp_path, config, history=history, metrics={"dice": 0.9},
+                     per_image="image,group,dice\na_01.jpg,a,0.9\n")
     row = folder.summary_row()
     assert row["status"] == "interrupted" and "dice" not in row
     assert row["dataset"] == "tfds-carvana" and row["folder"] == str(config.folder)

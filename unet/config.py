@@ -81,12 +81,15 @@ def dataset_fields(name: str) -> dict:
                           f"received {name!r}.", field="data.dataset")
     return {"dataset": name, "tfds": None}
 
-# What a dataset implies unless a flag says otherwise. CARLA: the Coursera assignment's 23 output
-# classes (ids 0-22), sparse categorical cross-entropy, and its 96x128 input size.
+
+CARLA_CLASSES = 23  # the Coursera assignment's class ids, 0-22
+
+# What a dataset implies unless a flag says otherwise. CARLA: its classes, sparse categorical
+# cross-entropy, and the assignment's 96x128 input size.
 DATASET_DEFAULTS = {
     "synthetic": {"model": {"num_classes": 1}},
     "carvana": {"model": {"num_classes": 1}},
-    "carla": {"model": {"num_classes": 23}, "train": {"loss": "sparse_ce"},
+    "carla": {"model": {"num_classes": CARLA_CLASSES}, "train": {"loss": "sparse_ce"},
               "data": {"image_size": (96, 128)}},
 }
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from unet import postprocess
 from unet.config import LOSSES
+from unet.errors import ConfigError
 
 
 def binary_crossentropy(y_true, logits):
@@ -123,15 +124,15 @@ class SparseCategoricalCrossentropy(_LossOver):
 def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losses.Loss:
     """The Keras loss called `name` (one of `unet.config.LOSSES`), checked against `num_classes`."""
     if name not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; received {name!r}.")
+        raise ConfigError(f"loss must be one of {LOSSES}; received {name!r}.")
     if name in ("bce", "bce_dice") and num_classes != 1:
-        raise ValueError(
+        raise ConfigError(
             f"loss {name!r} is binary but num_classes={num_classes}; use 'sparse_ce' or 'dice'."
         )
     if name == "sparse_ce" and num_classes == 1:
-        raise ValueError("loss 'sparse_ce' needs num_classes > 1; use 'bce' or 'bce_dice'.")
+        raise ConfigError("loss 'sparse_ce' needs num_classes > 1; use 'bce' or 'bce_dice'.")
     if class_weights is not None and len(class_weights) != num_classes:
-        raise ValueError(
+        raise ConfigError(
             f"class_weights needs {num_classes} values (one per class); "
             f"received {len(class_weights)}."
         )

@@ -11,30 +11,32 @@ import dataclasses
 import keras
 
 from unet.config import ModelConfig, dropout_per_block
+from unet.errors import ConfigError
 
 
 def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
-    """Raises `ValueError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels, with
+    """Raises `ConfigError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels, with
     `channels` channels when given: known sizes must be divisible by 2**depth (every level halves
     them, and the decoder meets the encoder at the same size); `None` accepts any size."""
     if len(input_shape) != 3:
-        raise ValueError("input_shape must be (height, width, channels); "
+        raise ConfigError("input_shape must be (height, width, channels); "
                          f"received {tuple(input_shape)}.")
     height, width, num_channels = input_shape
     if channels is not None and num_channels != channels:
-        raise ValueError(
+        raise ConfigError(
             f"This model needs {channels} input channels; received {num_channels} "
             f"(input_shape={tuple(input_shape)}). Convert RGBA or grayscale images to RGB first.")
     if num_channels is None or num_channels < 1:
-        raise ValueError(f"input_shape needs a positive channel count; received {num_channels}.")
+        raise ConfigError(f"input_shape needs a positive channel count; received {num_channels}.")
     multiple = 2**depth
     for name, size in (("height", height), ("width", width)):
         if size is not None and size % multiple:
             lower = (size // multiple) * multiple
             suggestion = f"{lower} or {lower + multiple}" if lower else f"{multiple}"
-            raise ValueError(
+            raise ConfigError(
                 f"Input {name} {size} is not divisible by 2**depth = {multiple} "
-                f"(depth={depth}). Use {suggestion}, or pad images to it (resize_mode 'pad').")
+                f"(depth={depth}). Use {suggestion}, or pad images to it (--resize-mode pad).",
+                field="data.image_size")
 
 
 def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
@@ -151,6 +153,7 @@ def build_unet(
     return keras.Model(inputs, logits, name=name)
 
 
+MOBILENETV2_DEPTH = 5  # MobileNetV2 halves its input five times
 # MobileNetV2 activations used as skip connections, as in the TensorFlow segmentation tutorial,
 # at 1/2, 1/4, 1/8, 1/16 of the input; the deepest (1/32) feeds the decoder.
 MOBILENETV2_SKIPS = (
@@ -192,7 +195,7 @@ def build_mobilenetv2_unet(
     """
     ModelConfig(architecture="mobilenetv2", num_classes=num_classes, kernel_size=kernel_size,
                 dropout_rate=dropout_rate, encoder_weights=encoder_weights)
-    check_input_shape(input_shape, depth=5, channels=3)
+    check_input_shape(input_shape, depth=MOBILENETV2_DEPTH, channels=3)
     if len(decoder_filters) != 4:
         raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
 
@@ -224,6 +227,13 @@ def build_mobilenetv2_unet(
         num_classes, kernel_size, strides=2, padding="same", dtype="float32", name="head"
     )(x)
     return keras.Model(inputs, logits, name=name)
+
+
+def check_image_size(config, size) -> None:
+    """Refuses an image size `(height, width)` that the model `config` describes cannot take,
+    before any model is built (`check_input_shape`'s rule)."""
+    depth = MOBILENETV2_DEPTH if config.architecture == "mobilenetv2" else config.depth
+    check_input_shape((*size, 3), depth)
 
 
 def build_model(config, input_shape=(None, None, 3)) -> keras.Model:

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 RUNS_ENV = "UNET_RUNS_DIR"
-REPORT_ENV = "UNET_MEMORY_DIR"
+REPORT_ENV = "UNET_MEMORY_DIR"  # the report folder is `memory/`, as the variable says
 DATA_ENV = "UNET_DATA_ROOT"
 
 

@@ -95,7 +95,8 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         output: Folder for `<name>_mask.png` (0/255 car masks, also from a 2-class Carvana
             model, or class ids) and `<name>_overlay.jpg`.
         tta: `"flip"` to average the horizontal flip's logits in, `"none"`, or `"auto"`
-            (`inference.auto_tta`: flip where the run's validation scored higher with it).
+            (`inference.auto_tta`: flip where the run's validation scored higher with it; the
+            reason is printed with the progress).
         threshold: Probability threshold (one-channel models; 2-class ones take the argmax).
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
         image_size: The training size, when no `config.json` lies beside the model.
@@ -109,8 +110,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     Returns:
         `{"images": predicted now, "skipped": already in the submission, "submission": path of
         the finished file or None, "failed": {path: reason}, "ignored": ["path (why)", ...]}`,
-        `"complete": True` when the submission was already finished (not rewritten), and with
-        `tta="auto"`, `"tta"`: the one-line reason flip TTA is on or off.
+        and `"complete": True` when the submission was already finished (not rewritten).
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
@@ -124,9 +124,10 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
     model = checkpoints.load_model(model_path, compile=False)
     spec = inference.input_spec_for(model_path, model, image_size, prediction_size)
-    reason = None
     if tta == "auto":
         tta, reason = inference.auto_tta(model_path)
+        if progress:
+            print(reason)
     tta = inference.check_tta(tta)
     if submission is not None and not spec.binary:
         raise UsageError(f"{model_path}: a Carvana submission needs a car-mask model (one "
@@ -140,8 +141,6 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     finally:
         if writer is not None:
             writer.close()
-    if reason is not None:
-        result["tta"] = reason
     return result
 
 

@@ -1,7 +1,8 @@
 """A run folder: the names of its files, what state it is in, its summary row and its score.
 
 A run folder holds `config.json`, `split.json` (the groups on each side), `history.csv`,
-`best.keras`, `last.keras`, Keras' `backup/` while training, `logs/` (TensorBoard),
+`best.keras`, `last.keras`, Keras' `backup/` while training, `logs/` (TensorBoard) and
+`predictions/` (the validation images' predictions as PNG, epoch by epoch),
 `trained.json` once its epochs are done, then `metrics.json` and `per_image.csv` once scored,
 or `diverged.json` when its loss diverged.
 """
@@ -66,6 +67,7 @@ class RunFolder:
     diverged = _Entry("diverged.json")
     backup = _Entry("backup")
     logs = _Entry("logs")
+    predictions = _Entry("predictions")
 
     path: Path
 
@@ -144,7 +146,15 @@ class RunFolder:
                 "another --run-dir.")
         if asked.train.epochs > done:
             return "interrupted"
-        return "finished" if self.metrics.is_file() else "trained"
+        return "finished" if self._scored() else "trained"
+
+    def _scored(self) -> bool:
+        """Scored: `metrics.json`, and `per_image.csv` with its `group` column (runs scored
+        without it are scored again, not trained again)."""
+        if not (self.metrics.is_file() and self.per_image.is_file()):
+            return False
+        with self.per_image.open(newline="") as stream:
+            return "group" in next(csv.reader(stream), [])
 
     def summary_row(self) -> dict:
         """One row for the report: the run's identity and axes, its state as `status`, and

@@ -52,7 +52,7 @@ class SubmissionWriter:
     partial file) is `complete`.
 
     Raises:
-        files.Locked: another process is writing this submission.
+        unet.errors.Locked: another process is writing this submission.
     """
 
     def __init__(self, path):

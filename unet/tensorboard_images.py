@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from unet import files, postprocess, viz
+from unet.run_folder import RunFolder
 
 IMAGES_FOLDER = "predictions"  # under the run's logs/: TensorBoard's "predictions" run
 SCORES_FOLDER = "native"  # under the run's logs/: the best epoch's native-size scores
@@ -101,10 +102,10 @@ def prediction_image_callbacks(config, run_dir, val, png: bool = False) -> list:
     images, truths = next(iter(chosen.make_dataset(
         image_size=config.data.image_size, batch_size=len(chosen),
         num_classes=config.model.num_classes, resize_mode=config.data.resize_mode)))
-    run_dir = Path(run_dir)
-    return [PredictionImages(images.numpy(), truths.numpy(), run_dir / "logs",
+    folder = RunFolder(run_dir)
+    return [PredictionImages(images.numpy(), truths.numpy(), folder.logs,
                              config.model.num_classes, binary=config.data.binary,
-                             png_dir=run_dir / "predictions" if png else None)]
+                             png_dir=folder.predictions if png else None)]
 
 
 def log_native_scores(log_dir, metrics: dict, step: int | None = None) -> None:

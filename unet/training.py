@@ -20,7 +20,7 @@ from unet.config import CAR_MASK_CLASSES, RunConfig
 from unet.data import sources
 from unet.data.pipeline import Augmentation
 from unet.errors import ConfigError, TrainingDiverged
-from unet.model import build_model
+from unet.model import build_model, check_image_size
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
@@ -82,9 +82,12 @@ def check_config(config: RunConfig) -> None:
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ConfigError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
+    losses.get_loss(config.train.loss, config.model.num_classes)
+    for size in filter(None, (config.data.image_size, config.data.crop_size)):
+        check_image_size(config.model, size)
 
 
-def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate=True) -> dict:
+def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
     """Trains (or resumes, continues, or skips) the run `config` describes, in `run_dir`.
 
     Args:
@@ -92,7 +95,6 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
         run_dir: Its folder (created). A folder holding another configuration is refused.
         verbose: Keras' `fit` verbosity (1 progress bars, 2 one line per epoch, 0 silent).
         strategy: A `tf.distribute.Strategy`; default: `select_strategy()`.
-        evaluate: Score `best.keras` at native resolution on the validation split afterwards.
 
     Returns:
         The contents of `metrics.json`.
@@ -129,9 +131,8 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None, evaluate
             _train_epochs(config, folder, state, train_source, val_source, verbose, strategy)
         best = checkpoints.load_model(folder.best, compile=False)
         result = _summary(config, folder, train_source, val_source, best.count_params())
-        if evaluate:
-            result.update(_evaluate_best(config, best, folder, val_source, verbose))
-            log_native_scores(folder.logs, result)
+        result.update(_evaluate_best(config, best, folder, val_source, verbose))
+        log_native_scores(folder.logs, result)
         files.write_json(folder.metrics, result)
         return result
 

@@ -181,7 +181,7 @@ def plot_class_histogram(pixel_fractions: dict):
     ids = sorted(pixel_fractions)
     figure, axis = plt.subplots(figsize=(8, 3.4))
     colors = [np.asarray(carla.CLASS_COLORS[i]) / 255 for i in ids]
-    axis.bar([carla.CLASS_NAMES[i] for i in ids], [pixel_fractions[i] for i in ids],
+    axis.bar([carla.class_name(i) for i in ids], [pixel_fractions[i] for i in ids],
              color=colors, edgecolor="k", linewidth=0.4)
     axis.set(yscale="log", ylabel="fraction of pixels")
     axis.tick_params(axis="x", rotation=60, labelsize=8)

@@ -48,8 +48,6 @@ def _predict(args) -> int:
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
         image_size=tuple(args.image_size) if args.image_size else None,
         prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
-    if "tta" in result:  # why flip TTA is on or off (`--tta auto`)
-        print(result.pop("tta"))
     print(json.dumps(result, indent=2))
     for reason in result["failed"].values():
         print(f"error: {reason}", file=sys.stderr)

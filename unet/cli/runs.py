@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 import json
 import sys
+import types
+import typing
 
 from unet import config as run_config
 from unet.cli.flags import (
@@ -29,6 +31,8 @@ CONFIG_FLAGS = (
     ("data.data_dir", None, "the dataset folder (default: generated data); for tfds:NAME, the "
                             "TFDS folder it was prepared in"),
     ("data.image_size", None, None),
+    ("data.resize_mode", None, "fit images to --image-size by resizing, or by padding (sizes "
+                               "that the depth does not divide)"),
     ("train.epochs", None, None),
     ("train.batch_size", None, None),
     ("train.learning_rate", None, None),
@@ -48,9 +52,18 @@ CONFIG_FLAGS = (
     ("train.jit_compile", None, None),
 )
 _CHOICES = {"model.architecture": run_config.ARCHITECTURES, "train.loss": run_config.LOSSES,
-            "model.encoder_weights": run_config.ENCODER_WEIGHTS}
+            "model.encoder_weights": run_config.ENCODER_WEIGHTS,
+            "data.resize_mode": run_config.RESIZE_MODES}
 _SECTIONS = {"model": run_config.ModelConfig, "data": run_config.DataConfig,
              "train": run_config.TrainConfig}
+
+
+def _value_type(hint) -> type:
+    """What a flag parses for a field typed `hint`: `int | None` -> int, `tuple[int, int]` ->
+    tuple."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.get_origin(hint) or hint
 
 
 def _flag_of(name: str, flag: str | None) -> str:
@@ -68,13 +81,15 @@ def add_config_flags(parser) -> None:
     parser.add_argument("--dataset", metavar="NAME", help=DATASET_HELP)
     fields = {f"{section}.{field.name}": field for section, kind in _SECTIONS.items()
               for field in dataclasses.fields(kind)}
+    hints = {f"{section}.{name}": hint for section, kind in _SECTIONS.items()
+             for name, hint in typing.get_type_hints(kind).items()}
     for name, flag, text in CONFIG_FLAGS:
         field = fields[name]
-        kind = field.type.split(" | ")[0]  # "int", "float", "str", "bool", "tuple[int, int]"
+        kind = _value_type(hints[name])
         options = {"dest": name, "default": argparse.SUPPRESS, "help": text}
-        if kind == "bool":
+        if kind is bool:
             options["action"] = "store_false" if field.default else "store_true"
-        elif kind.startswith("tuple"):
+        elif kind is tuple:
             options.update(type=int, nargs=2, metavar=("H", "W"))
         elif name in _CHOICES:
             choices = _CHOICES[name]
@@ -82,8 +97,7 @@ def add_config_flags(parser) -> None:
             if None in choices:
                 options["type"] = lambda text: None if text == "none" else text
         else:
-            options.update(type={"int": int, "float": float, "str": str}[kind],
-                           metavar=field.name.upper())
+            options.update(type=kind, metavar=field.name.upper())
         parser.add_argument(_flag_of(name, flag), **options)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="0 silent, 1 progress bars, 2 one line per epoch")

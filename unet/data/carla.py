@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from unet.config import CARLA_CLASSES
 from unet.data import image_files
 from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_by_group
 
 IMAGE_SIZE = (480, 640)  # height, width
-NUM_CLASSES = 23
+NUM_CLASSES = CARLA_CLASSES
 # CARLA's semantic tags (0.9.10 and later), by id.
 CLASS_NAMES = (
     "unlabeled", "building", "fence", "other", "pedestrian", "pole", "road_line", "road",

@@ -215,8 +215,9 @@ def _scale(images):
 
 def model_input(image, image_size, resize_mode: str = "resize"):
     """Pixels `([N,] H, W, 3)`, 0-255, uint8 or float -> what the model sees: float32 in
-    [0, 1] at `image_size` (`image_at_size`). The one path from an image to model input, for
-    training, evaluation, prediction, the SavedModel and the web app alike.
+    [0, 1] at `image_size`. The batches of `Source.make_dataset` take the same two steps
+    (`image_at_size`, cached as uint8, then the scaling), so training, evaluation, prediction,
+    the SavedModel and the web app all feed a model the same pixels.
     """
     return _scale(image_at_size(image, image_size, resize_mode))
 
