@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo test test-fast test-colab lint clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,25 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest tests -m "not slow" -q
 
+# The fast lane again on Colab's TensorFlow, Keras and numpy (.ci/colab-versions.txt), in a
+# second environment.
+COLAB_VENV ?= .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
+
+$(COLAB_STAMP): requirements.txt pyproject.toml .ci/colab-versions.txt
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -r requirements.txt -c .ci/colab-versions.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(COLAB_VENV)/bin/python -m pytest tests -m "not slow" -q
+
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff
 	$(PY) -m ruff check unet tests bench notebooks
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache
