@@ -222,3 +222,34 @@ def test_a_tfds_run_is_named_by_its_source_beside_the_recipe():
     line = item.beside({"dice": 0.97}, config)
     assert "(tfds:carvana/160x240 validation, 160x240" in line
     assert "data (tfds:carvana/160x240, published carvana)" in line
+
+
+@pytest.mark.parametrize("preset_name", ["smoke", "cpu"])
+def test_scaled_recipes_see_the_presets_images_and_keep_the_learning_rate_with_the_batch(
+        preset_name):
+    from unet.config import TrainConfig, preset
+
+    budget = preset(preset_name).train
+    small_batch = recipes.Recipe(
+        name="small-batch", reproduces="-", figure="-", metric="dice", published=None,
+        data="-", size="-", epochs="5", source="-",
+        config=RunConfig(train=TrainConfig(epochs=5, batch_size=2, learning_rate=3e-4)))
+    config, note = small_batch.scaled(preset_name)
+    assert (config.train.batch_size, config.train.learning_rate) == (2, 3e-4)
+    assert config.train.epochs == budget.epochs
+    assert "learning rate" not in note
+    # softmax-unet's batch of 16 shrinks to the preset's: the square-root rule for Adam.
+    config, note = recipes.recipe("softmax-unet").scaled(preset_name)
+    assert config.train.epochs == budget.epochs
+    assert config.train.batch_size == budget.batch_size
+    expected = float(f"{1e-4 * (budget.batch_size / 16) ** 0.5:.2g}")
+    assert config.train.learning_rate == expected
+    assert f"batch {budget.batch_size} instead of 16" in note and "square-root rule" in note
+
+
+def test_a_scaled_runs_row_in_the_report_names_the_scaling():
+    item = recipes.recipe("softmax-unet")
+    config, note = item.scaled("cpu")
+    line = item.beside({"dice": 0.95, "epochs": 40}, config)
+    assert "Scaled down for CPU (cpu): " in line and "square-root rule" in line
+    assert "Scaled down" not in item.beside({"dice": 0.95}, item.config)

@@ -48,8 +48,15 @@ class Recipe:
 
     def scaled(self, preset_name: str) -> tuple[RunConfig, str]:
         """The recipe for the preset `preset_name`, as `(config, note)`: as published for a GPU
-        preset, scaled down for `smoke` and `cpu` (to the preset's image size, filters, epochs and
-        batch size; the architecture's choices, class count and loss kept), `note` saying how."""
+        preset, scaled down for `smoke` and `cpu`, `note` naming every change.
+
+        A scaled recipe keeps the architecture, class count, loss, schedule and, where its batch
+        fits the preset's, its batch and learning rate. It takes the preset's image size (aspect
+        kept), filters and budget of images seen: the preset's epochs over the same data, not the
+        published epochs, which on a few hundred images would be a few dozen optimizer steps.
+        Where the batch shrinks to the preset's, the learning rate follows the square-root rule
+        for Adam (scaled by sqrt(new batch / published batch)).
+        """
         from unet.config import preset
 
         base = preset(preset_name)
@@ -64,8 +71,10 @@ class Recipe:
             width = -(-height * size[1] // size[0] // multiple) * multiple  # keep the aspect
             size = (height, width)
         filters = min(config.model.filters, base.model.filters)
-        epochs = min(config.train.epochs, base.train.epochs)
+        epochs = base.train.epochs
         batch_size = min(config.train.batch_size, base.train.batch_size)
+        learning_rate = float(
+            f"{config.train.learning_rate * (batch_size / config.train.batch_size) ** 0.5:.2g}")
         scaled = config.override(
             model={"filters": filters,
                    "batch_norm_momentum": base.model.batch_norm_momentum
@@ -74,7 +83,7 @@ class Recipe:
             data={"image_size": size, "synthetic_cars": base.data.synthetic_cars,
                   "synthetic_image_size": base.data.synthetic_image_size,
                   "val_fraction": base.data.val_fraction},
-            train={"epochs": epochs, "batch_size": batch_size},
+            train={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate},
             preset=f"{self.name}-{preset_name}",
         )
         changes = []
@@ -84,9 +93,13 @@ class Recipe:
         if filters != config.model.filters and config.model.architecture == "unet":
             changes.append(f"{filters} base filters instead of {config.model.filters}")
         if epochs != config.train.epochs:
-            changes.append(f"{epochs} epoch(s) instead of {config.train.epochs}")
+            changes.append(f"{epochs} epoch(s) of the preset's data (its budget of images seen) "
+                           f"instead of {config.train.epochs}")
         if batch_size != config.train.batch_size:
-            changes.append(f"batch {batch_size} instead of {config.train.batch_size}")
+            changes.append(f"batch {batch_size} instead of {config.train.batch_size}, so learning "
+                           f"rate {format_learning_rate(learning_rate)} instead of "
+                           f"{format_learning_rate(config.train.learning_rate)} (square-root "
+                           "rule)")
         if config.model.encoder_weights:
             changes.append("random encoder weights instead of imagenet")
         return scaled, f"scaled down for CPU ({preset_name}): " + ", ".join(changes)
@@ -101,10 +114,13 @@ class Recipe:
         size = "x".join(map(str, config.data.image_size))
         epochs = metrics.get("epochs", config.train.epochs)
         where = f", run `{run}`" if run else ""
+        scaling = next((self.scaled(name)[1] for name in SCALED_PRESETS
+                        if config.preset == f"{self.name}-{name}"), "")
+        scaling = f"{scaling[0].upper()}{scaling[1:]}. " if scaling else ""
         return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
                 f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.source} "
                 f"validation, {size}, {epochs} epochs, preset {config.preset}{where}) | "
-                f"{self.differences(config, epochs)} |")
+                f"{scaling}{self.differences(config, epochs)} |")
 
     def differences(self, config: RunConfig, epochs: int | None = None) -> str:
         """What keeps a run's figure from comparing with the published one: every field of the
