@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 01 · Data exploration
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/main/notebooks/01_data_exploration.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/v0.1.0/notebooks/01_data_exploration.ipynb)
 #
 # Get the data (Kaggle's Carvana, the Coursera CARLA scenes, or generated look-alikes in the same
 # formats), validate every file, and look at it: counts, sizes, the 16 views of a car with its
@@ -25,17 +25,26 @@
 
 # %% [markdown]
 # ## Setup
-# Inside Colab this installs the package (Colab's TensorFlow is kept); elsewhere it does nothing.
+# Inside Colab this installs the package at `REF`, the release this notebook belongs to
+# (Colab's TensorFlow is kept); elsewhere it does nothing.
 
 # %%
 import os
 import sys
 
+REF = "v0.1.0"  # the release this notebook belongs to: its badge opens this tag
+REPOSITORY = "https://github.com/unet-segmentation/unet-segmentation"
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/unet-segmentation/unet-segmentation"], check=True)
+    # --no-deps: Colab has every dependency already, so its TensorFlow, Keras, numpy and
+    # OpenCV stay as they are (pip would add a second OpenCV, opencv-python-headless).
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                              f"git+{REPOSITORY}@{REF}"], capture_output=True, text=True)
+    if install.returncode:
+        print(install.stderr.strip()[-1500:], file=sys.stderr)
+        raise SystemExit(f"error: pip could not install {REPOSITORY} at {REF} (its message is "
+                         "above): set REF to a tag or commit of that repository, then rerun.")
 
 # %% [markdown]
 # ## Configuration
@@ -47,9 +56,8 @@ from unet import colab, paths
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 CARVANA_DIR = None  # a Kaggle folder (train/, train_masks/...), e.g. "/content/carvana"
 CARLA_DIR = None  # the Coursera data/ folder (CameraRGB/, CameraMask/)
-USE_DRIVE = False  # Colab: keep runs and the report folder on Google Drive
-if USE_DRIVE and colab.in_colab():
-    colab.keep_on_drive()
+USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
+WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 REPORT = paths.report_dir()
 REPORT.mkdir(parents=True, exist_ok=True)
 print(f"smoke mode: {SMOKE}; figures go to {REPORT}")

@@ -16,26 +16,35 @@
 # %% [markdown]
 # # 02 · The experiment grid, cell by cell
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/main/notebooks/02_experiment_grid.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/v0.1.0/notebooks/02_experiment_grid.ipynb)
 #
 # The published Carvana grid: learning rate {5e-5, 1e-4, 2e-4, 5e-4} x batch size x kernel size,
 # one cell per learning rate. Rerun any cell at any time: finished points are skipped, an
-# interrupted one resumes from its last epoch, so a Colab disconnect loses nothing (keep the
-# report folder on Google Drive). The report is rewritten at the end.
+# interrupted one resumes from its last epoch, so a Colab disconnect loses nothing (runs,
+# checkpoints and the report are kept on Google Drive). The report is rewritten at the end.
 
 # %% [markdown]
 # ## Setup
-# Inside Colab this installs the package (Colab's TensorFlow is kept); elsewhere it does nothing.
+# Inside Colab this installs the package at `REF`, the release this notebook belongs to
+# (Colab's TensorFlow is kept); elsewhere it does nothing.
 
 # %%
 import os
 import sys
 
+REF = "v0.1.0"  # the release this notebook belongs to: its badge opens this tag
+REPOSITORY = "https://github.com/unet-segmentation/unet-segmentation"
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/unet-segmentation/unet-segmentation"], check=True)
+    # --no-deps: Colab has every dependency already, so its TensorFlow, Keras, numpy and
+    # OpenCV stay as they are (pip would add a second OpenCV, opencv-python-headless).
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                              f"git+{REPOSITORY}@{REF}"], capture_output=True, text=True)
+    if install.returncode:
+        print(install.stderr.strip()[-1500:], file=sys.stderr)
+        raise SystemExit(f"error: pip could not install {REPOSITORY} at {REF} (its message is "
+                         "above): set REF to a tag or commit of that repository, then rerun.")
 
 # %% [markdown]
 # ## Configuration
@@ -53,9 +62,8 @@ SMOKE = os.environ.get("UNET_SMOKE") == "1"
 DATASET = "synthetic"  # or "carvana" with CARVANA_DIR
 RECIPE = None  # or a Carvana recipe of `python -m unet recipes`, e.g. "ctu-grid", "softmax-unet"
 CARVANA_DIR = None
-USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Drive
-if USE_DRIVE and colab.in_colab():
-    colab.keep_on_drive()
+USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
+WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 RUNS = paths.runs_dir()  # git-ignored: checkpoints, logs
 REPORT = paths.report_dir()  # the report
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
@@ -82,6 +90,23 @@ def points(learning_rate):
     """The grid points of one learning rate: one cell runs them."""
     return [c for c in configs if c.train.learning_rate == learning_rate]
 
+
+# %% [markdown]
+# ## Progress
+# Points done, interrupted and to do, with the best native-size score so far. Rerun this cell
+# at any time to refresh it (after a disconnect: the cells above first, then this one).
+
+# %%
+from IPython.display import Markdown, display
+
+display(Markdown("\n".join(experiments.progress_table(experiments.progress(configs, RUNS)))))
+
+# %% [markdown]
+# In Colab, TensorBoard over every run (curves, prediction images, the HParams dashboard);
+# elsewhere the command that serves it.
+
+# %%
+colab.show_tensorboard(RUNS);
 
 # %% [markdown]
 # ## Learning rate 5e-5
@@ -116,8 +141,6 @@ experiments.run_grid(points(5e-4), RUNS);
 # same figures are drawn here.
 
 # %%
-from IPython.display import Markdown, display
-
 from unet import report
 from unet.run_folder import RunFolder
 

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 03 · Mask inspection
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/main/notebooks/03_mask_inspection.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/v0.1.0/notebooks/03_mask_inspection.ipynb)
 #
 # Load the best model of the grid, predict on validation images at their native size, and look
 # where it goes wrong: the per-image Dice distribution, the worst images first with their false
@@ -25,17 +25,26 @@
 
 # %% [markdown]
 # ## Setup
-# Inside Colab this installs the package (Colab's TensorFlow is kept); elsewhere it does nothing.
+# Inside Colab this installs the package at `REF`, the release this notebook belongs to
+# (Colab's TensorFlow is kept); elsewhere it does nothing.
 
 # %%
 import os
 import sys
 
+REF = "v0.1.0"  # the release this notebook belongs to: its badge opens this tag
+REPOSITORY = "https://github.com/unet-segmentation/unet-segmentation"
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/unet-segmentation/unet-segmentation"], check=True)
+    # --no-deps: Colab has every dependency already, so its TensorFlow, Keras, numpy and
+    # OpenCV stay as they are (pip would add a second OpenCV, opencv-python-headless).
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                              f"git+{REPOSITORY}@{REF}"], capture_output=True, text=True)
+    if install.returncode:
+        print(install.stderr.strip()[-1500:], file=sys.stderr)
+        raise SystemExit(f"error: pip could not install {REPOSITORY} at {REF} (its message is "
+                         "above): set REF to a tag or commit of that repository, then rerun.")
 
 # %% [markdown]
 # ## Configuration
@@ -46,9 +55,8 @@ from unet import colab, paths
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 CARLA_DIR = None  # the Coursera data/ folder; generated scenes when None
-USE_DRIVE = False
-if USE_DRIVE and colab.in_colab():
-    colab.keep_on_drive()
+USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
+WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 RUNS = paths.runs_dir()  # where 02 trained its grid
 REPORT = paths.report_dir()
 WORST = 4  # how many of the worst images to show

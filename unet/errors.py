@@ -68,3 +68,7 @@ class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN, infinite or exploded; the message says where and what to change."""
 
     exit_code = EXIT_DIVERGED
+
+
+class DriveError(UserError, RuntimeError):
+    """Google Drive cannot be mounted, or is full; the message says what to do."""

@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 
 from unet.config import RunConfig
-from unet.errors import TrainingDiverged
+from unet.errors import RunConflict, TrainingDiverged
 from unet.paths import runs_dir
 from unet.recipes import PUBLISHED_GRID
 from unet.run_folder import RunFolder, primary_score
@@ -87,3 +87,55 @@ def summarize(runs=None) -> list[dict]:
     """Rows of every run folder below the runs root, best validation Dice first."""
     return sort_rows([RunFolder(folder).summary_row() for folder in find_runs(runs)])
 
+
+
+# How `progress` names a point's state (`RunFolder.state`), in the order it counts them.
+PROGRESS_STATES = {"finished": "done", "diverged": "diverged", "trained": "interrupted",
+                   "interrupted": "interrupted", "new": "to do"}
+
+
+def progress(configs, runs=None) -> list[dict]:
+    """Where each grid point stands, read from its run folder: rerun to refresh.
+
+    Args:
+        configs: The grid's points (`grid_configs`).
+        runs: The runs root (default `paths.runs_dir()`).
+
+    Returns:
+        One row per point, in the grid's order: `run`, `folder`, `state` (`done`,
+        `interrupted`, `to do`, `diverged`, or `other run` when its folder holds another
+        configuration), `epochs_done`, `epochs_planned` and `score` (the native-size primary
+        score of a done point, else `None`).
+    """
+    rows = []
+    for config in configs:
+        folder = RunFolder(run_dir_for(config, runs))
+        try:
+            state = PROGRESS_STATES[folder.state(config)]
+        except RunConflict:
+            state = "other run"
+        scores = folder.scores() if state == "done" else {}
+        rows.append({"run": config.name, "folder": str(config.folder), "state": state,
+                     "epochs_done": len(folder.read_history()),
+                     "epochs_planned": config.train.epochs,
+                     "score": scores.get(primary_score(scores)) if scores else None})
+    return rows
+
+
+def progress_table(rows) -> list[str]:
+    """`progress`'s rows as Markdown lines: a count by state with the best score so far, then
+    a table of the points."""
+    counts = {state: sum(row["state"] == state for row in rows)
+              for state in dict.fromkeys([*PROGRESS_STATES.values(), "other run"])}
+    done = [row for row in rows if row["score"] is not None]
+    best = max(done, key=lambda row: row["score"], default=None)
+    summary = ", ".join(f"{count} {state}" for state, count in counts.items() if count)
+    summary += (f"; best so far {best['score']:.4f} ({best['run']})" if best
+                else "; no point scored yet")
+    lines = [f"**{len(rows)} points: {summary}**", "",
+             "| point | state | epochs | score |", "|---|---|---|---|"]
+    for row in rows:
+        score = "" if row["score"] is None else f"{row['score']:.4f}"
+        lines.append(f"| {row['run']} | {row['state']} | {row['epochs_done']}/"
+                     f"{row['epochs_planned']} | {score} |")
+    return lines

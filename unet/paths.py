@@ -1,16 +1,19 @@
 """Where results and data live: the runs root, the report folder and the data root.
 
-One rule for all three: the environment variable when it is set (a Google Drive folder, a test's
-temporary folder), else the folder of that name in the checkout's root when the working folder
-lies inside a checkout (so a notebook in `notebooks/` and a command in the root share them),
-else the folder of that name in the working folder. A path given explicitly (`--runs-dir`)
-wins over all three.
+One rule for the first three: the environment variable when it is set (a Google Drive folder, a
+test's temporary folder), else the folder of that name in the checkout's root when the working
+folder lies inside a checkout (so a notebook in `notebooks/` and a command in the root share
+them), else the folder of that name in the working folder (a notebook opened from its Colab
+badge: `/content`, with no checkout; `colab.storage` says so on the console). A path given
+explicitly (`--runs-dir`) wins over all. Downloaded archives go to their variable's folder, else
+`archives/` under the data root.
 
 | folder | variable | name | holds |
 |---|---|---|---|
 | runs root | `UNET_RUNS_DIR` | `runs/` | one folder per run: checkpoints, history, logs |
 | report folder | `UNET_MEMORY_DIR` | `memory/` | the published report: README, figures, CSV |
 | data root | `UNET_DATA_ROOT` | `data/` | generated datasets |
+| archives | `UNET_ARCHIVES_DIR` | `<data root>/archives/` | downloaded archives (Kaggle's zips) |
 """
 
 from __future__ import annotations
@@ -21,16 +24,17 @@ from pathlib import Path
 RUNS_ENV = "UNET_RUNS_DIR"
 REPORT_ENV = "UNET_MEMORY_DIR"  # the report folder is `memory/`, as the variable says
 DATA_ENV = "UNET_DATA_ROOT"
+ARCHIVES_ENV = "UNET_ARCHIVES_DIR"
 
 
-def repository_root(start=None) -> Path:
+def repository_root(start=None) -> Path | None:
     """The checkout's root (the folder holding `unet/`), searched upwards from `start` (default:
-    the working folder); `start` itself when it lies in none (an installed package, Colab)."""
+    the working folder); `None` when `start` lies in none (an installed package, Colab)."""
     start = Path(start or Path.cwd())
     for candidate in (start, *start.parents):
         if (candidate / "unet" / "__init__.py").is_file():
             return candidate
-    return start
+    return None
 
 
 def _resolve(path, variable: str, name: str) -> Path:
@@ -39,7 +43,9 @@ def _resolve(path, variable: str, name: str) -> Path:
     if os.environ.get(variable):
         return Path(os.environ[variable])
     root = repository_root()
-    return Path(name) if root == Path.cwd() else root / name  # relative where it can be
+    if root is None or root == Path.cwd():
+        return Path(name)  # relative where it can be: in the checkout's root, or no checkout
+    return root / name
 
 
 def runs_dir(path=None) -> Path:
@@ -55,3 +61,14 @@ def report_dir(path=None) -> Path:
 def data_root(path=None) -> Path:
     """Where generated datasets live: `path`, else `$UNET_DATA_ROOT`, else `data/`."""
     return _resolve(path, DATA_ENV, "data")
+
+
+def archives_dir(path=None) -> Path:
+    """Where downloaded archives are kept: `path`, else `$UNET_ARCHIVES_DIR`, else `archives/`
+    under the data root. Colab keeps them on Google Drive (`colab.keep_on_drive`), so that a new
+    machine extracts them again instead of downloading them again."""
+    if path:
+        return Path(path)
+    if os.environ.get(ARCHIVES_ENV):
+        return Path(os.environ[ARCHIVES_ENV])
+    return data_root() / "archives"
