@@ -174,6 +174,9 @@ def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> 
                              cwd=os.getcwd(), logs=str(root / RAY_FOLDER / name),
                              verbose=verbose),
         resources)
+    # Tune's classic console output: at verbosity 1 only its table of trials, here every 30 s
+    # and at the end; the newer one adds a table per trial's start and result.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     print(f"Ray: {len(configs)} trial(s), {parallel} at a time, {resources} each; "
           f"Tune's logs in {root / RAY_FOLDER / name}", flush=True)
     tuner = tune.Tuner(
@@ -185,7 +188,11 @@ def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> 
         run_config=tune.RunConfig(
             name=name, storage_path=str(root / RAY_FOLDER),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-            callbacks=[_trial_lines(tune, points)], verbose=1))
+            callbacks=[_trial_lines(tune, points)], verbose=1,
+            progress_reporter=tune.CLIReporter(
+                max_report_frequency=30,
+                metric_columns={"state": "state", "dice": "val dice",
+                                "mean_dice": "val mean dice"})))
     results = tuner.fit()
     failures = [result for result in results if result.error]
     for result in failures:
