@@ -1,7 +1,9 @@
 """`sweep --backend ray`: the grid as Ray Tune trials on a real local cluster, the same run
 folders as the local backend, a killed driver and killed workers, and refused input."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -69,6 +71,11 @@ def test_the_grid_on_ray_gives_the_local_backends_folders_and_each_skips_the_oth
                 for name in NAMES} == marks[runs]
 
 
+def end_group(pid):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def wait_for(condition, process, what, timeout=TIMEOUT):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,7 +85,7 @@ def wait_for(condition, process, what, timeout=TIMEOUT):
 
 
 @pytest.mark.slow
-def test_killed_workers_and_a_killed_driver_leave_each_epoch_trained_once(tmp_path):
+def test_killed_workers_and_a_killed_driver_leave_each_epoch_trained_once(tmp_path, request):
     """Every trial's worker is killed after its first epoch (Ray restarts it; it resumes), and
     the driver is killed once a point has finished; the same command then completes the grid."""
     runs = tmp_path / "runs"
@@ -88,8 +95,11 @@ def test_killed_workers_and_a_killed_driver_leave_each_epoch_trained_once(tmp_pa
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     points = runs / "synthetic" / "smoke"
     with open(tmp_path / "first.txt", "w") as output:
+        # A session of its own: the agents of its local cluster outlive a SIGKILL (its workers
+        # do not), and are then ended by their group, after the test has checked the rerun.
         driver = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=output,
-                                  stderr=subprocess.STDOUT, text=True)
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        request.addfinalizer(lambda: end_group(driver.pid))
         try:
             wait_for(lambda: list(points.glob("*/metrics.json")), driver, "a finished point")
         finally:
