@@ -29,3 +29,11 @@ def test_training_runs_under_a_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"replicas": 2' in result.stdout
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_train_strategy_mirrored_trains_under_a_mirrored_strategy(tmp_path, run_cli):
+    done = run_cli("train", "--preset", "smoke", "--strategy", "mirrored", "--run-dir",
+                   tmp_path / "run", "--verbose", "0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(MirroredStrategy, 1 replica(s))" in done.stdout  # this machine's one CPU
+    assert (tmp_path / "run" / "metrics.json").is_file()

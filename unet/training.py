@@ -26,11 +26,12 @@ from unet.schedules import learning_rate_for
 from unet.tensorboard_images import log_native_scores, prediction_image_callbacks
 
 
-def select_strategy(devices=None) -> tf.distribute.Strategy:
+def select_strategy(devices=None, mirrored: bool = False) -> tf.distribute.Strategy:
     """The distribution strategy for this machine: a Colab TPU, all GPUs when there are several
     (`MirroredStrategy`), else the default one-device strategy. `devices` forces a
-    `MirroredStrategy` over those devices (e.g. two logical CPUs in tests)."""
-    if devices:
+    `MirroredStrategy` over those devices (e.g. two logical CPUs in tests), `mirrored` one over
+    all GPUs (the CPU on a machine without)."""
+    if devices or mirrored:
         return tf.distribute.MirroredStrategy(devices)
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()

@@ -21,6 +21,7 @@ from unet.cli.flags import (
     TRAINED_SIZE,
     naming,
 )
+from unet.errors import UsageError
 from unet.presets import PRESETS
 from unet.recipes import RECIPES
 
@@ -195,6 +196,9 @@ def add_commands(commands) -> None:
     add_config_flags(train)
     train.add_argument("--run-dir",
                        help="default: <runs root>/<dataset>/<preset>/<lr..._bs..._k...>")
+    train.add_argument("--strategy", choices=("auto", "mirrored"), default="auto",
+                       help="mirrored: one run on all GPUs of this machine (data parallel); "
+                            "auto: a TPU, else all GPUs when there are several, else one device")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", parents=[MODEL, TRAINED_SIZE, PREDICTION_SIZE],
@@ -216,6 +220,17 @@ def add_commands(commands) -> None:
     sweep.add_argument("--batch-sizes", type=int, nargs="+")
     sweep.add_argument("--kernel-sizes", type=int, nargs="+")
     sweep.add_argument("--no-report", action="store_true")
+    sweep.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: one point after another in this process; ray: each point "
+                            "a Ray Tune trial (pip install \".[ray]\")")
+    sweep.add_argument("--address",
+                       help="with --backend ray: join this running cluster (auto, "
+                            "ray://host:port); default: a local cluster of this machine")
+    sweep.add_argument("--trials-in-parallel", type=int, metavar="N",
+                       help="with --backend ray: points trained at once (default: one per "
+                            "GPU, else 1)")
+    sweep.add_argument("--dashboard", action="store_true",
+                       help="with --backend ray: start Ray's dashboard on the local cluster")
     sweep.set_defaults(handler=_sweep)
 
     report = commands.add_parser(
@@ -238,12 +253,14 @@ def _recipes(args) -> int:
 
 def _train(args) -> int:
     from unet import experiments
-    from unet.training import train
+    from unet.training import select_strategy, train
 
     config = config_from_args(args)
     run_dir = args.run_dir or experiments.run_dir_for(config, args.runs_dir)
-    print(f"Run {config.name} in {run_dir}")
-    result = train(config, run_dir, verbose=args.verbose)
+    strategy = select_strategy(mirrored=args.strategy == "mirrored")
+    print(f"Run {config.name} in {run_dir} ({type(strategy).__name__}, "
+          f"{strategy.num_replicas_in_sync} replica(s))")
+    result = train(config, run_dir, verbose=args.verbose, strategy=strategy)
     print(json.dumps({k: v for k, v in result.items() if k not in ("per_class", "environment")},
                      indent=2))
     return 0
@@ -274,7 +291,19 @@ def _sweep(args) -> int:
     from unet.run_folder import primary_score
 
     configs = sweep_configs(args, config_from_args(args))
-    rows = experiments.run_grid(configs, args.runs_dir, verbose=args.verbose)
+    if args.backend == "ray":
+        from unet import ray_backend
+
+        rows = ray_backend.run_grid(configs, args.runs_dir, address=args.address,
+                                    trials_in_parallel=args.trials_in_parallel,
+                                    dashboard=args.dashboard, verbose=args.verbose)
+    else:
+        ray_flags = [flag for flag, value in (("--address", args.address),
+                                              ("--trials-in-parallel", args.trials_in_parallel),
+                                              ("--dashboard", args.dashboard)) if value]
+        if ray_flags:
+            raise UsageError(f"{', '.join(ray_flags)}: only with --backend ray.")
+        rows = experiments.run_grid(configs, args.runs_dir, verbose=args.verbose)
     for row in rows:
         score = primary_score(row)
         print(f"{row['folder']}: {row['status']}, val {score} {row.get(score)}")
