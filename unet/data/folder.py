@@ -15,10 +15,9 @@ Mask encodings, told apart by this rule (applied to every mask; one folder, one 
    pixel's class is the line of its colour in the map; a colour the map lacks is an error.
 2. `palette`: palette masks (PNG/GIF mode P) whose colours are not all grey: the index is the
    class (VOC); the colours come from the masks' palette.
-3. One band (8- or 16-bit grey, 1-bit, or grey-looking RGB or palette masks), judged over the
-   whole folder with void left out: `binary` when the values are within {0, 1} or within
-   {0, 255} (0 background, else foreground; the project's one-logit model), else `ids` (the
-   value is the class id).
+3. One band (8- or 16-bit grey, 1-bit, or grey-looking RGB or palette masks), void left out:
+   `binary` when every mask's values are within {0, 1} or within {0, 255} (0 background, else
+   foreground; the project's one-logit model), else `ids` (the value is the class id).
 
 Void: pixels equal to `ignore_index` (a value in the files; for `rgb`, a class index; 255 by
 default for VOC) are decoded as `VOID_LABEL` and count in no loss or metric. A binary 0/255 mask
@@ -425,15 +424,15 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
     kind = next(iter(kinds))
     bits = 8
     if kind == "band":  # binary or ids: judged on the values of every mask, void left out
-        seen = np.zeros(65536, bool)
+        seen, binary = set(), True
         for pair in pairs:
             values = _band_values(pair.mask)
             bits = 16 if values.dtype == np.uint16 else bits
-            seen[np.unique(values)] = True
-        if ignore_index is not None and ignore_index < len(seen):
-            seen[ignore_index] = False
-        present = set(np.flatnonzero(seen).tolist())
-        encoding = "binary" if present <= {0, 1} or present <= {0, 255} else "ids"
+            present = set(np.unique(values).tolist()) - {ignore_index}
+            binary = binary and (present <= {0, 1} or present <= {0, 255})
+            seen |= present
+        encoding = "binary" if binary else "ids"
+        present = seen
         if encoding == "ids" and num_classes is None:
             highest = max(present)
             if highest >= VOID_LABEL:

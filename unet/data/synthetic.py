@@ -829,7 +829,7 @@ def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *
     if encoding == "rgb" or voc:  # CVAT's VOC export writes one beside its masks too
         lines = ["# label:color_rgb:parts:actions"] + [
             f"{name}:{r},{g},{b}::" for name, (r, g, b) in FOLDER_CLASSES]
-        if void_band:
+        if void_band and encoding == "rgb":  # void is a colour: --ignore-index names its class
             lines.append("void:224,224,192::")
         files.write_text(out / "labelmap.txt", "\n".join(lines) + "\n")
     if voc:
