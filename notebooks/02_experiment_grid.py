@@ -50,9 +50,11 @@ from unet import colab, experiments, paths, recipes
 from unet.config import preset
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
-DATASET = "synthetic"  # or "carvana" with CARVANA_DIR
+DATASET = "synthetic"  # or "carvana" with CARVANA_DIR, "folder" with FOLDER_DIR
 RECIPE = None  # or a Carvana recipe of `python -m unet recipes`, e.g. "ctu-grid", "softmax-unet"
 CARVANA_DIR = None
+FOLDER_DIR = None  # your own images/ + masks/ (or Pascal VOC) folder; README: "Your own data"
+DATA_DIR = {"carvana": CARVANA_DIR, "folder": FOLDER_DIR}.get(DATASET)
 USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Drive
 if USE_DRIVE and colab.in_colab():
     colab.keep_on_drive()
@@ -68,12 +70,15 @@ EPOCHS = 1 if SMOKE else 10
 # Raising EPOCHS later continues finished points to the new count; any other change trains
 # new points in their own folders (a run is its whole configuration).
 base = preset(PRESET).for_dataset(DATASET).override(
-    train={"epochs": EPOCHS}, data={"data_dir": CARVANA_DIR if DATASET == "carvana" else None})
+    train={"epochs": EPOCHS}, data={"data_dir": DATA_DIR})
 if RECIPE:  # the recipe's network and training; scaled down (and said so) on a CPU
     base, note = recipes.recipe(RECIPE).scaled(PRESET)
     print(note or f"Recipe {RECIPE} at its published size.")
-    base = base.override(data={"dataset": DATASET,
-                               "data_dir": CARVANA_DIR if DATASET == "carvana" else None})
+    base = base.override(data={"dataset": DATASET, "data_dir": DATA_DIR})
+if DATASET == "folder":  # its classes, mask encoding and loss come from its masks
+    from unet.data import sources
+
+    base = sources.complete(base)
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
 print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {REPORT}")
 
