@@ -25,7 +25,7 @@ def add_commands(commands) -> None:
                        help="folder: the first group of REGEX in a name names its group")
     check.add_argument("--val-fraction", type=float, default=0.2)
     check.add_argument("--seed", type=int, default=0, help="folder: the split's seed")
-    check.set_defaults(handler=_check)
+    check.set_defaults(handler=_check, tensorflow=False)  # numpy and PIL only
 
     synthetic = data_commands.add_parser(
         "synthetic", help="generate a look-alike dataset in the real on-disk format")
