@@ -277,3 +277,16 @@ def test_generated_carla_with_default_count_trains(run_cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "one frame block (block0000), too few for a split by frame block: split by image " \
         "instead" in result.stderr and "by car" not in result.stderr
+
+
+def test_boundary_f_scores_class_edges_along_a_void_band(tmp_path):
+    """VOC's void covers every true edge: those edges still count, as the void band's rim."""
+    from unet import metrics
+
+    root = make(tmp_path, layout="voc", void_band=2)
+    found = folder.scan(root)
+    truth = folder.decode_mask(found.pairs[0].mask, found.format)
+    guess = np.where(truth == VOID_LABEL, 0, truth)
+    scores = [metrics.boundary_f_score(truth, np.roll(guess, shift, 1), num_classes=6,
+                                       ignore_index=VOID_LABEL) for shift in (0, 1, 5)]
+    assert scores[0] == 1.0 and 0.5 < scores[1] < 1.0 and scores[2] < scores[1]

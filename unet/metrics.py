@@ -310,8 +310,9 @@ def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int =
     (`num_classes > 1`): the mean over the classes present in either mask, each scored as its
     own binary mask.
 
-    `ignore_index`: pixels of `truth` labelled so (void) are neither outline pixels nor what
-    makes a neighbour one (counted as inside every mask), whatever `prediction` holds there.
+    `ignore_index`: pixels of `truth` labelled so (void) are outside both masks, whatever
+    `prediction` holds there: never outline pixels, and a class's edge along void is its
+    outline in both (VOC's void bands cover the true edges).
     """
     truth, prediction = np.asarray(truth), np.asarray(prediction)
     if truth.shape != prediction.shape:
@@ -327,8 +328,8 @@ def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int =
 def _boundary_f(truth, prediction, tolerance, void) -> float:
     """`boundary_f_score` of two binary masks, `void` pixels left out."""
     truth, prediction = truth & ~void, prediction & ~void
-    true_outline = _outline(truth, void)
-    predicted_outline = _outline(prediction, void)
+    true_outline = _outline(truth)
+    predicted_outline = _outline(prediction)
     true_count, predicted_count = int(true_outline.sum()), int(predicted_outline.sum())
     if true_count == 0 and predicted_count == 0:
         return 1.0 if truth.any() == prediction.any() else 0.0
@@ -339,18 +340,12 @@ def _boundary_f(truth, prediction, tolerance, void) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def _outline(mask, void=None) -> np.ndarray:
-    """uint8 {0, 1}: pixels of `mask` with a neighbour outside it (8-neighbourhood); `void`
-    pixels count as inside (never outside) and are never outline."""
+def _outline(mask) -> np.ndarray:
+    """uint8 {0, 1}: pixels of `mask` with a neighbour outside it (8-neighbourhood)."""
     import cv2
 
     inside = (np.asarray(mask) > 0).astype(np.uint8)
-    if void is None or not void.any():
-        return inside - cv2.erode(inside, np.ones((3, 3), np.uint8),
-                                  borderType=cv2.BORDER_REPLICATE)
-    eroded = cv2.erode(inside | void.astype(np.uint8), np.ones((3, 3), np.uint8),
-                       borderType=cv2.BORDER_REPLICATE)
-    return inside & (1 - eroded)
+    return inside - cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
 def _near(outline, tolerance: float) -> np.ndarray:
