@@ -119,6 +119,8 @@ class Example:
     truth: np.ndarray  # (H, W) {0, 1} or class ids
     prediction: np.ndarray  # (H, W), like `truth`
     num_classes: int  # 1 for a car mask (also from a 2-class Carvana model), else the classes
+    class_names: tuple | None = None  # a folder dataset's names of the class ids
+    class_colors: tuple | None = None  # and their colours (default: CARLA's)
 
 
 def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
@@ -144,6 +146,6 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     by_name = {example.name: Example(
                    example.name, example.image, example.truth,
                    postprocess.labels_from_probabilities(probabilities, num_classes, threshold),
-                   shown)
+                   shown, everything.class_names, everything.class_colors)
                for example, probabilities in predictions}
     return [by_name[name] for name in names]

@@ -40,10 +40,10 @@ def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def prediction_picture(image, labels, binary: bool) -> np.ndarray:
+def prediction_picture(image, labels, binary: bool, colors=None) -> np.ndarray:
     """How predicted labels `(H, W)` are drawn, as uint8 RGB: a car mask (`binary`) over its
-    image (`overlay`), class ids in CARLA's palette (`class_map`)."""
-    return overlay(image, labels) if binary else class_map(labels)
+    image (`overlay`), class ids in `colors` (default CARLA's palette, `class_map`)."""
+    return overlay(image, labels) if binary else class_map(labels, colors)
 
 
 def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:

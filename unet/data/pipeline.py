@@ -367,6 +367,7 @@ class Source(abc.ABC):
     items: list
     split_by = ""  # how the examples were split, when the source says (for split.json)
     class_names = None  # the names of the class ids, where the data gives them
+    class_colors = None  # and their colours (RGB), where it gives them
 
     def __len__(self) -> int:
         return len(self.items)

@@ -121,6 +121,7 @@ class FolderSource(pipeline.Source):
         self.fmt = fmt
         self.split_by = split_by
         self.class_names = fmt.names if fmt is not None and fmt.names else None
+        self.class_colors = fmt.colors if fmt is not None else None
 
     def _with(self, pairs) -> FolderSource:
         return FolderSource(pairs, self.dataset, self.fmt, self.split_by)
