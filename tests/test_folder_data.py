@@ -115,6 +115,8 @@ def test_a_dataset_too_small_for_a_split_by_group_splits_by_image_and_says_so(tm
      r"mixed encodings in one folder"),
     (lambda d: [shutil.rmtree(d / "images"), (d / "images").mkdir()],
      r"images: empty folder"),
+    (lambda d: Image.open(d / "images" / "scene_0001.jpg").save(d / "images" / "scene_0001.PNG"),
+     r"scene_0001.jpg: same stem as scene_0001.PNG; keep one"),
 ])
 def test_bad_input_is_named(tmp_path, breakage, message):
     root = make(tmp_path, encoding="ids")

@@ -252,17 +252,6 @@ def decode_mask(path, fmt: MaskFormat) -> np.ndarray:
     return labels
 
 
-def _stem_index(paths) -> tuple[dict[str, Path], list[str]]:
-    index, problems = {}, []
-    for path in paths:
-        key = path.stem.lower()
-        if key in index:
-            problems.append(f"{path}: same stem as {index[key].name}; keep one.")
-        else:
-            index[key] = path
-    return index, problems
-
-
 def _group_of(name: str, pattern: re.Pattern | None) -> str | None:
     if pattern is None:
         return name
@@ -288,8 +277,8 @@ def list_pairs(root, group_by: str | None = None) -> list[Pair]:
                                     (layout.masks, masks, MASK_SUFFIXES)):
         if not found:
             raise image_files.empty_folder(folder, "/".join(suffixes), skipped)
-    images_by_stem, problems = _stem_index(images)
-    masks_by_stem, mask_problems = _stem_index(masks)
+    images_by_stem, problems = image_files.by_name(images, stem=True)
+    masks_by_stem, mask_problems = image_files.by_name(masks, stem=True)
     problems += mask_problems
     if layout.kind == "voc":  # VOC holds more photos than masks: the masks choose
         images_by_stem = {k: v for k, v in images_by_stem.items() if k in masks_by_stem}
