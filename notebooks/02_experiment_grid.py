@@ -48,12 +48,12 @@ import tensorflow as tf
 
 from unet import colab, experiments, paths, recipes
 from unet.config import preset
+from unet.data import sources
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
-DATASET = "synthetic"  # or "carvana" with CARVANA_DIR, "folder" with FOLDER_DIR
+DATASET = "synthetic"  # or "carvana" with CARVANA_DIR, or "folder" with FOLDER_DIR
 RECIPE = None  # or a Carvana recipe of `python -m unet recipes`, e.g. "ctu-grid", "softmax-unet"
-CARVANA_DIR = None
-FOLDER_DIR = None  # your own images/ + masks/ (or Pascal VOC) folder; README: "Your own data"
+CARVANA_DIR, FOLDER_DIR = None, None  # FOLDER_DIR: "Your own data", images/ + masks/ or VOC
 DATA_DIR = {"carvana": CARVANA_DIR, "folder": FOLDER_DIR}.get(DATASET)
 USE_DRIVE = False  # Colab: keep runs, checkpoints and the report on Google Drive
 if USE_DRIVE and colab.in_colab():
@@ -76,8 +76,6 @@ if RECIPE:  # the recipe's network and training; scaled down (and said so) on a 
     print(note or f"Recipe {RECIPE} at its published size.")
     base = base.override(data={"dataset": DATASET, "data_dir": DATA_DIR})
 if DATASET == "folder":  # its classes, mask encoding and loss come from its masks
-    from unet.data import sources
-
     base = sources.complete(base)
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
 print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {REPORT}")
