@@ -18,10 +18,10 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/unet-segmentation/unet-segmentation/blob/v0.1.0/notebooks/01_data_exploration.ipynb)
 #
-# Get the data (Kaggle's Carvana, the Coursera CARLA scenes, or generated look-alikes in the same
-# formats), validate every file, and look at it: counts, sizes, the 16 views of a car with its
-# mask, how much of each image the car covers, and the CARLA class balance. Figures go to the
-# report folder `memory/`.
+# Get the data (Kaggle's Carvana, the Coursera CARLA scenes, your own folder of images and masks,
+# or generated look-alikes in the same formats), validate every file, and look at it: counts,
+# sizes, the 16 views of a car with its mask, how much of each image the car covers, and the
+# class balance of CARLA and of a folder dataset. Figures go to the report folder `memory/`.
 
 # %% [markdown]
 # ## Setup
@@ -56,6 +56,7 @@ from unet import colab, paths
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
 CARVANA_DIR = None  # a Kaggle folder (train/, train_masks/...), e.g. "/content/carvana"
 CARLA_DIR = None  # the Coursera data/ folder (CameraRGB/, CameraMask/)
+FOLDER_DIR = None  # your own images/ + masks/ (or Pascal VOC) folder; README: "Your own data"
 USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
 WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 REPORT = paths.report_dir()
@@ -162,12 +163,38 @@ for class_id, share in sorted(fractions.items(), key=lambda item: -item[1]):
     print(f"{class_id:2d} {carla.CLASS_NAMES[class_id]:13s} {share:7.2%}")
 
 # %% [markdown]
+# ## Your own data: a folder of images and masks
+# From `FOLDER_DIR`, else a generated folder in Pascal VOC's layout (palette masks, a void band
+# along class edges, two image sizes). `folder.check` reads every mask as training reads it
+# (`folder.decode_mask`), and says which layout and mask encoding it found, the classes with
+# their pixel share, and the split. Train on it with `--dataset folder --data-dir DIR`.
+
+# %%
+from unet.data import folder
+
+folder_root = FOLDER_DIR or synthetic.make_folder_like(
+    paths.data_root() / "folder_like", count=6 if SMOKE else 24, layout="voc", void_band=2,
+    mixed_sizes=True, progress=False)
+folder_report = folder.check(folder_root)
+print(folder_report.format())
+assert folder_report.ok, folder_report.problems
+found = folder.scan(folder_root)
+shown = found.pairs[:3]
+masks = [folder.decode_mask(pair.mask, found.format) for pair in shown]
+panels = []
+for pair, mask in zip(shown, masks):
+    panels += [image_files.decode(pair.image, "RGB"), viz.class_map(mask, found.format.colors)]
+legend = viz.class_legend(masks, found.format.names, found.format.colors)
+viz.save_figure(viz.image_grid(panels, columns=2, titles=[p.name for p in shown for _ in "ab"],
+                               legend=legend), REPORT / "data_folder_masks.png", show=True)
+
+# %% [markdown]
 # ## Results
 # Written to `memory/`: `data_car_views.png`, `data_mask_coverage.png`,
-# `data_carla_classes.png`, `data_carla_scenes.png`.
+# `data_carla_classes.png`, `data_carla_scenes.png`, `data_folder_masks.png`.
 
 # %%
 written = ["data_car_views.png", "data_mask_coverage.png", "data_carla_classes.png",
-           "data_carla_scenes.png"]
+           "data_carla_scenes.png", "data_folder_masks.png"]
 assert all((REPORT / name).is_file() for name in written)
 print("\n".join(str(REPORT / name) for name in written))

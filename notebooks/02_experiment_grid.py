@@ -57,11 +57,13 @@ import tensorflow as tf
 
 from unet import colab, experiments, paths, recipes
 from unet.config import preset
+from unet.data import sources
 
 SMOKE = os.environ.get("UNET_SMOKE") == "1"
-DATASET = "synthetic"  # or "carvana" with CARVANA_DIR
+DATASET = "synthetic"  # or "carvana" with CARVANA_DIR, or "folder" with FOLDER_DIR
 RECIPE = None  # or a Carvana recipe of `python -m unet recipes`, e.g. "ctu-grid", "softmax-unet"
-CARVANA_DIR = None
+CARVANA_DIR, FOLDER_DIR = None, None  # FOLDER_DIR: "Your own data", images/ + masks/ or VOC
+DATA_DIR = {"carvana": CARVANA_DIR, "folder": FOLDER_DIR}.get(DATASET)
 USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
 WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 RUNS = paths.runs_dir()  # git-ignored: checkpoints, logs
@@ -76,12 +78,13 @@ EPOCHS = 1 if SMOKE else 10
 # Raising EPOCHS later continues finished points to the new count; any other change trains
 # new points in their own folders (a run is its whole configuration).
 base = preset(PRESET).for_dataset(DATASET).override(
-    train={"epochs": EPOCHS}, data={"data_dir": CARVANA_DIR if DATASET == "carvana" else None})
+    train={"epochs": EPOCHS}, data={"data_dir": DATA_DIR})
 if RECIPE:  # the recipe's network and training; scaled down (and said so) on a CPU
     base, note = recipes.recipe(RECIPE).scaled(PRESET)
     print(note or f"Recipe {RECIPE} at its published size.")
-    base = base.override(data={"dataset": DATASET,
-                               "data_dir": CARVANA_DIR if DATASET == "carvana" else None})
+    base = base.override(data={"dataset": DATASET, "data_dir": DATA_DIR})
+if DATASET == "folder":  # its classes, mask encoding and loss come from its masks
+    base = sources.complete(base)
 configs = experiments.grid_configs(base, LEARNING_RATES, BATCH_SIZES, KERNEL_SIZES)
 print(f"{len(configs)} grid points, preset {PRESET}, runs in {RUNS}, report in {REPORT}")
 

@@ -78,7 +78,10 @@ def test_one_rule_says_what_is_a_car_mask():
     assert not DataConfig(dataset="carla").binary
     assert DataConfig(dataset="carla", tfds="carla").binary is False
     assert [sources.num_classes_of(DataConfig(dataset=name)) for name in config.DATASETS] == [
-        1, 1, 23]
+        1, 1, 23, None]
+    # A folder dataset's masks say: binary ones are, class ids are not (their count is the data's).
+    assert DataConfig(dataset="folder", mask_encoding="binary").binary
+    assert not DataConfig(dataset="folder", mask_encoding="palette").binary
     # By model, with no dataset known: 1 or 2 outputs are a car mask, for InputSpec and metrics.
     assert [config.binary_model(n) for n in (1, 2, 3, 23)] == [True, True, False, False]
     assert InputSpec((32, 48), num_classes=2).binary

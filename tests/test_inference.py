@@ -94,7 +94,7 @@ def test_bad_inputs_are_refused_clearly(trained, tmp_path):
     model_path, _ = trained
     from unet.data import DataError
 
-    with pytest.raises(DataError, match="No .jpg or .png images"):
+    with pytest.raises(DataError, match="No .jpg/.jpeg/.png/.tif/.tiff/.bmp images"):
         predict_files.predict_folder(model_path, tmp_path, tmp_path / "out")
     with pytest.raises(DataError, match="no such file or folder"):
         predict_files.predict_folder(model_path, tmp_path / "absent.jpg", tmp_path / "out")
@@ -296,7 +296,8 @@ def test_inputs_are_checked_before_anything_is_written(trained, tmp_path):
     assert [p.name for p in paths] == ["UPPER.JPG", "car_00.jpg", "car_01.jpg"]
     assert sorted(ignored) == sorted([f"{inputs / '._car_00.jpg'} (hidden file)",
                                       f"{inputs / 'more'} (folder)",
-                                      f"{inputs / 'notes.txt'} (not .jpg/.jpeg/.png)"])
+                                      f"{inputs / 'notes.txt'} "
+                                      "(not .jpg/.jpeg/.png/.tif/.tiff/.bmp)"])
     (inputs / "car_00.png").write_bytes((inputs / "car_01.jpg").read_bytes())
     with pytest.raises(DataError, match="car_00.jpg and .*car_00.png would write the same mask"):
         predict_files.predict_folder(model_path, inputs, tmp_path / "out", progress=False)

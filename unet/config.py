@@ -19,7 +19,10 @@ from unet.presets import PRESETS
 
 # The vocabularies: each defined here only; the builders, the pipeline and the CLI import them.
 ARCHITECTURES = ("unet", "mobilenetv2")
-DATASETS = ("synthetic", "carvana", "carla")
+DATASETS = ("synthetic", "carvana", "carla", "folder")
+# How a folder dataset's masks encode classes (`unet.data.folder` says how they are told apart).
+MASK_ENCODINGS = ("binary", "ids", "palette", "rgb")
+VOID_LABEL = 255  # void pixels in decoded masks: in no loss and no metric
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
 SCHEDULES = ("constant", "warmup_cosine")
@@ -41,8 +44,9 @@ CAR_MASK_CLASSES = (1, 2)
 
 def binary_dataset(dataset: str) -> bool:
     """Whether `dataset` (a name of `DATASETS`) labels a car mask, {0, 1}: `carvana` and
-    `synthetic` do, `carla` does not. The one test of "is this a car mask?"."""
-    return dataset != "carla"
+    `synthetic` do, `carla` does not; a `folder` dataset's masks say (`DataConfig.binary`).
+    The one test of "is this a car mask?"."""
+    return dataset not in ("carla", "folder")
 
 
 def binary_model(num_classes: int) -> bool:
@@ -91,6 +95,8 @@ DATASET_DEFAULTS = {
     "carvana": {"model": {"num_classes": 1}},
     "carla": {"model": {"num_classes": CARLA_CLASSES}, "train": {"loss": "sparse_ce"},
               "data": {"image_size": (96, 128)}},
+    # Completed from the data (`unet.data.sources.complete`): classes, loss, encoding.
+    "folder": {},
 }
 
 
@@ -214,6 +220,12 @@ class DataConfig:
     # A prepared TFDS dataset read instead of folders (`carvana`, `carla/96x128`), from
     # `data_dir` (TFDS' folder); `None` reads the dataset's folders.
     tfds: str | None = None
+    # A folder dataset's: how its masks encode classes (one of MASK_ENCODINGS, found in the
+    # data), the file value marking void pixels, and a regular expression whose first group
+    # names an image's group (kept on one side of the split).
+    mask_encoding: str | None = None
+    ignore_index: int | None = None
+    group_by: str | None = None
 
     def __post_init__(self):
         _one_of("data", "dataset", self.dataset, DATASETS)
@@ -232,6 +244,7 @@ class DataConfig:
                               f"{self.val_fraction!r}.", field="data.val_fraction")
         _one_of("data", "resize_mode", self.resize_mode, RESIZE_MODES)
         _positive_int("data", "synthetic_cars", self.synthetic_cars)
+        self._check_folder_fields()
         for name in ("image_size", "synthetic_image_size"):
             object.__setattr__(self, name, _size("data", name, getattr(self, name)))
         if self.crop_size is not None:
@@ -240,10 +253,46 @@ class DataConfig:
                 raise ConfigError(f"data.crop_size {self.crop_size} must fit in image_size "
                                   f"{self.image_size}.", field="data.crop_size")
 
+    def _check_folder_fields(self) -> None:
+        folder_only = {"mask_encoding": self.mask_encoding, "ignore_index": self.ignore_index,
+                       "group_by": self.group_by}
+        if self.dataset != "folder":
+            for name, value in folder_only.items():
+                if value is not None:
+                    raise ConfigError(f"data.{name} is a folder dataset's (--dataset folder); "
+                                      f"received {value!r} for {self.dataset}.",
+                                      field=f"data.{name}")
+            return
+        if self.mask_encoding is not None:
+            _one_of("data", "mask_encoding", self.mask_encoding, MASK_ENCODINGS)
+        if self.ignore_index is not None:
+            _positive_int("data", "ignore_index", self.ignore_index, least=0)
+        if self.group_by is not None:
+            import re
+
+            try:
+                groups = re.compile(self.group_by).groups
+            except re.error as error:
+                raise ConfigError(f"data.group_by {self.group_by!r} is not a regular expression "
+                                  f"({error}).", field="data.group_by") from None
+            if groups < 1:
+                raise ConfigError(f"data.group_by {self.group_by!r} has no group: put the part "
+                                  "of a name that names its group in parentheses, e.g. "
+                                  "'^(patient\\d+)_'.", field="data.group_by")
+
     @property
     def binary(self) -> bool:
-        """Whether the labels are a car mask ({0, 1}): `binary_dataset(dataset)`."""
+        """Whether the labels are a binary mask ({0, 1}): `binary_dataset(dataset)`, or for a
+        folder dataset its masks' encoding."""
+        if self.dataset == "folder":
+            return self.mask_encoding == "binary"
         return binary_dataset(self.dataset)
+
+    @property
+    def void_label(self) -> int | None:
+        """The label of void pixels in decoded masks (`VOID_LABEL`), left out of the loss and
+        every metric, when the data has void (`ignore_index`); else `None`."""
+        return VOID_LABEL if self.ignore_index is not None else None
 
     @property
     def source(self) -> str:
@@ -385,8 +434,9 @@ def _identity(config: RunConfig, data_dir: bool = False) -> dict:
     values["train"].pop("epochs")
     if not data_dir:
         values["data"].pop("data_dir")
-    if values["data"]["tfds"] is None:
-        values["data"].pop("tfds")  # a run read from folders is named without the field
+    for field in ("tfds", "mask_encoding", "ignore_index", "group_by"):
+        if values["data"][field] is None:
+            values["data"].pop(field)  # runs that do not use a field are named without it
     return values
 
 

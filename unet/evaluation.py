@@ -18,13 +18,15 @@ from unet.run_folder import RunFolder
 
 def scored_classes(dataset: str, num_classes: int) -> int:
     """The classes a model is scored on: 1 on a car mask (`config.binary_dataset`), also from
-    2-class logits (Dice of the car class), else the model's classes."""
-    return 1 if binary_dataset(dataset) else num_classes
+    2-class logits (Dice of the car class), and for a one-logit model of a folder dataset's
+    binary masks; else the model's classes."""
+    return 1 if binary_dataset(dataset) or num_classes == 1 else num_classes
 
 
 def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
              resize_mode: str = "resize", threshold: float = 0.5, progress: bool = True,
-             tta: str | None = None, prediction_size=None):
+             tta: str | None = None, prediction_size=None, ignore_index: int | None = None,
+             class_names=None):
     """Scores `model` on `source` at each image's native resolution.
 
     Args:
@@ -39,6 +41,10 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
         tta: `"flip"` to average in the horizontally flipped image's logits (`None` or
             `"none"`: no test-time augmentation).
         prediction_size: Predict at this `(height, width)` instead of `image_size`.
+        ignore_index: The true label of void pixels (`config.VOID_LABEL`), left out of every
+            score; `None`: no void.
+        class_names: Names of the class ids in `per_class` (default: CARLA's for CARLA, else
+            the ids).
 
     Returns:
         `(summary, rows)`: `summary` holds `dice`, `iou`, `pixel_accuracy`, `boundary_f` (binary:
@@ -58,11 +64,14 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
         truth = example.truth
         predicted = postprocess.labels_from_probabilities(native, num_classes, threshold)
         counts = metrics.confusion_counts(truth[None].astype(np.int32),
-                                          predicted[None].astype(np.int32), scored)
+                                          predicted[None].astype(np.int32), scored, ignore_index)
         tp, fp, fn = (np.asarray(c)[0] for c in counts)
         totals += np.stack([tp, fp, fn])
-        rows.append(_image_row(example.name, tp, fp, fn, truth, predicted, scored))
-    return _summary(rows, totals, scored), rows
+        rows.append(_image_row(example.name, tp, fp, fn, truth, predicted, scored,
+                               ignore_index))
+    if not class_names and dataset != "carla":
+        class_names = [str(i) for i in range(scored)]
+    return _summary(rows, totals, scored, class_names), rows
 
 
 def _dice_iou(tp, fp, fn, num_classes):
@@ -72,16 +81,19 @@ def _dice_iou(tp, fp, fn, num_classes):
             np.asarray(metrics.iou_from_counts(tp, fp, fn, empty)))
 
 
-def _image_row(name, tp, fp, fn, truth, predicted, num_classes):
+def _image_row(name, tp, fp, fn, truth, predicted, num_classes, ignore_index=None):
     prefix = "" if num_classes == 1 else "mean_"
     dice, iou = _dice_iou(tp, fp, fn, num_classes)
+    valid = truth != ignore_index if ignore_index is not None else np.ones(truth.shape, bool)
+    accuracy = float(np.mean((truth == predicted)[valid])) if valid.any() else 1.0
     return {"image": name, f"{prefix}dice": float(np.nanmean(dice)),
             f"{prefix}iou": float(np.nanmean(iou)),
-            "boundary_f": metrics.boundary_f_score(truth, predicted, num_classes=num_classes),
-            "pixel_accuracy": float(np.mean(truth == predicted))}
+            "boundary_f": metrics.boundary_f_score(truth, predicted, num_classes=num_classes,
+                                                   ignore_index=ignore_index),
+            "pixel_accuracy": accuracy}
 
 
-def _summary(rows, totals, num_classes):
+def _summary(rows, totals, num_classes, class_names=None):
     if not rows:
         raise UsageError("Nothing to evaluate: the split is empty.")
     mean = {key: float(np.mean([row[key] for row in rows]))
@@ -89,7 +101,9 @@ def _summary(rows, totals, num_classes):
     if num_classes == 1:
         return {**mean, "images": len(rows)}
     dice, iou = _dice_iou(*totals, num_classes)
-    per_class = {carla.class_name(i): {"dice": float(dice[i]), "iou": float(iou[i])}
+    name = (lambda i: class_names[i] if i < len(class_names) else str(i)) if class_names else (
+        carla.class_name)
+    per_class = {name(i): {"dice": float(dice[i]), "iou": float(iou[i])}
                  for i in range(num_classes) if not np.isnan(iou[i])}
     return {"mean_dice": float(np.nanmean(dice)), "mean_iou": float(np.nanmean(iou)),
             "boundary_f": mean["boundary_f"], "pixel_accuracy": mean["pixel_accuracy"],
@@ -105,6 +119,8 @@ class Example:
     truth: np.ndarray  # (H, W) {0, 1} or class ids
     prediction: np.ndarray  # (H, W), like `truth`
     num_classes: int  # 1 for a car mask (also from a 2-class Carvana model), else the classes
+    class_names: tuple | None = None  # a folder dataset's names of the class ids
+    class_colors: tuple | None = None  # and their colours (default: CARLA's)
 
 
 def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
@@ -130,6 +146,6 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
     by_name = {example.name: Example(
                    example.name, example.image, example.truth,
                    postprocess.labels_from_probabilities(probabilities, num_classes, threshold),
-                   shown)
+                   shown, everything.class_names, everything.class_colors)
                for example, probabilities in predictions}
     return [by_name[name] for name in names]

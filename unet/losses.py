@@ -3,7 +3,8 @@
 
 Every function takes `y_true` labels (`(B, H, W)` or `(B, H, W, 1)`) and `logits`
 `(B, H, W, num_classes)` straight from the model (no sigmoid or softmax applied), and returns
-one loss value per image, shape `(B,)`; Keras then averages over the batch.
+one loss value per image, shape `(B,)`; Keras then averages over the batch. With
+`ignore_index`, pixels labelled so (void) count nowhere: means are over the other pixels.
 """
 
 from __future__ import annotations
@@ -16,41 +17,64 @@ from unet.config import LOSSES
 from unet.errors import ConfigError
 
 
-def binary_crossentropy(y_true, logits):
+def _labels_and_weights(y_true, ignore_index):
+    """`(labels (B, H, W) int32 with void as 0, float32 weights: 0 at void, else 1)`."""
+    labels = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
+    if ignore_index is None:
+        return labels, tf.ones_like(labels, tf.float32)
+    valid = tf.not_equal(labels, ignore_index)
+    return tf.where(valid, labels, 0), tf.cast(valid, tf.float32)
+
+
+def _mean_over(pixel_loss, weights):
+    """Each image's mean of `pixel_loss` over the pixels weighted 1 (0 when there are none)."""
+    return tf.math.divide_no_nan(tf.reduce_sum(pixel_loss * weights, axis=(1, 2)),
+                                 tf.reduce_sum(weights, axis=(1, 2)))
+
+
+def binary_crossentropy(y_true, logits, *, ignore_index=None):
     """Mean pixel binary cross-entropy of each image, from logits (numerically stable)."""
-    targets = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.float32)
+    labels, weights = _labels_and_weights(y_true, ignore_index)
     logits = tf.cast(logits[..., 0], tf.float32)
-    pixel_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
-    return tf.reduce_mean(pixel_loss, axis=(1, 2))
+    pixel_loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
+                                                         logits=logits)
+    if ignore_index is None:
+        return tf.reduce_mean(pixel_loss, axis=(1, 2))
+    return _mean_over(pixel_loss, weights)
 
 
-def soft_dice_loss(y_true, logits, *, num_classes: int = 1, smooth: float = 1.0):
+def soft_dice_loss(y_true, logits, *, num_classes: int = 1, smooth: float = 1.0,
+                   ignore_index=None):
     """1 - soft Dice of each image, from logits.
 
     Binary: on the sigmoid probabilities. Multi-class: on softmax probabilities against one-hot
     labels, averaged over classes. `smooth` keeps an empty-vs-empty image at loss 0.
     """
-    labels = postprocess.label_plane(tf.convert_to_tensor(y_true), 3)
+    labels, weights = _labels_and_weights(y_true, ignore_index)
     logits = tf.cast(logits, tf.float32)
     if num_classes == 1:
         probabilities = tf.sigmoid(logits)
         targets = tf.cast(labels, tf.float32)[..., None]
     else:
         probabilities = tf.nn.softmax(logits, axis=-1)
-        targets = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+        targets = tf.one_hot(labels, num_classes, dtype=tf.float32)
+    probabilities = probabilities * weights[..., None]
+    targets = targets * weights[..., None]
     intersection = tf.reduce_sum(probabilities * targets, axis=(1, 2))
     total = tf.reduce_sum(probabilities, axis=(1, 2)) + tf.reduce_sum(targets, axis=(1, 2))
     per_class = (2.0 * intersection + smooth) / (total + smooth)
     return 1.0 - tf.reduce_mean(per_class, axis=-1)
 
 
-def bce_dice_loss(y_true, logits, *, bce_weight: float = 1.0, dice_weight: float = 1.0):
+def bce_dice_loss(y_true, logits, *, bce_weight: float = 1.0, dice_weight: float = 1.0,
+                  ignore_index=None):
     """Binary cross-entropy plus soft Dice loss: the Carvana winners' choice."""
-    bce = binary_crossentropy(y_true, logits)
-    return bce_weight * bce + dice_weight * soft_dice_loss(y_true, logits)
+    bce = binary_crossentropy(y_true, logits, ignore_index=ignore_index)
+    return bce_weight * bce + dice_weight * soft_dice_loss(y_true, logits,
+                                                           ignore_index=ignore_index)
 
 
-def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
+def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None, ignore_index=None):
     """Mean pixel cross-entropy of each image against integer class ids, from logits.
 
     Args:
@@ -58,12 +82,14 @@ def sparse_categorical_crossentropy(y_true, logits, *, class_weights=None):
             scaled by its true class's weight, and the weighted sum is divided by the weight total
             so that the loss stays on the scale of the unweighted one.
     """
-    labels = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
+    labels, valid = _labels_and_weights(y_true, ignore_index)
     logits = tf.cast(logits, tf.float32)
     pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     if class_weights is None:
-        return tf.reduce_mean(pixel_loss, axis=(1, 2))
-    weights = tf.gather(tf.constant(class_weights, tf.float32), labels)
+        if ignore_index is None:
+            return tf.reduce_mean(pixel_loss, axis=(1, 2))
+        return _mean_over(pixel_loss, valid)
+    weights = tf.gather(tf.constant(class_weights, tf.float32), labels) * valid
     total = tf.maximum(tf.reduce_sum(weights, axis=(1, 2)), 1e-12)
     return tf.reduce_sum(pixel_loss * weights, axis=(1, 2)) / total
 
@@ -88,41 +114,47 @@ class _LossOver(keras.losses.Loss):
 class BinaryCrossentropy(_LossOver):
     fn = staticmethod(binary_crossentropy)
 
-    def __init__(self, name="bce", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype)
+    def __init__(self, ignore_index=None, name="bce", reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name, reduction, dtype, ignore_index=ignore_index)
 
 
 @keras.saving.register_keras_serializable(package="unet")
 class DiceLoss(_LossOver):
     fn = staticmethod(soft_dice_loss)
 
-    def __init__(self, num_classes=1, smooth=1.0, name="dice_loss",
+    def __init__(self, num_classes=1, smooth=1.0, ignore_index=None, name="dice_loss",
                  reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype, num_classes=num_classes, smooth=smooth)
+        super().__init__(name, reduction, dtype, num_classes=num_classes, smooth=smooth,
+                         ignore_index=ignore_index)
 
 
 @keras.saving.register_keras_serializable(package="unet")
 class BCEDiceLoss(_LossOver):
     fn = staticmethod(bce_dice_loss)
 
-    def __init__(self, bce_weight=1.0, dice_weight=1.0, name="bce_dice",
+    def __init__(self, bce_weight=1.0, dice_weight=1.0, ignore_index=None, name="bce_dice",
                  reduction="sum_over_batch_size", dtype=None):
-        super().__init__(name, reduction, dtype, bce_weight=bce_weight, dice_weight=dice_weight)
+        super().__init__(name, reduction, dtype, bce_weight=bce_weight, dice_weight=dice_weight,
+                         ignore_index=ignore_index)
 
 
 @keras.saving.register_keras_serializable(package="unet")
 class SparseCategoricalCrossentropy(_LossOver):
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def __init__(self, class_weights=None, name="sparse_ce", reduction="sum_over_batch_size",
-                 dtype=None):
+    def __init__(self, class_weights=None, ignore_index=None, name="sparse_ce",
+                 reduction="sum_over_batch_size", dtype=None):
         if class_weights is not None:
             class_weights = [float(w) for w in class_weights]
-        super().__init__(name, reduction, dtype, class_weights=class_weights)
+        super().__init__(name, reduction, dtype, class_weights=class_weights,
+                         ignore_index=ignore_index)
 
 
-def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losses.Loss:
-    """The Keras loss called `name` (one of `unet.config.LOSSES`), checked against `num_classes`."""
+def get_loss(name: str, num_classes: int = 1, class_weights=None,
+             ignore_index: int | None = None) -> keras.losses.Loss:
+    """The Keras loss called `name` (one of `unet.config.LOSSES`), checked against `num_classes`;
+    pixels labelled `ignore_index` (void) count in it nowhere."""
     if name not in LOSSES:
         raise ConfigError(f"loss must be one of {LOSSES}; received {name!r}.")
     if name in ("bce", "bce_dice") and num_classes != 1:
@@ -137,9 +169,9 @@ def get_loss(name: str, num_classes: int = 1, class_weights=None) -> keras.losse
             f"received {len(class_weights)}."
         )
     if name == "bce":
-        return BinaryCrossentropy()
+        return BinaryCrossentropy(ignore_index=ignore_index)
     if name == "dice":
-        return DiceLoss(num_classes=num_classes)
+        return DiceLoss(num_classes=num_classes, ignore_index=ignore_index)
     if name == "bce_dice":
-        return BCEDiceLoss()
-    return SparseCategoricalCrossentropy(class_weights=class_weights)
+        return BCEDiceLoss(ignore_index=ignore_index)
+    return SparseCategoricalCrossentropy(class_weights=class_weights, ignore_index=ignore_index)

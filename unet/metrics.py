@@ -10,6 +10,8 @@ Conventions, stated once:
   `aggregate="dataset"` sums true/false positives and false negatives over all images first.
 - Binary: an image where both masks are empty scores `empty_score` (Kaggle counted it as 1).
   Multi-class: a class absent from both masks is left out of the mean over classes.
+- `ignore_index`: true pixels labelled so (void) are left out of every count and score, whatever
+  is predicted there.
 """
 
 from __future__ import annotations
@@ -44,16 +46,25 @@ def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
     return tf.cast(labels, tf.int32)
 
 
-def confusion_counts(true, pred, num_classes: int = 1):
+def _valid(true, ignore_index):
+    """float32 `(B, H, W)`: 0 where `true` is `ignore_index` (void), else 1."""
+    if ignore_index is None:
+        return tf.ones_like(true, tf.float32)
+    return tf.cast(tf.not_equal(true, ignore_index), tf.float32)
+
+
+def confusion_counts(true, pred, num_classes: int = 1, ignore_index: int | None = None):
     """Per-image, per-class true positives, false positives and false negatives of int labels
     `true` and `pred` `(B, H, W)`: `(tp, fp, fn)`, each float32 `(B, C)`, C = 1 for binary
-    (`num_classes=1`: only the positive class is counted), else `num_classes`."""
+    (`num_classes=1`: only the positive class is counted), else `num_classes`. Pixels whose
+    true label is `ignore_index` are not counted."""
+    valid = _valid(true, ignore_index)[..., None]
     if num_classes == 1:
-        true_hot = tf.cast(true > 0, tf.float32)[..., None]
-        pred_hot = tf.cast(pred > 0, tf.float32)[..., None]
+        true_hot = tf.cast(true > 0, tf.float32)[..., None] * valid
+        pred_hot = tf.cast(pred > 0, tf.float32)[..., None] * valid
     else:
-        true_hot = tf.one_hot(true, num_classes, dtype=tf.float32)
-        pred_hot = tf.one_hot(pred, num_classes, dtype=tf.float32)
+        true_hot = tf.one_hot(true, num_classes, dtype=tf.float32) * valid
+        pred_hot = tf.one_hot(pred, num_classes, dtype=tf.float32) * valid
     tp = tf.reduce_sum(true_hot * pred_hot, axis=(1, 2))
     true_count = tf.reduce_sum(true_hot, axis=(1, 2))
     pred_count = tf.reduce_sum(pred_hot, axis=(1, 2))
@@ -153,7 +164,8 @@ class _StreamingScore(keras.metrics.Metric):
     default_name = None
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, aggregate="per_image",
-                 empty_score=1.0, name=None, dtype=None, positive_class=None):
+                 empty_score=1.0, name=None, dtype=None, positive_class=None,
+                 ignore_index=None):
         super().__init__(name=name or self.default_name, dtype=dtype)
         _check_aggregate(aggregate)
         if positive_class is not None and not 0 < positive_class < num_classes:
@@ -165,6 +177,7 @@ class _StreamingScore(keras.metrics.Metric):
         self.aggregate = aggregate
         self.empty_score = empty_score
         self.positive_class = positive_class
+        self.ignore_index = ignore_index
         width = 1 if num_classes == 1 or positive_class is not None else num_classes
         self.tp = self.add_variable(shape=(width,), initializer="zeros", name="tp")
         self.fp = self.add_variable(shape=(width,), initializer="zeros", name="fp")
@@ -177,8 +190,10 @@ class _StreamingScore(keras.metrics.Metric):
                                 from_logits=self.from_logits, threshold=self.threshold)
         true = true_labels(y_true)
         if self.positive_class is None:
-            tp, fp, fn = confusion_counts(true, pred, self.num_classes)
+            tp, fp, fn = confusion_counts(true, pred, self.num_classes, self.ignore_index)
         else:
+            if self.ignore_index is not None:  # void stays void in the one-class labels
+                pred = tf.where(true == self.ignore_index, 0, pred)
             tp, fp, fn = confusion_counts(tf.cast(true == self.positive_class, tf.int32),
                                           tf.cast(pred == self.positive_class, tf.int32), 1)
         if self.aggregate == "dataset":
@@ -202,7 +217,7 @@ class _StreamingScore(keras.metrics.Metric):
         return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
                 "from_logits": self.from_logits, "threshold": self.threshold,
                 "aggregate": self.aggregate, "empty_score": self.empty_score,
-                "positive_class": self.positive_class}
+                "positive_class": self.positive_class, "ignore_index": self.ignore_index}
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -227,26 +242,36 @@ class PixelAccuracy(keras.metrics.MeanMetricWrapper):
     """Keras metric over `pixel_accuracy` (per image, averaged over images)."""
 
     def __init__(self, num_classes=1, from_logits=True, threshold=0.5, name="pixel_accuracy",
-                 dtype=None):
+                 dtype=None, ignore_index=None):
         super().__init__(_pixel_accuracy_per_image, name=name, dtype=dtype,
-                         num_classes=num_classes, from_logits=from_logits, threshold=threshold)
+                         num_classes=num_classes, from_logits=from_logits, threshold=threshold,
+                         ignore_index=ignore_index)
         self.num_classes = num_classes
         self.from_logits = from_logits
         self.threshold = threshold
+        self.ignore_index = ignore_index
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes,
-                "from_logits": self.from_logits, "threshold": self.threshold}
+                "from_logits": self.from_logits, "threshold": self.threshold,
+                "ignore_index": self.ignore_index}
 
 
-def _pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits, threshold):
+def _pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits, threshold,
+                              ignore_index=None):
     pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits,
                             threshold=threshold)
-    correct = tf.cast(tf.equal(true_labels(y_true), pred), tf.float32)
-    return tf.reduce_mean(correct, axis=(1, 2))
+    true = true_labels(y_true)
+    correct = tf.cast(tf.equal(true, pred), tf.float32)
+    if ignore_index is None:
+        return tf.reduce_mean(correct, axis=(1, 2))
+    valid = _valid(true, ignore_index)
+    return tf.math.divide_no_nan(tf.reduce_sum(correct * valid, axis=(1, 2)),
+                                 tf.reduce_sum(valid, axis=(1, 2)))
 
 
-def training_metrics(num_classes: int, binary: bool | None = None) -> list:
+def training_metrics(num_classes: int, binary: bool | None = None,
+                     ignore_index: int | None = None) -> list:
     """The metrics every model is compiled with: Dice, IoU and pixel accuracy.
 
     Args:
@@ -254,6 +279,7 @@ def training_metrics(num_classes: int, binary: bool | None = None) -> list:
         binary: The dataset is binary (a car mask). Default: `config.binary_model`. A binary
             dataset trained as 2 classes (background 0, car 1) is scored on the car class
             alone, as the native-size evaluation scores it.
+        ignore_index: The true label of void pixels, left out of every score.
 
     Returns:
         `[Dice, IoU, PixelAccuracy]`: binary scores per image (Kaggle's rule); multi-class ones
@@ -265,13 +291,16 @@ def training_metrics(num_classes: int, binary: bool | None = None) -> list:
     aggregate = "per_image" if binary else "dataset"
     positive_class = 1 if binary and num_classes == 2 else None
     return [
-        Dice(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class),
-        IoU(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class),
-        PixelAccuracy(num_classes=num_classes),
+        Dice(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class,
+             ignore_index=ignore_index),
+        IoU(num_classes=num_classes, aggregate=aggregate, positive_class=positive_class,
+            ignore_index=ignore_index),
+        PixelAccuracy(num_classes=num_classes, ignore_index=ignore_index),
     ]
 
 
-def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int = 1) -> float:
+def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int = 1,
+                     ignore_index: int | None = None) -> float:
     """F-score of the outlines of two masks `(H, W)`, within `tolerance` pixels.
 
     The outline is the mask less its 3x3 erosion (the image's own border is not an outline).
@@ -280,14 +309,25 @@ def boundary_f_score(truth, prediction, tolerance: float = 2, num_classes: int =
     empty 0. A blurred or shifted edge lowers it where Dice barely moves. Multi-class
     (`num_classes > 1`): the mean over the classes present in either mask, each scored as its
     own binary mask.
+
+    `ignore_index`: pixels of `truth` labelled so (void) are outside both masks, whatever
+    `prediction` holds there: never outline pixels, and a class's edge along void is its
+    outline in both (VOC's void bands cover the true edges).
     """
     truth, prediction = np.asarray(truth), np.asarray(prediction)
     if truth.shape != prediction.shape:
         raise ValueError(f"masks differ in shape: {truth.shape} and {prediction.shape}.")
+    void = truth == ignore_index if ignore_index is not None else np.zeros(truth.shape, bool)
     if num_classes != 1:
-        present = np.union1d(np.unique(truth), np.unique(prediction))
-        return float(np.mean([boundary_f_score(truth == c, prediction == c, tolerance)
+        present = np.union1d(np.unique(truth[~void]), np.unique(prediction[~void]))
+        return float(np.mean([_boundary_f(truth == c, prediction == c, tolerance, void)
                               for c in present]))
+    return _boundary_f(truth > 0, prediction > 0, tolerance, void)
+
+
+def _boundary_f(truth, prediction, tolerance, void) -> float:
+    """`boundary_f_score` of two binary masks, `void` pixels left out."""
+    truth, prediction = truth & ~void, prediction & ~void
     true_outline = _outline(truth)
     predicted_outline = _outline(prediction)
     true_count, predicted_count = int(true_outline.sum()), int(predicted_outline.sum())

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PIL import Image
 from tqdm.auto import tqdm
 
 from unet import checkpoints, files, inference, postprocess, viz
-from unet.data import carvana, image_files
+from unet.data import carvana, folder, image_files
 from unet.errors import DataError, UsageError
 from unet.submission import SubmissionWriter
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 
 def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
@@ -39,7 +40,7 @@ def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
         else:
             raise DataError(f"{item}: no such file or folder.")
     if not paths:
-        raise DataError(f"No .jpg or .png images in {inputs}.")
+        raise DataError(f"No {'/'.join(IMAGE_SUFFIXES)} images in {inputs}.")
     return sorted(set(paths))
 
 
@@ -133,19 +134,41 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         raise UsageError(f"{model_path}: a Carvana submission needs a car-mask model (one "
                          f"output channel, or two trained on Carvana); this one predicts "
                          f"{spec.num_classes} classes.")
+    fmt = data_mask_format(model_path, spec.num_classes)
     writer = None if submission is None else SubmissionWriter(submission)
     try:
         result = _predict_into(model, spec, paths, output, writer, overlay=overlay,
                                tta=tta, threshold=threshold, batch_size=batch_size,
-                               progress=progress, ignored=ignored)
+                               progress=progress, ignored=ignored, fmt=fmt)
     finally:
         if writer is not None:
             writer.close()
     return result
 
 
+def data_mask_format(model_path, num_classes: int):
+    """How the masks of a model's folder dataset are encoded (`folder.MaskFormat`), read from
+    its run's `config.json` and data folder, for predictions in the same encoding; `None` for
+    other datasets, or when the data folder is gone (a note says masks are then class ids)."""
+    from unet.data import sources
+    from unet.run_folder import RunFolder
+
+    folder = RunFolder.of_model(model_path)
+    if not folder.config.is_file():
+        return None
+    data = folder.read_config().data
+    if data.dataset != "folder" or data.mask_encoding is None:
+        return None
+    try:
+        return sources.mask_format(data, None if data.binary else num_classes)
+    except DataError as error:
+        print(f"note: masks are written as class ids, not in the data's encoding ({error})",
+              file=sys.stderr)
+        return None
+
+
 def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold,
-                  batch_size, progress, ignored) -> dict:
+                  batch_size, progress, ignored, fmt=None) -> dict:
     finished = None  # a submission already complete: named, not rewritten
     if writer is not None and writer.complete:
         missing = [p.name for p in paths if p.name not in writer.done]
@@ -172,11 +195,17 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     for path, mask in predict_masks(model, todo, spec, batch_size=batch_size, tta=tta,
                                     threshold=threshold, progress=progress, skip_errors=True):
         if output is not None:
-            with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
-                Image.fromarray(postprocess.mask_values(mask, spec.binary)).save(partial)
+            if fmt is not None:  # the data's own encoding: 0/255, ids, its palette or colours
+                folder.write_mask(output / f"{path.stem}_mask.png", mask, fmt)
+            else:
+                with files.atomic_path(output / f"{path.stem}_mask.png") as partial:
+                    Image.fromarray(postprocess.mask_values(mask, spec.binary)).save(partial)
             if overlay:
                 image = image_files.decode(path, "RGB", scan=False)
-                picture = viz.prediction_picture(image, mask, spec.binary)
+                if fmt is not None and not spec.binary:
+                    picture = viz.class_overlay(image, mask, fmt.colors, fmt.names)
+                else:
+                    picture = viz.prediction_picture(image, mask, spec.binary)
                 with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
                     Image.fromarray(picture).save(partial, quality=90)
         if writer is not None:

@@ -40,14 +40,23 @@ def overlay_figure(run_dir, count: int = 3):
     binary = True
     for (kind, row), example in zip(chosen, examples):
         binary = example.num_classes == 1
-        panels += [viz.prediction_picture(example.image, example.prediction, binary),
+        panels += [viz.prediction_picture(example.image, example.prediction, binary,
+                                          example.class_colors),
                    viz.error_map(example.image, example.truth, example.prediction) if binary
-                   else viz.class_map(example.truth)]
+                   else viz.class_map(example.truth, example.class_colors)]
         titles += [f"{kind}: {example.name} {score} {row[score]:.4f}",
                    "errors" if binary else "truth"]
-    legend = (viz.ERROR_LEGEND if binary else
-              viz.class_legend([e.truth for e in examples] + [e.prediction for e in examples]))
+    legend = (viz.ERROR_LEGEND if binary else viz.class_legend(
+        [e.truth for e in examples] + [e.prediction for e in examples],
+        examples[0].class_names, examples[0].class_colors))
     return viz.image_grid(panels, columns=4, titles=titles, legend=legend)
+
+
+def _split_unit(data) -> str:
+    """What the validation split keeps together, in words."""
+    if data.dataset == "folder":
+        return f"group (`{data.group_by}`)" if data.group_by else "image (or VOC's lists)"
+    return "frame block" if data.dataset == "carla" else "car"
 
 
 def markdown_table(rows) -> list[str]:
@@ -85,7 +94,7 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
         + (f" ({data.synthetic_cars} generated cars, {data.synthetic_image_size[1]}x"
            f"{data.synthetic_image_size[0]} px)" if dataset == "synthetic" else "")
         + (" (a prepared TFDS dataset)" if data.tfds else "")
-        + f", validation split by {'frame block' if data.dataset == 'carla' else 'car'} "
+        + f", validation split by {_split_unit(data)} "
         f"({data.val_fraction:.0%}" + (", made when prepared)" if data.tfds else ")"),
         f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
         f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "

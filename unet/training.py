@@ -74,8 +74,11 @@ class _HParams(keras.callbacks.Callback):
 def check_config(config: RunConfig) -> None:
     """Refuses a configuration that cannot train, before anything is read or written."""
     expected_classes = sources.num_classes_of(config.data)
+    if config.data.dataset == "folder" and config.data.mask_encoding is None:
+        sources.mask_format(config.data)  # refuses a folder config not completed from its data
     # A binary dataset also trains as 2 classes (background 0, car 1): one logit per class.
-    allowed = CAR_MASK_CLASSES if config.data.binary else (expected_classes,)
+    allowed = CAR_MASK_CLASSES if config.data.binary else (
+        range(2, 256) if expected_classes is None else (expected_classes,))
     if config.model.num_classes not in allowed:
         raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
@@ -83,7 +86,8 @@ def check_config(config: RunConfig) -> None:
     if config.model.num_classes == 2 and config.data.binary and config.train.loss != "sparse_ce":
         raise ConfigError("num_classes=2 on a binary dataset needs loss 'sparse_ce' (softmax over "
                          f"background and car); received {config.train.loss!r}.")
-    losses.get_loss(config.train.loss, config.model.num_classes)
+    losses.get_loss(config.train.loss, config.model.num_classes,
+                    ignore_index=config.data.void_label)
     for size in filter(None, (config.data.image_size, config.data.crop_size)):
         check_image_size(config.model, size)
 
@@ -125,9 +129,11 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
         if state == "diverged":
             raise TrainingDiverged(folder.divergence()["message"])
         files.write_json(folder.config, config.to_dict())
-        files.write_json(folder.split, {
-            "train": sorted({p.group for p in train_source.items}),
-            "val": sorted({p.group for p in val_source.items})})
+        split = {"train": sorted({p.group for p in train_source.items}),
+                 "val": sorted({p.group for p in val_source.items})}
+        if train_source.split_by:
+            split["by"] = train_source.split_by
+        files.write_json(folder.split, split)
         if state in ("new", "interrupted"):
             _train_epochs(config, folder, state, train_source, val_source, verbose, strategy)
         best = checkpoints.load_model(folder.best, compile=False)
@@ -180,9 +186,11 @@ def _compiled_model(config: RunConfig, folder: RunFolder, from_last: bool, strat
         model = build_model(model_config, input_shape=input_shape)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate_for(train_config, steps)),
-            loss=losses.get_loss(train_config.loss, model_config.num_classes),
+            loss=losses.get_loss(train_config.loss, model_config.num_classes,
+                                 ignore_index=config.data.void_label),
             metrics=metrics.training_metrics(
-                model_config.num_classes, binary=config.data.binary),
+                model_config.num_classes, binary=config.data.binary,
+                ignore_index=config.data.void_label),
             jit_compile=train_config.jit_compile,
         )
         return model
@@ -292,7 +300,9 @@ def _evaluate_best(config, best, folder: RunFolder, val_source, verbose) -> dict
     started = time.perf_counter()
     common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
               "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
-              "resize_mode": config.data.resize_mode, "progress": verbose != 0}
+              "resize_mode": config.data.resize_mode, "progress": verbose != 0,
+              "ignore_index": config.data.void_label,
+              "class_names": val_source.class_names}
     summary, rows = evaluation.evaluate(best, val_source, **common)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if config.data.binary:  # a car mask, from 1 or 2 output classes

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from unet import files, postprocess
+from unet.config import VOID_LABEL
 from unet.data import carla
 
 FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
@@ -39,10 +40,10 @@ def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def prediction_picture(image, labels, binary: bool) -> np.ndarray:
+def prediction_picture(image, labels, binary: bool, colors=None) -> np.ndarray:
     """How predicted labels `(H, W)` are drawn, as uint8 RGB: a car mask (`binary`) over its
-    image (`overlay`), class ids in CARLA's palette (`class_map`)."""
-    return overlay(image, labels) if binary else class_map(labels)
+    image (`overlay`), class ids in `colors` (default CARLA's palette, `class_map`)."""
+    return overlay(image, labels) if binary else class_map(labels, colors)
 
 
 def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
@@ -54,11 +55,48 @@ def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
     return overlay(out, truth & ~prediction, FALSE_NEGATIVE, alpha)
 
 
-def class_map(labels) -> np.ndarray:
-    """CARLA class ids -> RGB with CARLA's palette."""
+VOID_COLOR = (224, 224, 192)  # void pixels (`config.VOID_LABEL`), VOC's colour for them
+
+
+def class_map(labels, colors=None) -> np.ndarray:
+    """Class ids -> RGB with `colors` (one RGB per id; default CARLA's palette); void pixels
+    (`config.VOID_LABEL`) in `VOID_COLOR`."""
+    colors = carla.CLASS_COLORS if colors is None else colors
     palette = np.zeros((256, 3), np.uint8)
-    palette[: len(carla.CLASS_COLORS)] = carla.CLASS_COLORS
+    palette[: min(len(colors), 255)] = colors[:255]
+    palette[VOID_LABEL] = VOID_COLOR
     return palette[_plane(labels).astype(np.uint8)]
+
+
+def class_overlay(image, labels, colors, names, alpha: float = 0.5) -> np.ndarray:
+    """The image with each class id of `labels` tinted in its colour (class 0, the background,
+    left clear; void in `VOID_COLOR`), over a legend strip naming the classes present."""
+    labels = _plane(labels).astype(np.uint8)
+    out = as_uint8(image).astype(np.float32)
+    tinted = labels > 0
+    out[tinted] = (1 - alpha) * out[tinted] + alpha * class_map(labels, colors)[tinted]
+    present = [int(i) for i in np.unique(labels)]
+    entries = [("void" if i == VOID_LABEL else names[i] if i < len(names) else str(i),
+                VOID_COLOR if i == VOID_LABEL else tuple(class_map(np.array([[i]]), colors)[0, 0]))
+               for i in present]
+    return np.concatenate([out.astype(np.uint8), legend_strip(out.shape[1], entries)])
+
+
+def legend_strip(width: int, entries, row_height: int = 14) -> np.ndarray:
+    """uint8 RGB rows `width` wide naming `entries` ((label, RGB) pairs) beside colour squares,
+    as many per row as fit."""
+    from PIL import Image, ImageDraw
+
+    cell = max(80, max((len(label) for label, _ in entries), default=4) * 6 + 18)
+    per_row = max(1, width // cell)
+    rows = -(-len(entries) // per_row) or 1
+    strip = Image.new("RGB", (width, rows * row_height + 2), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for index, (label, rgb) in enumerate(entries):
+        x, y = (index % per_row) * cell + 2, (index // per_row) * row_height + 2
+        draw.rectangle([x, y, x + 10, y + 10], fill=tuple(int(c) for c in rgb), outline=(0, 0, 0))
+        draw.text((x + 14, y), label, fill=(0, 0, 0))
+    return np.asarray(strip)
 
 
 def png_bytes(figure) -> bytes:
@@ -83,12 +121,21 @@ ERROR_LEGEND = (("predicted car, is background (false positive)", FALSE_POSITIVE
                 ("missed car (false negative)", FALSE_NEGATIVE))
 
 
-def class_legend(labels) -> list[tuple[str, tuple]]:
-    """Legend entries for the CARLA classes present in `labels`."""
+def class_legend(labels, names=None, colors=None) -> list[tuple[str, tuple]]:
+    """Legend entries for the classes present in `labels` (and void), named by `names` and
+    coloured as `class_map` colours them (default: CARLA's)."""
     present = np.unique(np.concatenate([np.unique(_plane(np.asarray(x))) for x in labels]))
-    return [(carla.class_name(i),
-             tuple(int(c) for c in carla.CLASS_COLORS[i % len(carla.CLASS_COLORS)]))
-            for i in present.astype(int)]
+    entries = []
+    for i in present.astype(int):
+        if i == VOID_LABEL:
+            entries.append(("void", VOID_COLOR))
+        elif names is None and colors is None:
+            entries.append((carla.class_name(i), tuple(
+                int(c) for c in carla.CLASS_COLORS[i % len(carla.CLASS_COLORS)])))
+        else:
+            name = names[i] if names is not None and i < len(names) else str(i)
+            entries.append((name, tuple(int(c) for c in class_map(np.array([[i]]), colors)[0, 0])))
+    return entries
 
 
 def image_grid(panels, columns: int, titles=None, panel_size: float = 2.6, legend=None):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from unet.cli.flags import POSITIVE_INT
+from unet.errors import UsageError
 
-DATASETS = ("carvana", "carla")  # the on-disk formats
+DATASETS = ("carvana", "carla", "folder")  # the on-disk formats
 
 
 def add_commands(commands) -> None:
@@ -17,27 +18,52 @@ def add_commands(commands) -> None:
     check.add_argument("--dataset", choices=DATASETS, required=True)
     check.add_argument("--data-dir", required=True)
     check.add_argument("--num-classes", type=POSITIVE_INT,
-                       help="CARLA class count (default: the assignment's 23)")
-    check.set_defaults(handler=_check)
+                       help="class count (default: CARLA's 23; a folder's, from its masks)")
+    check.add_argument("--ignore-index", type=int, metavar="VALUE",
+                       help="folder: the mask value (RGB masks: the class) marking void")
+    check.add_argument("--group-by", metavar="REGEX",
+                       help="folder: the first group of REGEX in a name names its group")
+    check.add_argument("--val-fraction", type=float, default=0.2)
+    check.add_argument("--seed", type=int, default=0, help="folder: the split's seed")
+    check.set_defaults(handler=_check, tensorflow=False)  # numpy and PIL only
 
     synthetic = data_commands.add_parser(
         "synthetic", help="generate a look-alike dataset in the real on-disk format")
     synthetic.add_argument("--dataset", choices=DATASETS, required=True)
     synthetic.add_argument("--out", required=True)
     synthetic.add_argument("--count", type=POSITIVE_INT, default=4,
-                           help="cars for Carvana (16 images each), scenes for CARLA")
+                           help="cars for Carvana (16 images each), scenes for CARLA, images "
+                                "for a folder")
     synthetic.add_argument("--seed", type=int, default=0)
     synthetic.add_argument("--image-size", type=POSITIVE_INT, nargs=2, metavar=("H", "W"),
-                           help="default: the real size (1280 1918 or 480 640)")
+                           help="default: the real size (1280 1918 or 480 640); folder: 96 128")
     synthetic.add_argument("--test-cars", type=int, default=0, choices=range(0, 1000),
                            metavar="N", help="Carvana: cars written to test/ without masks")
+    synthetic.add_argument("--encoding", default="palette",
+                           choices=("binary", "ids", "ids16", "palette", "rgb"),
+                           help="folder: how masks encode classes (rgb writes labelmap.txt)")
+    synthetic.add_argument("--layout", default="images-masks", choices=("images-masks", "voc"),
+                           help="folder: images/ + masks/, or Pascal VOC's folders and lists")
+    synthetic.add_argument("--void-band", type=int, default=0, metavar="PX",
+                           help="folder: a void (255) band this wide along class edges")
+    synthetic.add_argument("--mixed-sizes", action="store_true",
+                           help="folder: every other image a quarter larger")
+    synthetic.add_argument("--groups", type=int, default=0, metavar="N",
+                           help="folder: name images g<k>_<n>, N groups")
     synthetic.set_defaults(handler=_synthetic, tensorflow=False)  # numpy and PIL only
 
 
 def _check(args) -> int:
-    from unet.data import carla, carvana
+    from unet.data import carla, carvana, folder
 
-    if args.dataset == "carvana":
+    if args.dataset != "folder" and (args.ignore_index is not None or args.group_by):
+        raise UsageError("--ignore-index and --group-by are a folder dataset's (--dataset "
+                         "folder).")
+    if args.dataset == "folder":
+        report = folder.check(args.data_dir, num_classes=args.num_classes,
+                              ignore_index=args.ignore_index, group_by=args.group_by,
+                              val_fraction=args.val_fraction, seed=args.seed)
+    elif args.dataset == "carvana":
         report = carvana.check(args.data_dir)
     else:
         classes = {"num_classes": args.num_classes} if args.num_classes else {}
@@ -50,7 +76,13 @@ def _synthetic(args) -> int:
     from unet.data import synthetic
 
     size = {"image_size": tuple(args.image_size)} if args.image_size else {}  # else the real one
-    if args.dataset == "carvana":
+    if args.dataset == "folder":
+        out = synthetic.make_folder_like(
+            args.out, count=args.count, seed=args.seed, encoding=args.encoding,
+            layout=args.layout, void_band=args.void_band, mixed_sizes=args.mixed_sizes,
+            groups=args.groups, **size)
+        print(f"wrote {args.count} {args.encoding} image/mask pairs ({args.layout}) to {out}")
+    elif args.dataset == "carvana":
         out = synthetic.make_carvana_like(args.out, cars=args.count, seed=args.seed,
                                           test_cars=args.test_cars, **size)
         print(f"wrote {args.count} cars x 16 views to {out}")

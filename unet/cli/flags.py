@@ -30,8 +30,9 @@ def positive(kind, below: float = math.inf):
 
 POSITIVE_INT = positive(int)
 fraction = positive(float, below=1)  # `--threshold`
-DATASET_HELP = ("synthetic, carvana, carla, or a prepared TFDS dataset read from --data-dir: "
-                "tfds:carvana, tfds:carla (optionally /<size>, e.g. tfds:carvana/256x384)")
+DATASET_HELP = ("synthetic, carvana, carla, folder (any images/ + masks/ or Pascal VOC folder), "
+                "or a prepared TFDS dataset read from --data-dir: tfds:carvana, tfds:carla "
+                "(optionally /<size>, e.g. tfds:carvana/256x384)")
 
 
 def _parent(*flags: str, **options) -> argparse.ArgumentParser:

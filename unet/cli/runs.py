@@ -51,6 +51,12 @@ CONFIG_FLAGS = (
     ("data.augment", "--no-augment", None),
     ("train.mixed_precision", None, None),
     ("train.jit_compile", None, None),
+    ("model.num_classes", None, "classes (default: the dataset's; a folder dataset's come from "
+                                "its masks or label map)"),
+    ("data.ignore_index", None, "folder dataset: the mask value (RGB masks: the class) marking "
+                                "void pixels, left out of the loss and every score (VOC: 255)"),
+    ("data.group_by", None, "folder dataset: a regular expression whose first group names an "
+                            "image's group (a patient, a video), kept on one side of the split"),
 )
 _CHOICES = {"model.architecture": run_config.ARCHITECTURES, "train.loss": run_config.LOSSES,
             "model.encoder_weights": run_config.ENCODER_WEIGHTS,
@@ -127,6 +133,12 @@ def config_from_args(args) -> run_config.RunConfig:
             if crop[0] > data["image_size"][0] or crop[1] > data["image_size"][1]:
                 data["crop_size"] = None
         config = config.override(**sections)
+    if config.data.dataset == "folder":
+        from unet.data import sources
+
+        config = sources.complete(config, num_classes=sections["model"].get("num_classes"))
+        print(f"Folder dataset {config.data.data_dir}: {config.data.mask_encoding} masks, "
+              f"{config.model.num_classes} class(es), loss {config.train.loss}.")
     if crop and config.data.crop_size is None:
         size = config.data.image_size
         print(f"Training on whole {size[0]}x{size[1]} images: the preset's {crop[0]}x{crop[1]} "
@@ -274,6 +286,8 @@ def _evaluate(args) -> int:
     model = checkpoints.load_model(args.model, compile=False)
     config = config_for_model(args.model, model, preset_name=args.preset, dataset=args.dataset,
                               data_dir=args.data_dir, image_size=args.image_size)
+    if config.data.dataset == "folder" and config.data.mask_encoding is None:
+        config = sources.complete(config, num_classes=int(model.output_shape[-1]))
     train_source, val_source = sources.split(config.data, seed=config.train.seed)
     source = {"val": val_source, "train": train_source,
               "all": train_source.concatenate(val_source)}[args.split]
@@ -281,7 +295,8 @@ def _evaluate(args) -> int:
         model, source, dataset=config.data.dataset, image_size=config.data.image_size,
         num_classes=config.model.num_classes, batch_size=args.batch_size or 8,
         resize_mode=config.data.resize_mode, tta=args.tta,
-        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None,
+        ignore_index=config.data.void_label, class_names=source.class_names)
     print(json.dumps(summary, indent=2))
     return 0
 

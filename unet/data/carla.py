@@ -123,7 +123,7 @@ def list_pairs(root, verify: bool = True) -> list[Pair]:
 
 def split_by_frames(pairs, val_fraction: float = 0.2, seed: int = 0):
     """(train, validation) by blocks of consecutive frames, so neighbours share a side."""
-    return split_by_group(pairs, val_fraction, seed)
+    return split_by_group(pairs, val_fraction, seed, what="frame block")
 
 
 def class_fractions(pairs) -> dict[int, float]:

@@ -300,7 +300,7 @@ def list_pairs(root, mask_source: str = "auto", verify: bool = True) -> list[Pai
 
 def split_by_car(pairs, val_fraction: float = 0.2, seed: int = 0):
     """(train, validation) with no car in both: its 16 views are near-duplicates."""
-    return split_by_group(pairs, val_fraction, seed)
+    return split_by_group(pairs, val_fraction, seed, what="car")
 
 
 def list_test_images(root) -> list[Path]:

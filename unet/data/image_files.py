@@ -41,14 +41,16 @@ def list_images(folder, suffix) -> tuple[list[Path], list[str]]:
     return paths, skipped
 
 
-def by_name(paths) -> tuple[dict[str, Path], list[str]]:
+def by_name(paths, stem: bool = False) -> tuple[dict[str, Path], list[str]]:
     """`(index, problems)`: `{name in lower case: path}`, to match files ignoring case, and a
-    problem for each two names that differ only in case."""
+    problem for each two names that differ only in case; `stem` indexes by the name less its
+    suffix (`cat.JPG` matches `cat.png`), a problem for each two files of one stem."""
     index, problems = {}, []
     for path in paths:
-        key = path.name.lower()
+        key = (path.stem if stem else path.name).lower()
         if key in index:
-            problems.append(f"{path}: same name as {index[key].name} but for case; keep one.")
+            problems.append(f"{path}: same {'stem' if stem else 'name'} as {index[key].name}"
+                            f"{'' if stem else ' but for case'}; keep one.")
         else:
             index[key] = path
     return index, problems

@@ -62,18 +62,35 @@ def raise_problems(problems) -> None:
                         + first_five(problems, separator="\n"))
 
 
-def split_by_group(pairs, val_fraction: float, seed: int = 0):
+def split_by_group(pairs, val_fraction: float, seed: int = 0, what: str = "group"):
     """Splits pairs into (train, validation) lists so that no group appears in both.
 
     Whole groups are drawn at random (deterministic for `seed`) until the validation side holds
-    `val_fraction` of the groups, at least one when there are two or more.
+    `val_fraction` of the groups, at least one when there are two or more. With fewer than two
+    groups (a first try on a handful of images) a split by group is impossible, and a note on
+    standard error says what is done instead: a split by image (neighbours of one group then
+    straddle it), or, for a single image, validation on the training image.
+
+    Args:
+        what: What a group is, for the note (`"car"`, `"block of frames"`, `"group"`).
     """
+    import sys
+
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1); received {val_fraction!r}.")
+    if not pairs:
+        raise DataError("Cannot split an empty list of pairs.")
     groups = sorted({pair.group for pair in pairs})
     if len(groups) < 2:
-        raise DataError(f"Cannot split {len(pairs)} pairs by group: only {len(groups)} group(s) "
-                        "found, and a split by car needs at least 2.")
+        if len(pairs) < 2:
+            print(f"note: only {len(pairs)} image: validating on the training image (its "
+                  "scores are not held out).", file=sys.stderr)
+            return list(pairs), list(pairs)
+        print(f"note: the {len(pairs)} images are one {what} ({groups[0]}), too few for a "
+              f"split by {what}: split by image instead (images of one {what} on both sides, "
+              "so validation scores are optimistic).", file=sys.stderr)
+        pairs = [dataclasses.replace(pair, group=pair.name) for pair in pairs]
+        groups = sorted(pair.group for pair in pairs)
     count = min(len(groups) - 1, max(1, round(len(groups) * val_fraction)))
     shuffled = np.random.default_rng(seed).permutation(groups)
     validation_groups = set(shuffled[:count].tolist())

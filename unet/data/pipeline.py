@@ -268,16 +268,20 @@ def image_inputs(paths, *, image_size, resize_mode: str = "resize",
         yield inputs, (int(native[0]), int(native[1])), int(index)
 
 
-def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize"):
+def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize",
+                read_mask=None):
     """The function mapping `(image path, mask path, rle)` to uint8 `(image, mask (H, W, 1))`
-    at `image_size`."""
+    at `image_size`; `read_mask(path) -> uint8 (H, W)` reads the masks where given (a folder
+    dataset's `folder.decode_mask`), else their format decides."""
     if not pairs:
         raise DataError("No image/mask pairs to load (empty list).")
     image_size = tuple(int(s) for s in image_size)
-    kind = _mask_kind(pairs)
+    kind = "custom" if read_mask is not None else _mask_kind(pairs)
     load_image = make_image_loader(pairs[0].image, image_size=image_size,
                                    resize_mode=resize_mode)
     read_png_mask = functools.partial(_read_png_mask, num_classes=num_classes)
+    if read_mask is not None:
+        read_png_mask = lambda path: read_mask(path.decode())  # noqa: E731
 
     def load(image_path, mask_path, rle):
         image, native, _ = load_image(image_path)
@@ -323,11 +327,13 @@ def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
 
 
 def pair_examples(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "resize",
-                  shuffle_seed: int | None = None, ordered: bool = True) -> tf.data.Dataset:
-    """uint8 `(image, mask)` examples of `unet.data.Pair`s at `image_size` (`make_loader`),
-    as `Source.examples`; file names are shuffled every epoch when `shuffle_seed` is given."""
+                  shuffle_seed: int | None = None, ordered: bool = True,
+                  read_mask=None) -> tf.data.Dataset:
+    """uint8 `(image, mask)` examples of `unet.data.Pair`s at `image_size` (`make_loader`,
+    with `read_mask`), as `Source.examples`; file names are shuffled every epoch when
+    `shuffle_seed` is given."""
     load = make_loader(pairs, image_size=image_size, num_classes=num_classes,
-                       resize_mode=resize_mode)
+                       resize_mode=resize_mode, read_mask=read_mask)
     columns = (
         [str(p.image) for p in pairs],
         [str(p.mask) if p.mask is not None else "" for p in pairs],
@@ -359,6 +365,9 @@ class Source(abc.ABC):
     `name` and a `group`, what must not straddle the split), batched by `make_dataset`."""
 
     items: list
+    split_by = ""  # how the examples were split, when the source says (for split.json)
+    class_names = None  # the names of the class ids, where the data gives them
+    class_colors = None  # and their colours (RGB), where it gives them
 
     def __len__(self) -> int:
         return len(self.items)

@@ -747,3 +747,95 @@ def make_carla_like(out, count: int = 20, image_size=carla.IMAGE_SIZE, seed: int
         Image.fromarray(np.dstack([labels, zeros, zeros, alpha]), "RGBA").save(
             out / "CameraMask" / name)
     return out
+
+
+# A generated folder dataset's classes: CARLA scene classes folded into six.
+FOLDER_CLASSES = (("background", (0, 0, 0)), ("road", (128, 64, 128)),
+                  ("sidewalk", (244, 35, 232)), ("vehicle", (0, 0, 142)),
+                  ("vegetation", (107, 142, 35)), ("sky", (70, 130, 180)))
+FOLDER_ENCODINGS = ("binary", "ids", "ids16", "palette", "rgb")
+
+
+def _folder_labels(carla_labels: np.ndarray) -> np.ndarray:
+    """CARLA ids -> `FOLDER_CLASSES` ids (everything else background)."""
+    table = np.zeros(256, np.uint8)
+    for folder_id, name in enumerate(n for n, _ in FOLDER_CLASSES):
+        if folder_id:
+            table[_CARLA_IDS[name]] = folder_id
+    table[_CARLA_IDS["road_line"]] = 1
+    return table[carla_labels]
+
+
+def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *,
+                     encoding: str = "palette", layout: str = "images-masks",
+                     void_band: int = 0, mixed_sizes: bool = False, groups: int = 0,
+                     progress: bool = True) -> Path:
+    """Writes a folder dataset (`unet.data.folder`) of generated street scenes.
+
+    Args:
+        count: Images.
+        encoding: `binary` (0/255 vehicle masks), `ids` (8-bit class ids), `ids16` (16-bit),
+            `palette` (palette PNGs, VOC's colours), or `rgb` (colours, with `labelmap.txt`).
+        layout: `images-masks` (`images/*.jpg` + `masks/*.png`) or `voc` (`JPEGImages/` +
+            `SegmentationClass/` + `ImageSets/Segmentation/{train,val}.txt`).
+        void_band: Width in pixels of a 255 band along every class edge (VOC's void outlines).
+        mixed_sizes: Every other image is a quarter larger.
+        groups: Name images `<group>_<n>` with this many groups (`--group-by '^(g\\d+)_'`).
+
+    Returns:
+        `out`.
+    """
+    if encoding not in FOLDER_ENCODINGS:
+        raise ValueError(f"encoding must be one of {FOLDER_ENCODINGS}; received {encoding!r}.")
+    out = Path(out)
+    voc = layout == "voc"
+    images = out / ("JPEGImages" if voc else "images")
+    masks = out / ("SegmentationClass" if voc else "masks")
+    for folder in (images, masks):
+        folder.mkdir(parents=True, exist_ok=True)
+    palette = [c for _, rgb in FOLDER_CLASSES for c in rgb] + [0, 0, 0] * (256 - len(
+        FOLDER_CLASSES))
+    palette[3 * 255:3 * 256] = [224, 224, 192]  # VOC's void colour
+    names = []
+    for index in tqdm(range(count), desc="generating images", disable=not progress):
+        rng = np.random.default_rng([seed, index])
+        size = image_size if not (mixed_sizes and index % 2) else (
+            image_size[0] * 5 // 4, image_size[1] * 5 // 4)
+        image, carla_labels = _render_scene(rng, size)
+        labels = _folder_labels(carla_labels)
+        if void_band:
+            import cv2
+
+            kernel = np.ones((2 * void_band + 1,) * 2, np.uint8)
+            edges = cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
+            labels[edges] = 255
+        name = f"g{index % groups}_{index:04d}" if groups else f"scene_{index:04d}"
+        names.append(name)
+        Image.fromarray(image).save(images / f"{name}.jpg", quality=92)
+        path = masks / f"{name}.png"
+        if encoding == "binary":
+            Image.fromarray(np.where(labels == 3, 255, 0).astype(np.uint8)).save(path)
+        elif encoding == "ids":
+            Image.fromarray(labels).save(path)
+        elif encoding == "ids16":
+            Image.fromarray(labels.astype(np.uint16)).save(path)
+        elif encoding == "palette":
+            picture = Image.fromarray(labels, "P")
+            picture.putpalette(palette)
+            picture.save(path)
+        else:
+            colors = np.array(palette, np.uint8).reshape(256, 3)
+            Image.fromarray(colors[labels]).save(path)
+    if encoding == "rgb" or voc:  # CVAT's VOC export writes one beside its masks too
+        lines = ["# label:color_rgb:parts:actions"] + [
+            f"{name}:{r},{g},{b}::" for name, (r, g, b) in FOLDER_CLASSES]
+        if void_band and encoding == "rgb":  # void is a colour: --ignore-index names its class
+            lines.append("void:224,224,192::")
+        files.write_text(out / "labelmap.txt", "\n".join(lines) + "\n")
+    if voc:
+        lists = out / "ImageSets" / "Segmentation"
+        lists.mkdir(parents=True, exist_ok=True)
+        cut = max(1, len(names) * 4 // 5)
+        files.write_text(lists / "train.txt", "\n".join(names[:cut]) + "\n")
+        files.write_text(lists / "val.txt", "\n".join(names[cut:] or names[-1:]) + "\n")
+    return out
