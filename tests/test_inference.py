@@ -212,7 +212,8 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     assert result["images"] == 3 and len(list((tmp_path / "masks").glob("*_mask.png"))) == 3
     assert submission.stat().st_mtime_ns == before
     (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
-    with pytest.raises(ValueError, match="complete without 1 of the inputs \\(e.g. car_09.jpg"):
+    with pytest.raises(ValueError, match="complete with other settings: --input: 1 "
+                                         "image\\(s\\) not in the earlier input \\(e.g. car_09"):
         predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
 
 
@@ -220,11 +221,15 @@ def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
     model_path, _ = trained
     inputs = _test_images(tmp_path / "in")
     submission = tmp_path / "sub.csv.gz"
-    with SubmissionWriter(submission) as writer:  # every row written, killed before gzip
-        for path in sorted(inputs.iterdir()):
+    paths = sorted(inputs.iterdir())
+    model = checkpoints.load_model(model_path, compile=False)
+    settings = predict_files.prediction_settings(
+        model_path, inference.input_spec_for(model_path, model), "none", 0.5, paths)
+    with SubmissionWriter(submission, settings) as writer:  # every row written, killed before gzip
+        for path in paths:
             writer.write(path.name, "1 2")
     result = predict_files.predict_folder(model_path, inputs, submission=submission,
-                                          progress=False)
+                                          tta="none", progress=False)
     assert result["images"] == 0 and result["skipped"] == 3
     assert result["submission"] == str(submission)
     rows = _read_submission(submission)
@@ -272,8 +277,8 @@ def test_a_bad_image_anywhere_is_named_and_the_others_predicted(trained, tmp_pat
     assert code == 1
     assert f"{inputs / 'car_01.jpg'}: not a readable image" in captured.err
     assert str(inputs / "car_03.png") in captured.err and "2 image(s) not predicted" in captured.err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["car_00_mask.png",
-                                                                   "car_02_mask.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.*g")) == ["car_00_mask.png",
+                                                                      "car_02_mask.png"]
     assert not submission.exists()  # unfinished until every image has a row
     (inputs / "car_01.jpg").unlink()
     (inputs / "car_03.png").unlink()

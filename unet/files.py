@@ -139,7 +139,7 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def lock(folder, what: str = "folder", name: str | None = None):
+def lock(folder, what: str = "folder", name: str | None = None, wait: bool = False):
     """Holds an exclusive lock on `folder` (its `.lock` file), or with `name` on the file
     `folder/name` (`.<name>.lock` beside it), for the `with` block.
 
@@ -150,9 +150,11 @@ def lock(folder, what: str = "folder", name: str | None = None):
         folder: The folder locked, or holding the file locked (created if need be).
         what: What is locked, for the message (`"run folder"`, `"submission"`).
         name: A file in `folder` to lock instead of the whole folder.
+        wait: Wait for another process to release it (saying so) instead of refusing.
 
     Raises:
-        Locked: another process holds it; the message names its pid and command.
+        Locked: another process holds it (and not `wait`); the message names its pid and
+            command.
     """
     import fcntl
 
@@ -167,8 +169,13 @@ def lock(folder, what: str = "folder", name: str | None = None):
         except BlockingIOError:
             stream.seek(0)
             holder = stream.read().strip() or "another process"
-            raise Locked(f"{locked}: this {what} is in use by {holder}; wait for it to end "
-                         "or stop it, then run the command again.") from None
+            if wait:
+                print(f"Waiting for {holder} to finish with this {what} ({locked})...",
+                      flush=True)
+                fcntl.flock(stream, fcntl.LOCK_EX)
+            else:
+                raise Locked(f"{locked}: this {what} is in use by {holder}; wait for it to "
+                             "end or stop it, then run the command again.") from None
         stream.seek(0)
         stream.truncate()
         stream.write(f"process {os.getpid()} ({' '.join(sys.argv)[:200]})")

@@ -11,7 +11,7 @@ import dataclasses
 import keras
 
 from unet.config import ModelConfig, dropout_per_block
-from unet.errors import ConfigError
+from unet.errors import ConfigError, UsageError
 
 
 def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
@@ -199,9 +199,17 @@ def build_mobilenetv2_unet(
     if len(decoder_filters) != 4:
         raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
 
-    backbone = keras.applications.MobileNetV2(
-        input_shape=input_shape, include_top=False, weights=encoder_weights
-    )
+    try:
+        backbone = keras.applications.MobileNetV2(
+            input_shape=input_shape, include_top=False, weights=encoder_weights
+        )
+    except Exception as error:  # Keras' download failure is a bare `Exception`
+        if encoder_weights is None or "URL fetch failure" not in str(error):
+            raise
+        raise UsageError(
+            "the MobileNetV2 encoder's ImageNet weights could not be downloaded (no internet "
+            "here?); download them once where there is (Keras keeps them in ~/.keras/models), "
+            "or train with --encoder-weights none.") from None
     encoder = keras.Model(
         backbone.input,
         [backbone.get_layer(layer).output for layer in MOBILENETV2_SKIPS],

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import sys
 from pathlib import Path
 
@@ -11,10 +13,12 @@ from tqdm.auto import tqdm
 
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, folder, image_files
-from unet.errors import DataError, UsageError
-from unet.submission import SubmissionWriter
+from unet.errors import DataError, RunConflict, UsageError
+from unet.submission import SubmissionWriter, read_settings, settings_differences
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+# The record of the settings that made a mask folder's masks, in the folder.
+MASK_FOLDER_RECORD = "predictions.json"
 
 
 def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
@@ -85,9 +89,73 @@ def predict_masks(model, paths, spec: inference.InputSpec, *, batch_size: int = 
         yield path, postprocess.labels_from_probabilities(native, spec.num_classes, threshold)
 
 
+def model_identity(model_path) -> dict:
+    """The model file's path and the SHA-256 of its content: what a record compares, so that a
+    copy of the same model matches and a retrained one does not."""
+    digest = hashlib.sha256()
+    with open(model_path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return {"path": str(Path(model_path).absolute()), "sha256": digest.hexdigest()}
+
+
+def prediction_settings(model_path, spec: inference.InputSpec, tta, threshold: float,
+                        paths) -> dict:
+    """Everything that decides the masks and rows of a prediction, as a JSON-ready record:
+    the model's content, its input spec, TTA, the threshold (one-channel models only; others
+    take the argmax), and `"inputs"`, the input files."""
+    settings = {"model": model_identity(model_path), "tta": tta or "none",
+                "image_size": list(spec.image_size), "resize_mode": spec.resize_mode,
+                "num_classes": spec.num_classes,
+                "prediction_size": list(spec.prediction_size) if spec.prediction_size else None,
+                "inputs": [str(Path(p).absolute()) for p in paths]}
+    if spec.num_classes == 1:
+        settings["threshold"] = threshold
+    return settings
+
+
+def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool = True) -> None:
+    """Checks that the masks already in `output` were made with `settings` (inputs aside: a
+    folder gathers the masks of several inputs), and records them there (`predictions.json`).
+
+    Args:
+        output: The mask folder (created).
+        settings: `prediction_settings`.
+        restart: Remove the masks and overlays of other settings instead of refusing.
+        write: Record (and remove); `False` only checks, writing nothing.
+
+    Raises:
+        RunConflict: masks made with other settings, or masks with no record of theirs.
+    """
+    output = Path(output)
+    record = output / MASK_FOLDER_RECORD
+    recorded = read_settings(record)
+    written = sorted(output.glob("*_mask.png")) + sorted(output.glob("*_overlay.jpg"))
+    if recorded is None:
+        differences = [f"{len(written)} mask(s) or overlay(s) with no record of their "
+                       f"settings ({record})"] if written else []
+    else:
+        differences = settings_differences(recorded, settings)
+    inputs = settings["inputs"]
+    if differences and not restart:
+        raise RunConflict(f"{output} holds masks made with other settings: "
+                          f"{'; '.join(differences)}. Choose another --output, or add --restart "
+                          "to remove them and predict again.")
+    if not write:
+        return
+    if differences:
+        for path in written:
+            path.unlink()
+        print(f"Removed {len(written)} mask(s) and overlay(s) of other settings from {output}.")
+    elif recorded is not None:
+        inputs = sorted(set(recorded.get("inputs", [])) | set(inputs))
+    files.write_json(record, {**settings, "inputs": inputs})
+
+
 def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tta="auto",
                    threshold: float = 0.5, submission=None, batch_size: int = 4,
-                   image_size=None, prediction_size=None, progress: bool = True) -> dict:
+                   image_size=None, prediction_size=None, progress: bool = True,
+                   restart: bool = False) -> dict:
     """`python -m unet predict`: mask PNGs (and overlays) in `output`, and/or a submission.
 
     Args:
@@ -102,11 +170,15 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         submission: Path of a Kaggle `img,rle_mask` file (`.csv.gz`), resumable.
         image_size: The training size, when no `config.json` lies beside the model.
         prediction_size: Predict at this size instead of the training size.
+        restart: Start a submission (and the mask folder) over when they hold results of
+            other settings or inputs, instead of refusing.
 
     A bad image anywhere in the input (unreadable, damaged, over `image_files.MAX_PIXELS`) is
     named in `failed`, and every other image is still predicted; a submission then stays
     unfinished (Kaggle needs a row for every image) until the file is fixed and the command
-    rerun, which predicts only what is missing. A finished submission is not redone.
+    rerun, which predicts only what is missing. A finished submission is not redone. Both are
+    one run's: the settings that decide their rows and masks (`prediction_settings`) are
+    recorded, and a rerun with others is refused, naming what differs.
 
     Returns:
         `{"images": predicted now, "skipped": already in the submission, "submission": path of
@@ -115,8 +187,9 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
 
     Raises:
         DataError: no images, a missing input, or two inputs that would write one output.
-        UsageError: nothing to write, a submission from a model that is not a car mask's, or a
-            finished submission that lacks some of the inputs.
+        UsageError: nothing to write, or a submission from a model that is not a car mask's.
+        RunConflict: a submission or mask folder holding results of other settings or inputs.
+        Locked: another process writes the submission or the mask folder.
     """
     if output is None and submission is None:
         raise UsageError("Nothing to write: give an output folder, a submission path, or both.")
@@ -135,15 +208,19 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
                          f"output channel, or two trained on Carvana); this one predicts "
                          f"{spec.num_classes} classes.")
     fmt = data_mask_format(model_path, spec.num_classes)
-    writer = None if submission is None else SubmissionWriter(submission)
-    try:
-        result = _predict_into(model, spec, paths, output, writer, overlay=overlay,
-                               tta=tta, threshold=threshold, batch_size=batch_size,
-                               progress=progress, ignored=ignored, fmt=fmt)
-    finally:
-        if writer is not None:
-            writer.close()
-    return result
+    settings = prediction_settings(model_path, spec, tta, threshold, paths)
+    if output is not None:  # checked before the submission writes anything
+        claim_mask_folder(output, settings, restart, write=False)
+    with contextlib.ExitStack() as held:
+        writer = None
+        if submission is not None:
+            writer = held.enter_context(SubmissionWriter(submission, settings, restart=restart))
+        if output is not None:
+            held.enter_context(files.lock(output, "mask folder", MASK_FOLDER_RECORD))
+            claim_mask_folder(output, settings, restart)
+        return _predict_into(model, spec, paths, output, writer, overlay=overlay,
+                             tta=tta, threshold=threshold, batch_size=batch_size,
+                             progress=progress, ignored=ignored, fmt=fmt)
 
 
 def data_mask_format(model_path, num_classes: int):
@@ -171,16 +248,15 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
                   batch_size, progress, ignored, fmt=None) -> dict:
     finished = None  # a submission already complete: named, not rewritten
     if writer is not None and writer.complete:
-        missing = [p.name for p in paths if p.name not in writer.done]
-        if missing:
-            raise UsageError(f"{writer.path} is complete without {len(missing)} of the inputs "
-                             f"(e.g. {missing[0]}); remove it to write it again.")
         if output is None:  # nothing to redo
             return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
                     "failed": {}, "ignored": ignored, "complete": True}
         finished, writer = writer.path, None  # the masks are wanted; the submission is done
-    todo = [p for p in paths if writer is None or p.name not in writer.done]
-    skipped = len(paths) - len(todo)
+    # Images with a row already are predicted again only for the masks: every mask in the
+    # folder is this run's.
+    has_row = set() if writer is None else set(writer.done)
+    todo = paths if output is not None else [p for p in paths if p.name not in has_row]
+    skipped = sum(p.name in has_row for p in paths)
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
@@ -208,7 +284,7 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
                     picture = viz.prediction_picture(image, mask, spec.binary)
                 with files.atomic_path(output / f"{path.stem}_overlay.jpg") as partial:
                     Image.fromarray(picture).save(partial, quality=90)
-        if writer is not None:
+        if writer is not None and path.name not in has_row:
             writer.write(path.name, carvana.rle_encode(mask))
             if (len(predicted) + 1) % batch_size == 0:
                 writer.flush()  # once a batch: a kill loses at most the batch in flight

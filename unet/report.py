@@ -180,9 +180,20 @@ def write_report(runs=None, report_dir=None, command: str | None = None, overlay
 
     Returns:
         The path of `README.md`.
+
+    Two processes writing one report folder take turns (`files.lock`, waiting): each report
+    is whole, never a mix of two.
     """
     report_dir = paths.report_dir(report_dir)
     root = paths.runs_dir(runs)
+    if not report_dir.is_dir() and not (run_dirs or experiments.find_runs(root)):
+        raise FileNotFoundError(f"No runs under {root}: train or sweep first.")
+    with files.lock(report_dir, "report folder", wait=True):
+        return _write_report(report_dir, root, command, overlays, run_dirs)
+
+
+def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dirs) -> Path:
+    """`write_report` under the report folder's lock."""
     recorded = report_dir / "report.json"
     saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
     command = command or saved.get("command", "python -m unet report")

@@ -107,7 +107,9 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
     Raises:
         TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
         RunConflict: `run_dir` holds another configuration, or more epochs.
-        DataError: a problem in the data (named), found before anything is written.
+        DataError: a problem in the data (named), found before anything is written, or in the
+            first epoch of a new run, whose folder is then removed again (a failed start
+            leaves no run behind).
         Locked: another process is training in `run_dir` (all four in `unet.errors`).
     """
     folder = RunFolder(run_dir)
@@ -117,6 +119,21 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
     folder.state(config)
     train_source, val_source = sources.split(config.data, seed=config.train.seed)
 
+    created = _first_missing(run_dir)  # what a start that fails removes again
+    try:
+        return _train_locked(config, folder, train_source, val_source, verbose, strategy)
+    except TrainingDiverged:
+        raise  # recorded in the folder
+    except Exception:
+        if created is not None and not folder.config.is_file():
+            _remove_empty(folder.path, created)
+        raise
+
+
+def _train_locked(config, folder: RunFolder, train_source, val_source, verbose,
+                  strategy) -> dict:
+    """`train` under the run folder's lock: record the run, train, score."""
+    run_dir = folder.path
     with files.lock(run_dir, "run folder"):
         state = folder.state(config)  # again, now that no other process can change it
         removed = files.remove_partials(run_dir, recursive=True)
@@ -128,20 +145,63 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
             return folder.scores()
         if state == "diverged":
             raise TrainingDiverged(folder.divergence()["message"])
-        files.write_json(folder.config, config.to_dict())
-        split = {"train": sorted({p.group for p in train_source.items}),
-                 "val": sorted({p.group for p in val_source.items})}
-        if train_source.split_by:
-            split["by"] = train_source.split_by
-        files.write_json(folder.split, split)
-        if state in ("new", "interrupted"):
-            _train_epochs(config, folder, state, train_source, val_source, verbose, strategy)
+        kept = {path.name for path in run_dir.iterdir()}
+        try:
+            files.write_json(folder.config, config.to_dict())
+            split = {"train": sorted({p.group for p in train_source.items}),
+                     "val": sorted({p.group for p in val_source.items})}
+            if train_source.split_by:
+                split["by"] = train_source.split_by
+            files.write_json(folder.split, split)
+            if state in ("new", "interrupted"):
+                _train_epochs(config, folder, state, train_source, val_source, verbose,
+                              strategy)
+        except TrainingDiverged:
+            raise  # recorded in the folder
+        except Exception:
+            if state == "new" and not folder.read_history():
+                _unclaim(run_dir, kept)
+            raise
         best = checkpoints.load_model(folder.best, compile=False)
         result = _summary(config, folder, train_source, val_source, best.count_params())
         result.update(_evaluate_best(config, best, folder, val_source, verbose))
         log_native_scores(folder.logs, result)
         files.write_json(folder.metrics, result)
         return result
+
+
+def _first_missing(path):
+    """The highest folder of `path` (itself included) that does not exist yet, or `None`."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return missing
+        missing = folder
+    return missing
+
+
+def _remove_empty(run_dir, created) -> None:
+    """Removes `run_dir`, left holding only its lock file, and the empty folders above it up to
+    `created` (the highest one this process made)."""
+    (run_dir / ".lock").unlink(missing_ok=True)
+    for folder in (run_dir, *run_dir.parents):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: another run's, or something the user put there
+        if folder == created:
+            return
+
+
+def _unclaim(run_dir, kept: set) -> None:
+    """Removes what a new run wrote before failing in its first epoch (a refused dataset, a
+    model that cannot be built), so that the folder does not read as an interrupted run."""
+    for path in run_dir.iterdir():
+        if path.name not in kept and path.name != ".lock":
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _train_epochs(config, folder: RunFolder, state, train_source, val_source, verbose,
@@ -205,10 +265,12 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
     common = {"image_size": data_config.image_size, "batch_size": train_config.batch_size,
               "num_classes": model_config.num_classes, "resize_mode": data_config.resize_mode,
               "cache": "memory" if data_config.cache else None}
+    # With `steps_per_epoch`, an epoch is that many full batches of an endless stream: Keras
+    # cuts an epoch short (with a warning) wherever a finite dataset runs out.
     train_data = train_source.make_dataset(
         training=True, seed=train_config.seed,
         augmentation=Augmentation() if data_config.augment else None,
-        crop_size=data_config.crop_size, **common)
+        crop_size=data_config.crop_size, repeat=bool(train_config.steps_per_epoch), **common)
     val_data = val_source.make_dataset(**common)
 
     # 2. Model, built and compiled under the strategy and precision policy.
@@ -270,14 +332,20 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
     raise TrainingDiverged(message)
 
 
+def images_per_epoch(train_config, train_images: int) -> int:
+    """The images an epoch trains on: all `train_images` once, or with `steps_per_epoch` that
+    many full batches of the repeated data (`make_dataset(repeat=True)`)."""
+    if train_config.steps_per_epoch:
+        return train_config.steps_per_epoch * train_config.batch_size
+    return train_images
+
+
 def _summary(config, folder: RunFolder, train_source, val_source, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
     history = folder.read_history()
     epoch_seconds = [row["seconds"] for row in history]
     steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
-    train_config = config.train
-    train_images = (train_config.steps_per_epoch * train_config.batch_size
-                    if train_config.steps_per_epoch else len(train_source))
+    train_images = images_per_epoch(config.train, len(train_source))
     best = max(history, key=lambda r: r.get(MONITOR, -math.inf))
     return {
         "run": config.name,
@@ -288,6 +356,7 @@ def _summary(config, folder: RunFolder, train_source, val_source, parameters: in
         "train_images_per_second": round(train_images / statistics.median(steady), 2),
         "parameters": parameters,
         "train_images": len(train_source),
+        "train_images_per_epoch": train_images,
         "val_images": len(val_source),
         "precision": folder.training_record().get("precision", "float32"),
         "environment": environment.describe(),

@@ -17,7 +17,9 @@ def add_commands(commands) -> None:
         description="Predicts every image of --input. A bad image is named on stderr and the "
                     "others are still predicted; the exit status is then 1, and a submission "
                     "stays unfinished until a rerun (which predicts only what is missing) "
-                    "completes it. A finished submission is reported, not redone.")
+                    "completes it. A finished submission is reported, not redone. A submission "
+                    "or mask folder holds one run's results: a rerun with another model, "
+                    "threshold, TTA, size or input is refused (--restart starts it over).")
     predict.add_argument("--input", required=True, nargs="+", help="a folder or image files")
     predict.add_argument("--output", help="folder for <name>_mask.png (and overlays)")
     predict.add_argument("--overlay", action="store_true", help="also write <name>_overlay.jpg")
@@ -27,6 +29,9 @@ def add_commands(commands) -> None:
     predict.add_argument("--threshold", type=fraction, default=0.5)
     predict.add_argument("--submission", help="Kaggle img,rle_mask file (.csv.gz), resumable")
     predict.add_argument("--batch-size", type=POSITIVE_INT, default=4)
+    predict.add_argument("--restart", action="store_true",
+                         help="start the submission (and the --output folder's masks) over when "
+                         "they were made with other settings or inputs, instead of refusing")
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export", parents=[MODEL, TRAINED_SIZE],
@@ -47,7 +52,8 @@ def _predict(args) -> int:
         args.model, args.input, args.output, overlay=args.overlay, tta=args.tta,
         threshold=args.threshold, submission=args.submission, batch_size=args.batch_size,
         image_size=tuple(args.image_size) if args.image_size else None,
-        prediction_size=tuple(args.prediction_size) if args.prediction_size else None)
+        prediction_size=tuple(args.prediction_size) if args.prediction_size else None,
+        restart=args.restart)
     print(json.dumps(result, indent=2))
     for reason in result["failed"].values():
         print(f"error: {reason}", file=sys.stderr)

@@ -47,7 +47,8 @@ CONFIG_FLAGS = (
                              "0 0 trains on whole images"),
     ("data.val_fraction", None, None),
     ("train.seed", None, None),
-    ("train.steps_per_epoch", None, None),
+    ("train.steps_per_epoch", None, "batches per epoch, drawn from the training images "
+                                    "repeated (default: each image once per epoch)"),
     ("data.augment", "--no-augment", None),
     ("train.mixed_precision", None, None),
     ("train.jit_compile", None, None),

@@ -404,7 +404,7 @@ class Source(abc.ABC):
                      training: bool = False, augmentation: Augmentation | None = None,
                      cache: str | None = None, resize_mode: str = "resize", seed: int = 0,
                      deterministic: bool = False, drop_remainder: bool = False,
-                     crop_size=None) -> tf.data.Dataset:
+                     crop_size=None, repeat: bool = False) -> tf.data.Dataset:
         """Batches of `(images, masks)` for `model.fit`, `evaluate` and `predict`.
 
         Args:
@@ -421,6 +421,8 @@ class Source(abc.ABC):
             drop_remainder: Drop the last, smaller batch.
             crop_size: (height, width) of random crops of each `image_size` example for
                 training (`random_crops`); `None` trains on whole images.
+            repeat: Repeat the examples without end (reshuffled each pass), before batching:
+                for epochs of `steps_per_epoch` full batches, whatever the data holds.
 
         Raises:
             DataError: no examples.
@@ -434,12 +436,13 @@ class Source(abc.ABC):
         return _batches(dataset, len(self), image_size=image_size, batch_size=batch_size,
                         training=training, augmentation=augmentation, cache=cache, seed=seed,
                         deterministic=deterministic, drop_remainder=drop_remainder,
-                        crop_size=crop_size)
+                        crop_size=crop_size, repeat=repeat)
 
 
 def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool,
              augmentation: Augmentation | None, cache: str | None, seed: int,
-             deterministic: bool, drop_remainder: bool, crop_size) -> tf.data.Dataset:
+             deterministic: bool, drop_remainder: bool, crop_size,
+             repeat: bool = False) -> tf.data.Dataset:
     """`count` uint8 examples -> `Source.make_dataset`'s batches: cached, shuffled (uncached
     ones come shuffled before decoding), cropped, batched, scaled, augmented."""
     ordered = deterministic or not training
@@ -447,6 +450,8 @@ def _batches(dataset, count: int, *, image_size, batch_size: int, training: bool
         dataset = dataset.cache("" if cache == "memory" else str(cache))
         if training:
             dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
     if training and crop_size is not None:
         dataset = random_crops(dataset, image_size, crop_size, seed, ordered)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

@@ -620,15 +620,20 @@ def generated_dir(root, dataset: str, count: int, image_size=None,
     folder = Path(root) / f"synthetic_{dataset}_v{version}_{count}{unit}_{height}x{width}"
     if folder.is_dir():
         return folder
-    files.remove_partials(folder.parent)
-    print(f"Generating {count} {dataset.capitalize()}-like {unit} in {folder} (once)...")
-    with files.atomic_path(folder) as partial:
-        if carvana_like:
-            make_carvana_like(partial, cars=count, image_size=(height, width), seed=0,
-                              test_cars=1, progress=progress)
-        else:
-            make_carla_like(partial, count=count, image_size=(height, width), seed=0,
-                            progress=progress)
+    # One process generates, the others wait for it: a second generation would replace the
+    # folder under the first one's readers.
+    with files.lock(folder.parent, "generated data set", folder.name, wait=True):
+        if folder.is_dir():
+            return folder
+        files.remove_partials(folder.parent)
+        print(f"Generating {count} {dataset.capitalize()}-like {unit} in {folder} (once)...")
+        with files.atomic_path(folder) as partial:
+            if carvana_like:
+                make_carvana_like(partial, cars=count, image_size=(height, width), seed=0,
+                                  test_cars=1, progress=progress)
+            else:
+                make_carla_like(partial, count=count, image_size=(height, width), seed=0,
+                                progress=progress)
     return folder
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from pathlib import Path
 
 import tensorflow as tf
 
+from unet import files
 from unet.config import TFDS_PREFIX, dataset_fields
 from unet.data import carla, pipeline
 from unet.data.pipeline import AUTOTUNE
@@ -45,8 +47,14 @@ def _builder(name: str, data_dir=None, manual_dir=None):
                        "manual_dir='<Kaggle folder or zips>')")
             raise DataError(f"{name} is not prepared in {where}; prepare it once: python -c "
                             f"{shlex.quote(prepare)}")
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-            manual_dir=str(manual_dir)))
+        # One process prepares, the others wait and then read what it prepared.
+        version = Path(builder.data_dir)
+        with files.lock(version.parent, "TFDS preparation", version.name, wait=True):
+            builder = tfds.builder(tfds_name, data_dir=None if data_dir is None
+                                   else str(data_dir))
+            if not builder.is_prepared():
+                builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+                    manual_dir=str(manual_dir)))
     return builder
 
 
