@@ -11,6 +11,7 @@ wins over all three.
 | runs root | `UNET_RUNS_DIR` | `runs/` | one folder per run: checkpoints, history, logs |
 | report folder | `UNET_MEMORY_DIR` | `memory/` | the published report: README, figures, CSV |
 | data root | `UNET_DATA_ROOT` | `data/` | generated datasets |
+| archives | `UNET_ARCHIVES_DIR` | `<data root>/archives/` | downloaded Kaggle zips |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 RUNS_ENV = "UNET_RUNS_DIR"
 REPORT_ENV = "UNET_MEMORY_DIR"  # the report folder is `memory/`, as the variable says
 DATA_ENV = "UNET_DATA_ROOT"
+ARCHIVES_ENV = "UNET_ARCHIVES_DIR"
 
 
 def repository_root(start=None) -> Path:
@@ -55,3 +57,11 @@ def report_dir(path=None) -> Path:
 def data_root(path=None) -> Path:
     """Where generated datasets live: `path`, else `$UNET_DATA_ROOT`, else `data/`."""
     return _resolve(path, DATA_ENV, "data")
+
+
+def archives_dir(path=None) -> Path:
+    """Where downloaded archives are kept (Drive in Colab, so they are fetched once): `path`,
+    else `$UNET_ARCHIVES_DIR`, else `archives/` in the data root."""
+    if path:
+        return Path(path)
+    return Path(os.environ.get(ARCHIVES_ENV) or data_root() / "archives")

@@ -1,4 +1,5 @@
-"""`data check` and `data synthetic`: validate a dataset folder, or generate a look-alike."""
+"""`data check`, `data synthetic` and `data download`: validate a dataset folder, generate a
+look-alike, or fetch the real one from Kaggle."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ DATASETS = ("carvana", "carla")  # the on-disk formats
 
 
 def add_commands(commands) -> None:
-    """Adds `data {check,synthetic}` to the `commands` subparsers."""
+    """Adds `data {check,synthetic,download}` to the `commands` subparsers."""
     data = commands.add_parser("data", help="generate or validate datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
 
@@ -32,6 +33,15 @@ def add_commands(commands) -> None:
     synthetic.add_argument("--test-cars", type=int, default=0, choices=range(0, 1000),
                            metavar="N", help="Carvana: cars written to test/ without masks")
     synthetic.set_defaults(handler=_synthetic, tensorflow=False)  # numpy and PIL only
+
+    download = data_commands.add_parser(
+        "download", help="fetch a dataset from Kaggle once (archives kept), extract and check it")
+    download.add_argument("--dataset", choices=("carvana",), required=True)
+    download.add_argument("--data-dir", help="where to extract (default: data/carvana)")
+    download.add_argument("--archives-dir",
+                          help="where the zip archives are kept (default: $UNET_ARCHIVES_DIR, "
+                               "else data/archives)")
+    download.set_defaults(handler=_download, tensorflow=False)
 
 
 def _check(args) -> int:
@@ -57,4 +67,11 @@ def _synthetic(args) -> int:
     else:
         out = synthetic.make_carla_like(args.out, count=args.count, seed=args.seed, **size)
         print(f"wrote {args.count} scenes to {out}")
+    return 0
+
+
+def _download(args) -> int:
+    from unet.data import download
+
+    download.download_carvana(args.data_dir, args.archives_dir)
     return 0
