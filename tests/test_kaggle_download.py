@@ -279,3 +279,20 @@ def test_zip_problem_finds_truncation_and_bad_checksums(tmp_path):
     assert "a.txt" in download.zip_problem(path)
     path.write_bytes(bytes(data[:500]))
     assert "not a complete zip" in download.zip_problem(path)
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_the_folder_is_in_place_leaves_nothing_and_resumes(run_cli, kaggle,
+                                                                              env, tmp_path):
+    data_dir = tmp_path / "local" / "carvana"
+    killed = run_cli(*command(data_dir), env={**env, **CREDENTIALS,
+                                              "UNET_FAULT": "kill:in_atomic_write:carvana"})
+    assert killed.returncode == -9
+    assert not data_dir.exists() and list(data_dir.parent.glob(".carvana.partial-*"))
+    assert len(kaggle.calls) == 3  # the archives were whole and kept before the kill
+
+    result = run_cli(*command(data_dir), env={**env, **CREDENTIALS})
+    assert result.returncode == 0, result.stderr
+    assert len(kaggle.calls) == 3
+    assert len(list((data_dir / "train").glob("*.jpg"))) == PAIRS
+    assert not list(data_dir.parent.glob(".carvana.partial-*"))

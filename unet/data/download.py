@@ -247,6 +247,7 @@ def _kaggle_error(name: str, code: int, output: str) -> Exception:
 def _extract(archives: list[Path], data_dir: Path, record: dict) -> None:
     """Extracts `archives` into a folder beside `data_dir`, checks it, marks it and renames it
     to `data_dir`: an interrupted extraction leaves nothing there."""
+    files.remove_partials(data_dir.parent)  # what a killed extraction left
     with files.atomic_path(data_dir) as staging:
         staging.mkdir()
         for archive in archives:
