@@ -65,13 +65,17 @@ print(f"smoke mode: {SMOKE}; figures go to {REPORT}")
 
 # %% [markdown]
 # ## Get Carvana
-# From `CARVANA_DIR`, else from Kaggle with the official CLI when credentials are set (see
-# `data/README.md`: accept the rules, then `kaggle.json` or `KAGGLE_USERNAME`/`KAGGLE_KEY`),
-# else generated Carvana-like data, with a message saying so.
+# From `CARVANA_DIR`; else, in Colab with Kaggle credentials (the secrets `KAGGLE_USERNAME` and
+# `KAGGLE_KEY`, or `kaggle.json`; accept the competition rules first), from Kaggle, once: the
+# archives are kept (on Drive with `USE_DRIVE`), extracted to the VM's disk and checked, as
+# `python -m unet data download --dataset carvana` does; else generated Carvana-like data, with
+# a message saying so.
 
 # %%
 from unet.data import download
 
+if CARVANA_DIR is None and colab.in_colab() and download.kaggle_credentials_available():
+    CARVANA_DIR = download.download_carvana()  # a rerun, or a new VM with Drive, fetches nothing
 carvana_root = download.get_carvana(
     CARVANA_DIR, fallback_cars=2 if SMOKE else 8,
     fallback_size=(160, 240) if SMOKE else (640, 960))

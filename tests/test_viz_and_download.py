@@ -53,32 +53,6 @@ def test_download_without_credentials_says_how_to_get_them(monkeypatch, tmp_path
         download.download_carvana(tmp_path)
 
 
-def test_download_fetches_only_missing_files_and_unzips_them(monkeypatch, tmp_path):
-    import zipfile
-
-    monkeypatch.setenv("KAGGLE_USERNAME", "user")
-    monkeypatch.setenv("KAGGLE_KEY", "key")
-    (tmp_path / "train").mkdir()  # already there from an earlier run
-    calls = []
-
-    def fake_kaggle(command, check):
-        calls.append(command)
-        name = command[command.index("-f") + 1]
-        inside = {"train_masks.zip": "train_masks/x.gif", "train.zip": "train/x.jpg",
-                  "train_masks.csv.zip": "train_masks.csv"}[name]
-        with zipfile.ZipFile(tmp_path / name, "w") as bundle:
-            bundle.writestr(inside, "data")
-
-    download.download_carvana(tmp_path, runner=fake_kaggle)
-    fetched = [c[c.index("-f") + 1] for c in calls]
-    assert fetched == ["train_masks.zip", "train_masks.csv.zip"]
-    assert calls[0][:5] == ["kaggle", "competitions", "download", "-c",
-                            "carvana-image-masking-challenge"]
-    assert (tmp_path / "train_masks" / "x.gif").is_file()
-    assert (tmp_path / "train_masks.csv").is_file()
-    assert not list(tmp_path.glob("*.zip"))
-
-
 def test_without_a_folder_or_credentials_the_generated_look_alike_is_used(monkeypatch,
                                                                           tmp_path, capsys):
     from unet.data import synthetic

@@ -55,7 +55,16 @@ class Locked(UserError, RuntimeError):
 
 
 class KaggleCredentialsMissing(UserError, RuntimeError):
-    """Neither KAGGLE_USERNAME/KAGGLE_KEY nor a kaggle.json file is available."""
+    """No Kaggle credentials (Colab secrets, KAGGLE_USERNAME/KAGGLE_KEY, kaggle.json), or
+    credentials Kaggle refused."""
+
+    exit_code = EXIT_DATA
+
+
+class KaggleRulesNotAccepted(UserError, RuntimeError):
+    """Kaggle refused a competition's files (403): its rules are not accepted yet."""
+
+    exit_code = EXIT_DATA
 
 
 class UploadError(UserError, ValueError):

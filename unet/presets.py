@@ -22,6 +22,7 @@ PRESETS: dict[str, dict] = {
     },
     # A free Colab T4, mixed precision: the canonical U-Net on 256x384 crops of 512x768 images;
     # no cache (5,088 images at 512x768 would fill most of Colab's RAM).
+    # Not yet measured on a GPU: `python bench/gpu.py` measures its images/s, memory and T4 fit.
     "colab_gpu": {
         "model": {"filters": 64, "depth": 4},
         "data": {"dataset": "carvana", "image_size": (512, 768), "crop_size": (256, 384),
@@ -31,6 +32,7 @@ PRESETS: dict[str, dict] = {
     },
     # Native resolution (1918 padded to 1920) on an A100/H100-class GPU: the winners' setting;
     # no cache (about 50 GB at native size).
+    # Not yet measured on a GPU either (`python bench/gpu.py`).
     "full": {
         "model": {"filters": 64, "depth": 5},
         "data": {"dataset": "carvana", "image_size": (1280, 1920), "resize_mode": "pad",

@@ -1,4 +1,5 @@
-"""`data check` and `data synthetic`: validate a dataset folder, or generate a look-alike."""
+"""`data check`, `data synthetic` and `data download`: validate a dataset folder, generate a
+look-alike, or fetch the real one from Kaggle."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ DATASETS = ("carvana", "carla", "folder")  # the on-disk formats
 
 
 def add_commands(commands) -> None:
-    """Adds `data {check,synthetic}` to the `commands` subparsers."""
+    """Adds `data {check,synthetic,download}` to the `commands` subparsers."""
     data = commands.add_parser("data", help="generate or validate datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
 
@@ -51,6 +52,15 @@ def add_commands(commands) -> None:
     synthetic.add_argument("--groups", type=int, default=0, metavar="N",
                            help="folder: name images g<k>_<n>, N groups")
     synthetic.set_defaults(handler=_synthetic, tensorflow=False)  # numpy and PIL only
+
+    download = data_commands.add_parser(
+        "download", help="fetch a dataset from Kaggle once (archives kept), extract and check it")
+    download.add_argument("--dataset", choices=("carvana",), required=True)
+    download.add_argument("--data-dir", help="where to extract (default: data/carvana)")
+    download.add_argument("--archives-dir",
+                          help="where the zip archives are kept (default: $UNET_ARCHIVES_DIR, "
+                               "else data/archives)")
+    download.set_defaults(handler=_download, tensorflow=False)
 
 
 def _check(args) -> int:
@@ -101,4 +111,11 @@ def _synthetic(args) -> int:
     what = {"folder": f"{args.encoding} image/mask pairs ({args.layout})",
             "carvana": "cars x 16 views"}.get(args.dataset, "scenes")
     print(f"wrote {args.count} {what} to {out}")
+    return 0
+
+
+def _download(args) -> int:
+    from unet.data import download
+
+    download.download_carvana(args.data_dir, args.archives_dir)
     return 0
