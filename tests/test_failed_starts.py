@@ -92,7 +92,8 @@ def test_every_flag_named_in_a_message_exists():
     """Advice such as "pad images (--resize-mode pad)" must name a flag a user can type."""
     known = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", _commands_help()))
     assert {"--resize-mode", "--restart", "--steps-per-epoch", "--encoder-weights"} <= known
-    other_programs = {"--logdir", "--short"}  # tensorboard's and git's, in printed commands
+    # tensorboard's, git's and `ray start`'s, in printed commands
+    other_programs = {"--logdir", "--short", "--head"}
     flag = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*(?![\w.=-])")
     named = {}
     root = Path(cli.__file__).parents[1]
