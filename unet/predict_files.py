@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, image_files
 from unet.errors import DataError, UsageError
-from unet.submission import SubmissionWriter
+from unet.submission import SubmissionWriter, check_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -58,6 +58,22 @@ def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:
             if other != path:
                 raise DataError(f"{other} and {path} would write the same {what}; rename one or "
                                 "predict them separately.")
+
+
+def _check_name(path: Path, submission: bool) -> None:
+    """Refuses a file name the prediction cannot carry: bytes that are not UTF-8 (TensorFlow
+    reads paths as UTF-8), or for a submission a name that cannot be a CSV row.
+
+    Raises:
+        DataError: naming the file.
+    """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(f"{str(path)!r}: its name is not UTF-8 text (written on a system with "
+                        "another encoding); rename the file.") from None
+    if submission:
+        check_name(path.name)
 
 
 def _failure(path) -> str:
@@ -116,6 +132,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         DataError: no images, a missing input, or two inputs that would write one output.
         UsageError: nothing to write, a submission from a model that is not a car mask's, or a
             finished submission that lacks some of the inputs.
+        StorageError: no space, or no permission, to write the masks or the submission.
     """
     if output is None and submission is None:
         raise UsageError("Nothing to write: give an output folder, a submission path, or both.")
@@ -133,14 +150,16 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         raise UsageError(f"{model_path}: a Carvana submission needs a car-mask model (one "
                          f"output channel, or two trained on Carvana); this one predicts "
                          f"{spec.num_classes} classes.")
-    writer = None if submission is None else SubmissionWriter(submission)
-    try:
-        result = _predict_into(model, spec, paths, output, writer, overlay=overlay,
-                               tta=tta, threshold=threshold, batch_size=batch_size,
-                               progress=progress, ignored=ignored)
-    finally:
-        if writer is not None:
-            writer.close()
+    # A full disk names the folder: the submission's (its rows stream there), else the output.
+    with files.writing(Path(submission).parent if submission is not None else output):
+        writer = None if submission is None else SubmissionWriter(submission)
+        try:
+            result = _predict_into(model, spec, paths, output, writer, overlay=overlay,
+                                   tta=tta, threshold=threshold, batch_size=batch_size,
+                                   progress=progress, ignored=ignored)
+        finally:
+            if writer is not None:
+                writer.close()
     return result
 
 
@@ -161,6 +180,7 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
+            _check_name(path, submission=writer is not None)
             image_files.inspect(path)
         except DataError as error:
             failed[str(path)] = str(error)
