@@ -120,6 +120,32 @@ def test_user_csv_text_reads_a_byte_order_mark_and_names_the_line_of_a_foreign_b
         files.read_user_text(path)
 
 
+def test_train_masks_csv_from_a_spreadsheet_reads_as_from_kaggle(carvana_copy):
+    from unet.data import carvana
+
+    path = carvana_copy / "train_masks.csv"
+    rows = carvana.read_rle_csv(path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # Excel's "CSV UTF-8"
+    assert carvana.read_rle_csv(path) == rows and len(rows) == 48
+
+
+def test_a_damaged_report_json_is_named_before_anything_is_read(tmp_path):
+    from unet import report
+
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.json").write_text('{"command": "x", "runs": [')
+    with pytest.raises(errors.DamagedFile, match=r"report.json is damaged .*remove it"):
+        report.write_report(tmp_path / "runs", tmp_path / "report")
+
+
+def test_a_missing_model_is_a_missing_file_error(tmp_path):
+    from unet import checkpoints
+
+    with pytest.raises(errors.MissingFile, match="No checkpoint at") as raised:
+        checkpoints.load_model(tmp_path / "absent.keras")
+    assert isinstance(raised.value, FileNotFoundError) and raised.value.exit_code == 1
+
+
 def test_a_full_disk_names_the_folder_and_keeps_the_previous_file(tmp_path, monkeypatch):
     target = tmp_path / "report" / "README.md"
     files.write_text(target, "previous")
