@@ -177,3 +177,12 @@ def test_a_sixteen_bit_class_id_is_quoted_against_the_configured_count(tmp_path)
         carla.check_class_ids(mask, 23, "m.png")
     with pytest.raises(errors.DataError, match="class id 300 does not fit a class-id mask"):
         carla.check_class_ids(mask, None, "m.png")
+
+
+def test_a_file_where_a_folder_should_be_is_named(tmp_path):
+    (tmp_path / "report").write_text("a file")
+    with pytest.raises(errors.StorageError, match="a file stands where a folder should be"):
+        files.write_text(tmp_path / "report" / "README.md", "text")
+    with pytest.raises(errors.StorageError, match=f"cannot write in {tmp_path / 'report'}"):
+        with files.lock(tmp_path / "report", "run folder"):
+            pass

@@ -57,23 +57,30 @@ def _stem_and_suffix(path: Path) -> tuple[str, str]:
 
 
 # The errors of a write that the user can fix: no space left or over quota, a read-only file
-# system, a folder not permitted.
+# system, a folder not permitted; and a file where a folder should be (or the reverse).
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+PLACE_ERRNOS = frozenset({errno.ENOTDIR, errno.EEXIST, errno.EISDIR})
 
 
 @contextlib.contextmanager
 def writing(folder):
     """Turns a write that fails for want of space or permission in the `with` block into a
-    `StorageError` naming the folder (the file's own folder when the error names it).
+    `StorageError` naming the folder (the file's own folder when the error names it), and one
+    that fails on a file standing where a folder should be.
 
     Raises:
-        StorageError: an `OSError` whose errno is in `STORAGE_ERRNOS`; other errors pass.
+        StorageError: an `OSError` whose errno is in `STORAGE_ERRNOS` or `PLACE_ERRNOS`; other
+            errors pass.
     """
     try:
         yield
     except StorageError:
         raise
     except OSError as error:
+        if error.errno in PLACE_ERRNOS:
+            raise StorageError(f"cannot write in {folder}: {error.strerror} ({error.filename}); "
+                               "a file stands where a folder should be: choose another "
+                               "folder.") from error
         if error.errno not in STORAGE_ERRNOS:
             raise
         where = Path(error.filename).parent if error.filename else Path(folder)
