@@ -102,11 +102,11 @@ def smoke_sweep(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained(smoke_sweep):
     """The better smoke run's `best.keras` and its configuration."""
-    from unet.config import RunConfig
+    from unet.run_folder import RunFolder
 
     runs, _ = smoke_sweep
     run_dir = runs / "synthetic" / "smoke" / "lr3e-3_bs4_k3"
-    return run_dir / "best.keras", RunConfig.load(run_dir / "config.json")
+    return run_dir / "best.keras", RunFolder(run_dir).read_config()
 
 
 @pytest.fixture(scope="session")

@@ -131,12 +131,18 @@ def test_exit_codes_come_from_the_error_class_and_a_bug_keeps_its_traceback():
 
     assert exit_code(errors.DataError("x.png: corrupt")) == 1
     assert exit_code(errors.CheckpointError("best.keras: damaged")) == 1
-    assert exit_code(FileNotFoundError("nowhere")) == 1
+    assert exit_code(errors.MissingFile("nowhere.keras")) == 1
+    assert exit_code(errors.DamagedFile("config.json: damaged")) == 1
+    assert exit_code(errors.StorageError("runs: no space left")) == 1
     assert exit_code(errors.ConfigError("bad", field="train.epochs")) == 2
     assert exit_code(errors.RunConflict("another run")) == 2
     assert exit_code(errors.Locked("in use")) == 2
     assert exit_code(errors.TrainingDiverged("NaN")) == 3
     assert exit_code(ValueError("a bug")) is None and exit_code(KeyError("bug")) is None
+    # Builtin errors, subclasses included, are bugs wherever they come from.
+    assert exit_code(FileNotFoundError("nowhere")) is None
+    assert exit_code(json.JSONDecodeError("bug", "{", 1)) is None
+    assert exit_code(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bug")) is None
 
 
 def test_a_tensorflow_error_carrying_a_data_error_exits_as_that_error():

@@ -7,6 +7,7 @@ import pytest
 from unet import recipes
 from unet.config import RunConfig
 from unet.model import build_model
+from unet.run_folder import RunFolder
 
 
 def test_every_recipe_is_listed_with_figure_data_size_epochs_and_source():
@@ -127,7 +128,7 @@ def test_each_recipe_trains_in_smoke_form_from_the_command_line(name, carvana_di
     assert code == 0, err
     assert f"Recipe {name}: scaled down for CPU (smoke):" in out
     (config_path,) = tmp_path.rglob("config.json")
-    saved = RunConfig.load(config_path)
+    saved = RunFolder(config_path.parent).read_config()
     assert saved.preset == f"{name}-smoke"
     assert saved.model == recipes.recipe(name).scaled("smoke")[0].model
     metrics = __import__("json").loads((config_path.parent / "metrics.json").read_text())

@@ -107,8 +107,8 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     import json
 
     from unet import cli, evaluation
-    from unet.config import RunConfig
     from unet.data import carvana, sources, tfds_builders
+    from unet.run_folder import RunFolder
 
     data_dir = tmp_path / "tfds"
     runs = tmp_path / "runs"
@@ -121,7 +121,7 @@ def test_train_and_evaluate_read_a_prepared_tfds_dataset(carvana_dir, tmp_path, 
     tfds_reader.load("tfds:carvana", "train", data_dir=data_dir, manual_dir=carvana_dir)
     assert cli.main(args) == 0
     run_dir = runs / "tfds-carvana" / "smoke" / "lr1e-3_bs4_k3"
-    config = RunConfig.load(run_dir / "config.json")
+    config = RunFolder(run_dir).read_config()
     assert config.data.source == "tfds:carvana" and config.data.dataset == "carvana"
     assert config.data.val_fraction == TFDS_VAL_FRACTION
     train, val = carvana.split_by_car(carvana.list_pairs(carvana_dir), TFDS_VAL_FRACTION,

@@ -12,7 +12,7 @@ from unet import files
 # Importing these registers the custom losses and metrics, so load_model needs no custom_objects.
 from unet import losses as _losses  # noqa: F401
 from unet import metrics as _metrics  # noqa: F401
-from unet.errors import CheckpointError, UsageError
+from unet.errors import CheckpointError, MissingFile, UsageError
 from unet.run_folder import RunFolder
 
 CHECKPOINT_ROLES = ("best", "last")
@@ -35,13 +35,13 @@ def load_model(path, compile: bool = True) -> keras.Model:
     """Loads a `.keras` file saved by this project (Keras' safe mode stays on).
 
     Raises:
-        FileNotFoundError: nothing at `path`.
+        MissingFile: nothing at `path` (a `FileNotFoundError`).
         CheckpointError: the file is truncated, not a `.keras` archive, or Keras rejects it;
             the message names the path and the problem.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}.")
+        raise MissingFile(f"No checkpoint at {path}.")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
             f"{path} is not a .keras archive (not a zip file): it is truncated or another format."

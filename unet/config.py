@@ -415,10 +415,6 @@ class RunConfig:
     def from_json(cls, text: str) -> RunConfig:
         return cls.from_dict(json.loads(text))
 
-    @classmethod
-    def load(cls, path) -> RunConfig:
-        return cls.from_json(Path(path).read_text())
-
     def override(self, **sections) -> RunConfig:
         """A copy with some fields replaced: `config.override(train={"epochs": 3})`."""
         changes = {section: values if section == "preset"

@@ -1,8 +1,9 @@
 """The mistakes a user can make, as exceptions: the command line prints each as one line.
 
 Every class is a `UserError`, whose `exit_code` the command line exits with, and also keeps its
-builtin base (`ValueError` or `RuntimeError`), so a library caller's `except ValueError` still
-catches it. Any other exception is a bug and keeps its traceback.
+builtin base (`ValueError`, `RuntimeError`, `OSError`), so a library caller's `except
+ValueError` still catches it. Any other exception, builtin ones included, is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -40,8 +41,37 @@ class DataError(UserError, ValueError):
     exit_code = EXIT_DATA
 
 
+class MissingFile(UserError, FileNotFoundError):
+    """A file or folder a user named (a model, a data folder) that is not there."""
+
+    exit_code = EXIT_DATA
+
+
 class CheckpointError(UserError, ValueError):
     """A checkpoint file exists but cannot be used (truncated, foreign or broken)."""
+
+    exit_code = EXIT_DATA
+
+
+class DamagedFile(UserError, ValueError):
+    """A file this project wrote and reads back (a run's `config.json`, `history.csv`, ...)
+    that is truncated, emptied or edited; the message names it and what to do.
+
+    Args:
+        message: The file, what is wrong with it, and what to do.
+        path: The damaged file.
+    """
+
+    exit_code = EXIT_DATA
+
+    def __init__(self, message: str, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+class StorageError(UserError, OSError):
+    """A folder that cannot be written: no space left, a quota, read-only or not permitted;
+    the message names the folder. Files written before are complete (atomic writes)."""
 
     exit_code = EXIT_DATA
 

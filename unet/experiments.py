@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 
 from unet.config import RunConfig
-from unet.errors import RunConflict, TrainingDiverged
+from unet.errors import DamagedFile, RunConflict, TrainingDiverged
 from unet.paths import runs_dir
 from unet.recipes import PUBLISHED_GRID
 from unet.run_folder import RunFolder, primary_score
@@ -50,13 +50,22 @@ def run_dir_for(config: RunConfig, runs=None) -> Path:
 
 
 def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
-    """Trains one grid point (or skips it when finished); returns its summary row."""
+    """Trains one grid point (or skips it when finished); returns its summary row.
+
+    A point whose folder holds a damaged file is left as it is: its row has status `damaged`
+    and the message (naming the file and what to do) as `problem`.
+    """
     run_dir = run_dir_for(config, runs)
     try:
-        train(config, run_dir, verbose=verbose)
-    except TrainingDiverged as error:
-        print(error)
-    return RunFolder(run_dir).summary_row()
+        try:
+            train(config, run_dir, verbose=verbose)
+        except TrainingDiverged as error:
+            print(error)
+        return RunFolder(run_dir).summary_row()
+    except DamagedFile as error:
+        print(f"Left as it is: {error}")
+        return {"run": config.name, "folder": str(config.folder),
+                "dataset": config.folder.parts[0], "status": "damaged", "problem": str(error)}
 
 
 def run_grid(configs, runs=None, verbose=2) -> list[dict]:

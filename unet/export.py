@@ -12,6 +12,7 @@ import tensorflow as tf
 from unet import checkpoints, files, postprocess
 from unet.config import EXPORT_FORMATS as FORMATS
 from unet.data import pipeline
+from unet.errors import UsageError
 from unet.inference import input_spec_for
 
 
@@ -61,7 +62,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     archive.track(model)
     archive.add_endpoint("serving_default", predict)
     with tempfile.TemporaryDirectory() as staging:
-        archive.write_out(staging)
+        archive.write_out(staging, verbose=False)
         flat = tf.lite.TFLiteConverter.from_saved_model(staging).convert()
     return files.write_bytes(out_path, flat)
 
@@ -69,7 +70,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
 def export(model_path, fmt: str, out=None, image_size=None) -> Path:
     """`python -m unet export`: `saved_model/` or `model.tflite` beside the model by default."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}; received {fmt!r}.")
+        raise UsageError(f"format must be one of {FORMATS}; received {fmt!r}.")
     model_path = Path(model_path)
     if fmt == "saved_model":
         return export_saved_model(model_path, out or model_path.with_name("saved_model"),

@@ -3,7 +3,8 @@
 `UNET_FAULT=<action>:<point>:<detail>` makes `point(name, value)` send the process a signal
 when `name` is `<point>` and `value` is `<detail>` (a path matches by its last parts, so
 `last.keras` or `run/last.keras`). Actions: `kill` (SIGKILL), `stop` (SIGSTOP, to hold a
-process at that point) and `interrupt` (SIGINT, as Ctrl-C). Points:
+process at that point), `interrupt` (SIGINT, as Ctrl-C), `terminate` (SIGTERM, as `timeout`
+or `docker stop`) and `nospace` (raises `OSError` ENOSPC there, as a full disk). Points:
 
 - `in_atomic_write:<path>`: the partial file is written, not yet renamed (`files.atomic_path`);
 - `after_atomic_write:<path>`: the file is in place;
@@ -16,16 +17,19 @@ Unset (always, outside tests) it costs one environment lookup per point.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from pathlib import PurePath
 
 ENV = "UNET_FAULT"
-ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "interrupt": signal.SIGINT}
+ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "interrupt": signal.SIGINT,
+           "terminate": signal.SIGTERM}
 
 
 def point(name: str, value) -> None:
-    """Signals this process if `UNET_FAULT` names this point and value; else does nothing.
+    """Signals this process (or raises, for `nospace`) if `UNET_FAULT` names this point and
+    value; else does nothing.
 
     Args:
         name: The point, e.g. `"after_epoch"`.
@@ -38,8 +42,11 @@ def point(name: str, value) -> None:
     wanted, _, detail = rest.partition(":")
     if wanted != name or not _matches(value, detail):
         return
+    if action == "nospace":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(value))
     if action not in ACTIONS:
-        raise ValueError(f"{ENV}: action must be one of {sorted(ACTIONS)}; received {action!r}.")
+        raise ValueError(f"{ENV}: action must be one of {sorted([*ACTIONS, 'nospace'])}; "
+                         f"received {action!r}.")
     os.kill(os.getpid(), ACTIONS[action])
 
 

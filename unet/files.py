@@ -1,5 +1,6 @@
-"""Writes that survive a kill (a sibling file and a rename), folder locks, and redirection of
-the standard error that C libraries write to.
+"""Writes that survive a kill (a sibling file and a rename), checked reads of what was written
+(and of text files a user gives), folder locks, and redirection of the standard error that C
+libraries write to.
 
 A process killed mid-write leaves the previous file whole (or no file), never a truncated one.
 The sibling lives in the same folder, so the final `os.replace` is atomic on every POSIX file
@@ -9,8 +10,12 @@ deletes those a killed process left behind.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
+import errno
+import importlib.abc
+import importlib.util
 import io
 import json
 import os
@@ -19,7 +24,7 @@ import sys
 from pathlib import Path
 
 from unet import faults
-from unet.errors import Locked
+from unet.errors import DamagedFile, DataError, Locked, StorageError
 
 PARTIAL_MARK = ".partial-"
 
@@ -51,11 +56,56 @@ def _stem_and_suffix(path: Path) -> tuple[str, str]:
     return (path.name[: len(path.name) - len(suffix)] if suffix else path.name), suffix
 
 
+# The errors of a write that the user can fix: no space left or over quota, a read-only file
+# system, a folder not permitted; and a file where a folder should be (or the reverse).
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+PLACE_ERRNOS = frozenset({errno.ENOTDIR, errno.EEXIST, errno.EISDIR})
+
+
+@contextlib.contextmanager
+def writing(folder):
+    """Turns a write that fails for want of space or permission in the `with` block into a
+    `StorageError` naming the folder (the file's own folder when the error names it), and one
+    that fails on a file standing where a folder should be.
+
+    Raises:
+        StorageError: an `OSError` whose errno is in `STORAGE_ERRNOS` or `PLACE_ERRNOS`; other
+            errors pass.
+    """
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as error:
+        if error.errno in PLACE_ERRNOS:
+            raise StorageError(f"cannot write in {folder}: {error.strerror} ({error.filename}); "
+                               "a file stands where a folder should be: choose another "
+                               "folder.") from error
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        where = Path(error.filename).parent if error.filename else Path(folder)
+        raise StorageError(
+            f"cannot write in {where}: {error.strerror or error}. Free some space or make the "
+            "folder writable (or choose another), then run the command again; files written "
+            "before are complete and kept.") from error
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a sibling path to write (a file or a folder); on success it replaces `path`, on
-    failure it is removed: `with atomic_path(png) as partial: figure.savefig(partial)`."""
+    failure it is removed: `with atomic_path(png) as partial: figure.savefig(partial)`.
+
+    Raises:
+        StorageError: no space, or no permission, to write it (`writing`); `path` is as it was.
+    """
     path = Path(path)
+    with writing(path.parent):
+        with _replacing(path) as partial:
+            yield partial
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
     try:
@@ -104,6 +154,119 @@ def write_csv(path, rows, fieldnames) -> Path:
     writer.writeheader()
     writer.writerows(rows)
     return write_text(path, stream.getvalue())
+
+
+def read_json(path, remedy: str, keys: dict | None = None) -> dict:
+    """Reads back a JSON object that `write_json` wrote, checking it.
+
+    Args:
+        path: The file (it must exist).
+        remedy: What the user can do if it is damaged, e.g. `"remove it to rescore the run"`.
+        keys: Key -> the type (or tuple of types) its value must have; a number is
+            `(int, float)`, and `True` is not an `int`.
+
+    Returns:
+        The object.
+
+    Raises:
+        DamagedFile: not UTF-8, not JSON (truncated, empty), not an object, or a key of `keys`
+            missing or of another type; the message names the file and `remedy`.
+    """
+    path = Path(path)
+    try:
+        values = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise damaged(path, f"not valid JSON ({error})", remedy) from None
+    if not isinstance(values, dict):
+        raise damaged(path, f"a JSON {type(values).__name__}, not an object", remedy)
+    for key, kind in (keys or {}).items():
+        if key not in values:
+            raise damaged(path, f"no {key!r}", remedy)
+        if not _is_a(values[key], kind):
+            raise damaged(path, f"{key!r} is {values[key]!r}", remedy)
+    return values
+
+
+def read_csv(path, remedy: str, required=(), text=()) -> list[dict]:
+    """Reads back a CSV file that `write_csv` wrote: rows as dicts, the `text` columns as
+    strings and every other value as a float (an empty cell is left out).
+
+    Args:
+        path: The file (it must exist).
+        remedy: What the user can do if it is damaged.
+        required: Columns the header must hold.
+        text: Columns kept as text.
+
+    Raises:
+        DamagedFile: not UTF-8, empty, cut short (no line end at the end), a required column
+            missing, a row of another length, or a value that is not a number; the message
+            names the file, its line and `remedy`.
+    """
+    path = Path(path)
+    try:
+        content = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise damaged(path, f"not UTF-8 text ({error.reason})", remedy) from None
+    if not content:
+        raise damaged(path, "empty: no header", remedy)
+    if not content.endswith("\n"):  # `write_csv` ends every line
+        raise damaged(path, "cut short: its last line has no line end", remedy)
+    reader = csv.reader(io.StringIO(content, newline=""))
+    header = next(reader)
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise damaged(path, f"no column {missing[0]!r} in its header", remedy)
+    rows = []
+    for line, cells in enumerate(reader, start=2):
+        if len(cells) != len(header):
+            raise damaged(path, f"line {line} has {len(cells)} fields, the header "
+                                f"{len(header)}", remedy)
+        row = {}
+        for column, cell in zip(header, cells):
+            if column in text:
+                row[column] = cell
+            elif cell != "":
+                try:
+                    row[column] = float(cell)
+                except ValueError:
+                    raise damaged(path, f"line {line}: {column} is {cell!r}, not a number",
+                                  remedy) from None
+        rows.append(row)
+    return rows
+
+
+def damaged(path, problem: str, remedy: str) -> DamagedFile:
+    """The error for a file this project wrote that no longer reads back: `path`, what is
+    wrong with it, and what the user can do."""
+    return DamagedFile(f"{path} is damaged ({problem}): {remedy}.", path=Path(path))
+
+
+def _is_a(value, kind) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return False
+    return isinstance(value, kinds)
+
+
+def read_user_text(path) -> str:
+    """A text file a user gives (a CSV from Kaggle or a spreadsheet): `decode_user_text`."""
+    return decode_user_text(Path(path).read_bytes(), path)
+
+
+def decode_user_text(data: bytes, path) -> str:
+    """`data`, the contents of the file `path`, decoded as UTF-8 with or without the byte-order
+    mark spreadsheets write ("CSV UTF-8").
+
+    Raises:
+        DataError: a byte that is not UTF-8; the message names the file and the line.
+    """
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: byte 0x{data[error.start]:02x} is not UTF-8 "
+                        "text; save the file as UTF-8 (a spreadsheet's \"CSV UTF-8\").") from None
 
 
 def remove_partials(folder, recursive: bool = False) -> list[Path]:
@@ -155,14 +318,16 @@ def lock(folder, what: str = "folder", name: str | None = None, wait: bool = Fal
     Raises:
         Locked: another process holds it (and not `wait`); the message names its pid and
             command.
+        StorageError: the folder cannot be written (read-only, not permitted, full).
     """
     import fcntl
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / (f".{name}.lock" if name else ".lock")
     locked = folder / name if name else folder
-    stream = open(path, "a+")  # noqa: SIM115 (held for the block)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        stream = open(path, "a+")  # noqa: SIM115 (held for the block)
     try:
         try:
             fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -197,3 +362,47 @@ def redirect_stderr_fd(stream):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+# TensorFlow's level for its C++ log (2: errors only), unless the user set one.
+TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs a module's loader with standard error at /dev/null (`redirect_stderr_fd`)."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        with open(os.devnull, "w") as devnull, redirect_stderr_fd(devnull):
+            self.loader.exec_module(module)
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder):
+    """Finds `tensorflow` as Python does, and loads it through `_QuietLoader`, once."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_import() -> None:
+    """Hides the lines TensorFlow's C++ libraries print while it is imported (oneDNN, CUDA,
+    CPU instructions: written before any log level applies), wherever it is first imported
+    from, and sets its log level to errors only; does nothing when TensorFlow is loaded, the
+    user set `TF_CPP_MIN_LOG_LEVEL` to 0 (show everything), or `UNET_DEBUG=1`."""
+    os.environ.setdefault(TF_LOG_LEVEL, "2")
+    if ("tensorflow" in sys.modules or os.environ[TF_LOG_LEVEL] == "0"
+            or os.environ.get("UNET_DEBUG") == "1"
+            or any(isinstance(finder, _QuietTensorFlow) for finder in sys.meta_path)):
+        return
+    sys.meta_path.insert(0, _QuietTensorFlow())

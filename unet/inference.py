@@ -22,7 +22,7 @@ from unet.run_folder import RunFolder
 def check_tta(tta) -> str | None:
     """`None`/`"none"` -> `None`, `"flip"` -> `"flip"`; anything else raises `ValueError`."""
     if tta is not None and tta not in TTA_MODES:
-        raise ValueError(f"tta must be one of {TTA_MODES}; received {tta!r}.")
+        raise UsageError(f"tta must be one of {TTA_MODES}; received {tta!r}.")
     return None if tta in (None, "none") else tta
 
 

@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, folder, image_files
 from unet.errors import DataError, RunConflict, UsageError
-from unet.submission import SubmissionWriter, read_settings, settings_differences
+from unet.submission import (SubmissionWriter, check_name, read_settings,
+                             settings_differences)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 # The record of the settings that made a mask folder's masks, in the folder.
@@ -63,6 +64,22 @@ def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:
             if other != path:
                 raise DataError(f"{other} and {path} would write the same {what}; rename one or "
                                 "predict them separately.")
+
+
+def _check_name(path: Path, submission: bool) -> None:
+    """Refuses a file name the prediction cannot carry: bytes that are not UTF-8 (TensorFlow
+    reads paths as UTF-8), or for a submission a name that cannot be a CSV row.
+
+    Raises:
+        DataError: naming the file.
+    """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(f"{str(path)!r}: its name is not UTF-8 text (written on a system with "
+                        "another encoding); rename the file.") from None
+    if submission:
+        check_name(path.name)
 
 
 def _failure(path) -> str:
@@ -190,6 +207,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
         UsageError: nothing to write, or a submission from a model that is not a car mask's.
         RunConflict: a submission or mask folder holding results of other settings or inputs.
         Locked: another process writes the submission or the mask folder.
+        StorageError: no space, or no permission, to write the masks or the submission.
     """
     if output is None and submission is None:
         raise UsageError("Nothing to write: give an output folder, a submission path, or both.")
@@ -211,7 +229,9 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     settings = prediction_settings(model_path, spec, tta, threshold, paths)
     if output is not None:  # checked before the submission writes anything
         claim_mask_folder(output, settings, restart, write=False)
-    with contextlib.ExitStack() as held:
+    # A full disk names the folder: the submission's (its rows stream there), else the output.
+    with files.writing(Path(submission).parent if submission is not None else output), \
+            contextlib.ExitStack() as held:
         writer = None
         if submission is not None:
             writer = held.enter_context(SubmissionWriter(submission, settings, restart=restart))
@@ -260,6 +280,7 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
+            _check_name(path, submission=writer is not None)
             image_files.inspect(path)
         except DataError as error:
             failed[str(path)] = str(error)

@@ -3,12 +3,12 @@ from run folders alone so that it always agrees with them; one table per dataset
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from unet import environment, evaluation, experiments, files, paths, recipes, viz
+from unet.errors import DamagedFile, UsageError
 from unet.run_folder import RunFolder, primary_score
 
 SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
@@ -163,7 +163,7 @@ def recipe_section(rows: list[dict], folders: dict) -> list[str]:
 
 
 def write_report(runs=None, report_dir=None, command: str | None = None, overlays: bool = True,
-                 run_dirs=None) -> Path:
+                 run_dirs=None, damaged: list | None = None) -> Path:
     """Writes `README.md`, `sweep.csv`, `report.json` and figures into the report folder.
 
     Everything is rendered before anything is written, so an error leaves the previous report
@@ -177,35 +177,53 @@ def write_report(runs=None, report_dir=None, command: str | None = None, overlay
         overlays: Draw prediction overlays (needs the best run's `best.keras`).
         run_dirs: The run folders to report; default: those `report.json` lists, else every
             run under `runs`.
+        damaged: A list that receives the `DamagedFile` error of each run left out because a
+            file of its folder is damaged (the report lists them too).
 
     Returns:
         The path of `README.md`.
 
     Two processes writing one report folder take turns (`files.lock`, waiting): each report
     is whole, never a mix of two.
+
+    Raises:
+        DamagedFile: `report.json` is damaged, or every run is.
+        UsageError: there is no run to report.
     """
     report_dir = paths.report_dir(report_dir)
     root = paths.runs_dir(runs)
     if not report_dir.is_dir() and not (run_dirs or experiments.find_runs(root)):
-        raise FileNotFoundError(f"No runs under {root}: train or sweep first.")
+        raise UsageError(f"No runs under {root}: train or sweep first.")
     with files.lock(report_dir, "report folder", wait=True):
-        return _write_report(report_dir, root, command, overlays, run_dirs)
+        return _write_report(report_dir, root, command, overlays, run_dirs, damaged)
 
 
-def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dirs) -> Path:
+def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dirs,
+                  damaged: list | None) -> Path:
     """`write_report` under the report folder's lock."""
     recorded = report_dir / "report.json"
-    saved = json.loads(recorded.read_text()) if recorded.is_file() else {}
+    saved = files.read_json(recorded, "remove it: the report then lists every run under "
+                            f"{root}", {"runs": list}) if recorded.is_file() else {}
     command = command or saved.get("command", "python -m unet report")
     if run_dirs is None:
         listed = [root / folder for folder in saved.get("runs", [])]
         run_dirs = listed if listed and all(RunFolder(d).config.is_file() for d in listed) \
             else experiments.find_runs(root)
-    folders = [RunFolder(d) for d in run_dirs]
-    rows = [folder.summary_row() for folder in folders]
+    rows, by_folder, left_out = [], {}, []
+    for folder in map(RunFolder, run_dirs):
+        try:
+            row = folder.summary_row()
+        except DamagedFile as error:  # reported as damaged; the other runs still are
+            left_out.append(error)
+            continue
+        rows.append(row)
+        by_folder[row["folder"]] = folder
+    if damaged is not None:
+        damaged += left_out
     if not rows:
-        raise FileNotFoundError(f"No runs under {root}: train or sweep first.")
-    by_folder = {row["folder"]: folder for row, folder in zip(rows, folders)}
+        if left_out:
+            raise left_out[0]
+        raise UsageError(f"No runs under {root}: train or sweep first.")
 
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)
@@ -226,6 +244,9 @@ def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dir
         pictures.update(figures)
         best = best or (finished[0] if finished else None)
     lines += recipe_section(rows, by_folder)
+    if left_out:
+        lines += ["## Damaged runs", "", "Left out of the tables above: a file of their folder "
+                  "does not read back.", "", *[f"- {error}" for error in left_out], ""]
     env = (best or {}).get("environment") or environment.describe()
     lines += [
         f"Environment: TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python "

@@ -9,13 +9,12 @@ or `diverged.json` when its loss diverged.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 from pathlib import Path
 
+from unet import files
 from unet.config import RunConfig, binary_model, dataset_fields, preset
-from unet.errors import RunConflict
+from unet.errors import ConfigError, RunConflict
 
 # `best.keras` is the epoch with the highest validation Dice at the training size.
 MONITOR = "val_dice"
@@ -28,17 +27,47 @@ def primary_score(*scores: dict) -> str:
 
 
 def read_history(path) -> list[dict]:
-    """Rows of a `history.csv` as dicts of floats (`epoch` as int); [] when there is none."""
+    """Rows of a `history.csv` as dicts of floats (`epoch` as int); [] when there is none.
+
+    Raises:
+        DamagedFile: the file does not read back (truncated, emptied, edited).
+    """
     path = Path(path)
     if not path.is_file():
         return []
-    rows = []
-    with path.open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            parsed = {key: float(value) for key, value in row.items() if value != ""}
-            parsed["epoch"] = int(parsed["epoch"])
-            rows.append(parsed)
+    rows = files.read_csv(path, _remedy(path), required=("epoch",))
+    for line, row in enumerate(rows, start=2):
+        epoch = row.get("epoch")
+        if epoch is None or epoch != int(epoch) or epoch < 1:
+            raise files.damaged(path, f"line {line}: epoch is {epoch}", _remedy(path))
+        row["epoch"] = int(epoch)
     return rows
+
+
+# What a user can do about each damaged file of a run folder, `{folder}` being its folder.
+_START_OVER = "delete the folder {folder} to start the run over"
+_REMEDIES = {
+    "config.json": "restore it, or " + _START_OVER,
+    "history.csv": _START_OVER,
+    "trained.json": "remove it, then run train again: the run is scored again from its "
+                    "checkpoints (or " + _START_OVER + ")",
+    "metrics.json": "remove it to rescore the run (run train again)",
+    "per_image.csv": "remove it to rescore the run (run train again)",
+    "diverged.json": "remove it to train the run again, or " + _START_OVER,
+}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _remedy(path: Path) -> str:
+    return _REMEDIES.get(path.name, _START_OVER).format(folder=path.parent)
+
+
+def _read_json(path: Path, keys: dict | None = None) -> dict:
+    """A run file's JSON object (checked: `files.read_json`), or {} when there is none."""
+    return files.read_json(path, _remedy(path), keys) if path.is_file() else {}
 
 
 class _Entry:
@@ -88,8 +117,14 @@ class RunFolder:
 
         Raises:
             FileNotFoundError: the folder holds no run.
+            DamagedFile: `config.json` does not read back as a whole configuration.
         """
-        return RunConfig.load(self.config)
+        values = files.read_json(self.config, _remedy(self.config),
+                                 {"model": dict, "data": dict, "train": dict, "preset": str})
+        try:
+            return RunConfig.from_dict(values)
+        except (ConfigError, TypeError) as error:  # an unknown key, a value out of its range
+            raise files.damaged(self.config, str(error), _remedy(self.config)) from None
 
     def read_history(self) -> list[dict]:
         """`history.csv`'s rows (see `read_history`); [] before the first epoch."""
@@ -97,23 +132,30 @@ class RunFolder:
 
     def scores(self) -> dict:
         """`metrics.json`'s contents; {} while the run is not scored."""
-        return _read_json(self.metrics)
+        scores = _read_json(self.metrics)
+        if self.metrics.is_file() and not any(
+                _is_number(scores.get(key)) for key in ("dice", "mean_dice")):
+            raise files.damaged(self.metrics, "no 'dice' or 'mean_dice' score",
+                                _remedy(self.metrics))
+        return scores
 
     def training_record(self) -> dict:
         """`trained.json`'s contents (`epochs`, `epochs_done`, `precision`); {} until the run's
         epochs are done."""
-        return _read_json(self.trained)
+        return _read_json(self.trained, {"epochs": int})
 
     def divergence(self) -> dict:
         """`diverged.json`'s contents (`epoch`, `batch`, `message`); {} unless it diverged."""
-        return _read_json(self.diverged)
+        return _read_json(self.diverged, {"message": str})
 
     def read_per_image(self) -> list[dict]:
         """`per_image.csv`'s rows, worst first: `image` and `group` as text, scores as floats."""
-        with self.per_image.open(newline="") as stream:
-            rows = [{k: (v if k in ("image", "group") else float(v)) for k, v in row.items()}
-                    for row in csv.DictReader(stream)]
+        rows = files.read_csv(self.per_image, _remedy(self.per_image), required=("image",),
+                              text=("image", "group"))
         score = primary_score(*rows[:1])
+        if rows and score not in rows[0]:
+            raise files.damaged(self.per_image, "no 'dice' or 'mean_dice' column",
+                                _remedy(self.per_image))
         return sorted(rows, key=lambda row: row[score])
 
     def state(self, asked: RunConfig | None = None) -> str:
@@ -153,8 +195,8 @@ class RunFolder:
         without it are scored again, not trained again)."""
         if not (self.metrics.is_file() and self.per_image.is_file()):
             return False
-        with self.per_image.open(newline="") as stream:
-            return "group" in next(csv.reader(stream), [])
+        rows = self.read_per_image()
+        return bool(rows) and "group" in rows[0]
 
     def summary_row(self) -> dict:
         """One row for the report: the run's identity and axes, its state as `status`, and
@@ -177,10 +219,6 @@ class RunFolder:
         if status == "finished":
             row.update(self.scores())
         return row
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def config_for_model(model_path, model, *, preset_name: str, dataset: str | None = None,

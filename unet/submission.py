@@ -94,6 +94,17 @@ def _line(name: str, rle: str) -> str:
     return stream.getvalue()
 
 
+def check_name(name: str) -> None:
+    """Refuses an image name that cannot be a row of the submission.
+
+    Raises:
+        DataError: a line break in `name` (Kaggle reads one row per line).
+    """
+    if "\n" in name or "\r" in name:
+        raise DataError(f"{name!r}: an image name with a line break cannot go in a CSV row; "
+                        "rename the file.")
+
+
 class SubmissionWriter:
     """Appends rows to a partial CSV beside `path` (`.<name>.partial-<pid>.csv`, flushed per
     batch); `finish()` gzips it into `path` atomically. Holds an exclusive lock on `path`
@@ -187,14 +198,13 @@ class SubmissionWriter:
 
     def _read_final(self) -> str:
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with opener(self.path, "rt", newline="") as stream:
-            return stream.read()
+        with opener(self.path, "rb") as stream:
+            return files.decode_user_text(stream.read(), self.path)
 
     def write(self, name: str, rle: str) -> None:
         if self.complete:
             raise UsageError(f"{self.path} is complete; remove it to write it again.")
-        if "\n" in name or "\r" in name:
-            raise DataError(f"{name!r}: an image name with a line break cannot go in a CSV row.")
+        check_name(name)
         if name in self.done:
             raise UsageError(f"{name} is already in the submission.")
         self._stream.write(_line(name, rle))

@@ -283,6 +283,13 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
                                                           / train_config.batch_size)
         history = folder.read_history()
         from_last = state != "new" and _resumes_from_last(folder, history)
+        if history and not from_last and not folder.backup.is_dir():
+            # Nothing holds the trained weights: the recorded epochs are trained again, and
+            # their rows (and best score) go, so that best.keras follows the new epochs.
+            print(f"{folder.path}: {RunFolder.history} records {len(history)} epoch(s) but "
+                  f"there is no {RunFolder.last} (nor {RunFolder.backup}/) to resume from; "
+                  "training starts again from epoch 1.")
+            folder.history.unlink()
         model = _compiled_model(config, folder, from_last, strategy, steps)
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
@@ -309,9 +316,10 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
         # 4. Fit: from Keras' `backup/` (a killed attempt), else after the epochs `last.keras`
         # holds (a continued run, or one killed between its last epoch and `trained.json`).
         initial_epoch = len(history) if from_last else 0
-        model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
-                  initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
-                  callbacks=run_callbacks, shuffle=False, verbose=verbose)
+        with files.writing(folder.path):  # Keras' backup, besides the files written atomically
+            model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
+                      initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
+                      callbacks=run_callbacks, shuffle=False, verbose=verbose)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if guard.diverged_at is not None:

@@ -1,9 +1,10 @@
 """The command line: `python -m unet {demo,recipes,train,evaluate,sweep,report,predict,...}`.
 
-Exit codes: 0 done, 1 a problem in the data or an input file, 2 a usage or configuration error
-(including a run folder that holds another configuration, or one in use), 3 training diverged,
-130 interrupted (Ctrl-C). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the
-traceback, and TensorFlow's own start-up messages.
+Exit codes: 0 done, 1 a problem in the data, an input file, a damaged run file or a full or
+read-only disk, 2 a usage or configuration error (including a run folder that holds another
+configuration, or one in use), 3 training diverged, 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM: `timeout`, `docker stop`, a notebook runtime deleted). Errors print one `error: ...`
+line; `UNET_DEBUG=1` adds the traceback, and TensorFlow's own start-up messages.
 """
 
 from __future__ import annotations
@@ -11,16 +12,25 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import signal
 import sys
 
 from unet import files
 from unet.cli import data, predict, runs
 from unet.data.pairs import data_error_in
-from unet.errors import EXIT_DATA, UserError
+from unet.errors import UserError
 
 EXIT_INTERRUPTED = 130
-# Paths a user gave that do not lead to a readable file.
-PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's `KeyboardInterrupt` would be, so that both stop the same
+    way (every write is atomic, so what was finished is kept)."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +48,17 @@ def main(argv=None) -> int:
     """Parses `argv`, runs the command, and turns every user-facing error into one line."""
     args = build_parser().parse_args(argv)
     debug = os.environ.get("UNET_DEBUG") == "1"
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if getattr(args, "tensorflow", True):
             _quiet_tensorflow(debug)
         return args.handler(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished epochs, checkpoints and submission rows are kept; run "
-              "the same command again to resume.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, _Terminated)
+        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: finished epochs, "
+              "checkpoints and submission rows are kept; run the same command again to resume.",
+              file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as raised:  # the boundary: a user's mistake becomes one line
         error = data_error_in(raised) or raised
         code = exit_code(error)
@@ -59,10 +72,9 @@ def main(argv=None) -> int:
 
 
 def exit_code(error: BaseException) -> int | None:
-    """The exit code for a mistake a user can fix, or `None` for a bug (shown with traceback)."""
-    if isinstance(error, UserError):
-        return error.exit_code
-    return EXIT_DATA if isinstance(error, PATH_ERRORS) else None
+    """The exit code for a mistake a user can fix (a `UserError`), or `None` for a bug, shown
+    with its traceback (any other exception, `OSError` and `ValueError` included)."""
+    return error.exit_code if isinstance(error, UserError) else None
 
 
 def _quiet_tensorflow(verbose: bool) -> None:

@@ -42,7 +42,7 @@ def add_commands(commands) -> None:
 
     app = commands.add_parser("app", parents=[MODEL], help="the Streamlit web demo")
     app.add_argument("--port", type=POSITIVE_INT, default=8501)
-    app.set_defaults(handler=_app, tensorflow=False)  # its server process loads it
+    app.set_defaults(handler=_app)
 
 
 def _predict(args) -> int:
@@ -76,9 +76,11 @@ def _app(args) -> int:
     import subprocess
     from pathlib import Path
 
+    from unet import checkpoints
+
     app = Path(__file__).parents[1] / "app.py"
-    if not Path(args.model).is_file():
-        raise FileNotFoundError(f"{args.model}: no such model file.")
+    # Loaded once here so that a file that is no model is refused before a server starts.
+    checkpoints.load_model(args.model, compile=False)
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
                str(args.port), "--browser.gatherUsageStats", "false", "--server.headless",
                "true", "--", "--model", args.model]

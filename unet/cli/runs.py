@@ -21,7 +21,7 @@ from unet.cli.flags import (
     TRAINED_SIZE,
     naming,
 )
-from unet.errors import UsageError
+from unet.errors import EXIT_DATA, UsageError
 from unet.presets import PRESETS
 from unet.recipes import RECIPES
 
@@ -323,13 +323,24 @@ def _sweep(args) -> int:
     for row in rows:
         score = primary_score(row)
         print(f"{row['folder']}: {row['status']}, val {score} {row.get(score)}")
-    if not args.no_report:
+    damaged = [row["problem"] for row in rows if row["status"] == "damaged"]
+    if not args.no_report and len(damaged) < len(rows):
         run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
         path = report.write_report(args.runs_dir, args.report_dir,
                                    "python -m unet " + " ".join(sys.argv[1:]),
                                    run_dirs=run_dirs)
         print(f"Report: {path}")
-    return 0
+    return _damaged_runs(damaged)
+
+
+def _damaged_runs(problems) -> int:
+    """Prints one `error:` line per damaged run; the exit code (1 when there is any)."""
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"error: {len(problems)} run(s) left as they are, the others done; do as said "
+              "above and rerun.", file=sys.stderr)
+    return EXIT_DATA if problems else 0
 
 
 def _report(args) -> int:
@@ -338,9 +349,11 @@ def _report(args) -> int:
     run_dirs = experiments.find_runs(args.runs_dir) if args.all else None
     # Every run is not what the recorded command made: the report says what made it.
     command = "python -m unet report --all" if args.all else None
+    damaged = []
     print(report.write_report(args.runs_dir, args.report_dir, command,
-                              overlays=not args.no_overlays, run_dirs=run_dirs))
-    return 0
+                              overlays=not args.no_overlays, run_dirs=run_dirs,
+                              damaged=damaged))
+    return _damaged_runs([str(error) for error in damaged])
 
 
 def _demo(args) -> int:

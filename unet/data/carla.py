@@ -55,17 +55,21 @@ def frame_group(name: str) -> str:
     return f"block{int(stem) // FRAMES_PER_GROUP:04d}" if stem.isdigit() else stem
 
 
-def check_class_ids(mask: np.ndarray, num_classes: int, source) -> None:
-    """Raises `DataError` naming `source` and the id when a class id is >= `num_classes`."""
+def check_class_ids(mask: np.ndarray, num_classes: int | None, source) -> None:
+    """Raises `DataError` naming `source` and the id when a class id is >= `num_classes` (the
+    configured count), or with `None` when it does not fit in 8 bits (a 16-bit mask)."""
     highest = int(mask.max()) if mask.size else 0
-    if highest >= num_classes:
+    if num_classes is None and highest > 255:
+        raise DataError(f"{source}: class id {highest} does not fit a class-id mask "
+                        "(ids 0-255).")
+    if num_classes is not None and highest >= num_classes:
         raise DataError(f"{source}: class id {highest} is out of range for "
                         f"num_classes={num_classes} (ids 0-{num_classes - 1}).")
 
 
-def read_mask(path, num_classes: int = NUM_CLASSES) -> np.ndarray:
+def read_mask(path, num_classes: int | None = NUM_CLASSES) -> np.ndarray:
     """A class-id mask as uint8 `(H, W)` (`image_files.decode_labels`), checked against
-    `num_classes` (256 accepts any 8-bit id): the one mask reader of `data check`, training
+    `num_classes` (`None` accepts any 8-bit id): the one mask reader of `data check`, training
     and evaluation.
 
     Raises:
@@ -128,7 +132,7 @@ def split_by_frames(pairs, val_fraction: float = 0.2, seed: int = 0):
 
 def class_fractions(pairs) -> dict[int, float]:
     """Share of pixels of each class id present in the pairs' masks."""
-    counts = sum((_class_counts(read_mask(pair.mask, num_classes=256)) for pair in pairs),
+    counts = sum((_class_counts(read_mask(pair.mask, num_classes=None)) for pair in pairs),
                  np.zeros(256, np.int64))
     return _shares(counts)
 
@@ -151,8 +155,7 @@ def check(root, num_classes: int = NUM_CLASSES) -> CheckReport:
     for pair in tqdm(pairs, desc="checking pairs", leave=False):
         try:
             image = image_files.decode(pair.image)
-            mask = read_mask(pair.mask, num_classes=256)
-            check_class_ids(mask, num_classes, pair.mask)
+            mask = read_mask(pair.mask, num_classes)
         except DataError as error:
             problems.append(str(error))
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import io
 import re
 from pathlib import Path
 
@@ -19,8 +20,10 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from unet import files
 from unet.data import image_files
 from unet.data.pairs import CheckReport, DataError, Pair, raise_problems, split_by_group
+from unet.errors import UsageError
 
 IMAGE_SIZE = (1280, 1918)  # height, width
 VIEWS = 16
@@ -153,20 +156,24 @@ def read_mask(path) -> np.ndarray:
 
 
 def read_rle_csv(path) -> dict[str, str]:
-    """`train_masks.csv` as {image name: RLE string}; the header must be `img,rle_mask`."""
+    """`train_masks.csv` as {image name: RLE string}; the header must be `img,rle_mask`.
+
+    Raises:
+        DataError: another header, a row of another length, a name twice, or a byte that is
+            not UTF-8 (a byte-order mark is read); the message names the file and line.
+    """
     path = Path(path)
-    with path.open(newline="") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header != ["img", "rle_mask"]:
-            raise DataError(f"{path}: header must be 'img,rle_mask'; found {header}.")
-        rows = {}
-        for line, row in enumerate(reader, start=2):
-            if len(row) != 2:
-                raise DataError(f"{path}, line {line}: expected 2 fields, found {len(row)}.")
-            if row[0] in rows:
-                raise DataError(f"{path}, line {line}: {row[0]} appears twice.")
-            rows[row[0]] = row[1]
+    reader = csv.reader(io.StringIO(files.read_user_text(path), newline=""))
+    header = next(reader, None)
+    if header != ["img", "rle_mask"]:
+        raise DataError(f"{path}: header must be 'img,rle_mask'; found {header}.")
+    rows = {}
+    for line, row in enumerate(reader, start=2):
+        if len(row) != 2:
+            raise DataError(f"{path}, line {line}: expected 2 fields, found {len(row)}.")
+        if row[0] in rows:
+            raise DataError(f"{path}, line {line}: {row[0]} appears twice.")
+        rows[row[0]] = row[1]
     return rows
 
 
@@ -201,7 +208,7 @@ def _scan(root, mask_source: str, verify: bool):
     """Pairs and what listing them found, nothing raised: `(pairs, problems, mask source,
     skipped files, names matched ignoring case)`."""
     if mask_source not in MASK_SOURCES:
-        raise ValueError(f"mask_source must be one of {MASK_SOURCES}; received {mask_source!r}.")
+        raise UsageError(f"mask_source must be one of {MASK_SOURCES}; received {mask_source!r}.")
     root = Path(root)
     images = image_folder(root)
     mask_dir, csv_path = root / "train_masks", root / "train_masks.csv"

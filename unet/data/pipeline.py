@@ -126,7 +126,7 @@ def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
 
     path = path.decode()
     if num_classes == 1:
-        return carvana.as_binary_mask(carla.read_mask(path, 256), path)
+        return carvana.as_binary_mask(carla.read_mask(path, None), path)
     return carla.read_mask(path, num_classes)
 
 
