@@ -14,8 +14,7 @@ from tqdm.auto import tqdm
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, folder, image_files
 from unet.errors import DataError, RunConflict, UsageError
-from unet.submission import (SubmissionWriter, check_name, read_settings,
-                             settings_differences)
+from unet.submission import SubmissionWriter, check_name, read_settings, settings_differences
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 # The record of the settings that made a mask folder's masks, in the folder.
