@@ -1,6 +1,7 @@
 """Shared test setup: quiet TensorFlow, seeded randomness, small fixtures."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -48,7 +49,13 @@ class CommandLine:
         """Starts the command; its standard error is piped, its output dropped."""
         command, options = self._options(args, cwd, env)
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                **options)
+                                preexec_fn=_default_sigint, **options)
+
+
+def _default_sigint():
+    """A shell's background job starts with SIGINT ignored, and a child inherits that: give the
+    command Ctrl-C's usual handling, as in a terminal, so that tests can send it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
