@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from unet import environment, evaluation, experiments, files, paths, recipes, viz
-from unet.errors import DamagedFile, UsageError
+from unet.errors import DamagedFile, MissingFile
 from unet.run_folder import RunFolder, primary_score
 
 SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
@@ -188,7 +188,7 @@ def write_report(runs=None, report_dir=None, command: str | None = None, overlay
 
     Raises:
         DamagedFile: `report.json` is damaged, or every run is.
-        UsageError: there is no run to report.
+        MissingFile: there is no run to report.
     """
     report_dir = paths.report_dir(report_dir)
     root = paths.runs_dir(runs)
@@ -223,7 +223,7 @@ def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dir
     if not rows:
         if left_out:
             raise left_out[0]
-        raise UsageError(f"No runs under {root}: train or sweep first.")
+        raise MissingFile(f"No runs under {root}: train or sweep first.")
 
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)
