@@ -53,9 +53,7 @@ if "google.colab" in sys.modules:
 # one-epoch toy grid in about a minute.
 
 # %%
-import tensorflow as tf
-
-from unet import colab, experiments, paths, recipes
+from unet import colab, environment, experiments, paths, recipes
 from unet.config import preset
 from unet.data import sources
 
@@ -68,7 +66,7 @@ USE_DRIVE = True  # Colab: runs, the report and downloads on Google Drive (kept)
 WHERE = colab.storage(USE_DRIVE)  # prints where each thing is kept
 RUNS = paths.runs_dir()  # git-ignored: checkpoints, logs
 REPORT = paths.report_dir()  # the report
-HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
+HAS_GPU = environment.gpu_count() > 0
 PRESET = "smoke" if SMOKE else ("colab_gpu" if HAS_GPU else "cpu")
 LEARNING_RATES = recipes.PUBLISHED_GRID["learning_rates"]
 BATCH_SIZES = (4,) if SMOKE else ((16, 32) if HAS_GPU else (8,))

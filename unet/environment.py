@@ -7,6 +7,13 @@ import platform
 import subprocess
 
 
+def gpu_count() -> int:
+    """How many GPUs TensorFlow sees."""
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
 def describe() -> dict:
     """TensorFlow, Keras and Python versions, the device, and the git commit (or "unknown")."""
     import keras

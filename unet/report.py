@@ -193,7 +193,7 @@ def write_report(runs=None, report_dir=None, command: str | None = None, overlay
     report_dir = paths.report_dir(report_dir)
     root = paths.runs_dir(runs)
     if not report_dir.is_dir() and not (run_dirs or experiments.find_runs(root)):
-        raise UsageError(f"No runs under {root}: train or sweep first.")
+        raise MissingFile(f"No runs under {root}: train or sweep first.")
     with files.lock(report_dir, "report folder", wait=True):
         return _write_report(report_dir, root, command, overlays, run_dirs, damaged)
 
