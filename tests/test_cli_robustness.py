@@ -209,7 +209,7 @@ def test_predict_names_an_image_it_cannot_name_and_predicts_the_others(smoke_swe
     assert any("'bad\\nname.jpg'" in line and "line break" in line for line in errors)
     assert any("latin\\udce9.jpg" in line and "not UTF-8" in line for line in errors)
     assert "2 image(s) not predicted" in errors[-1] and "Traceback" not in result.stderr
-    masks = sorted(path.name for path in (tmp_path / "masks").iterdir())
+    masks = sorted(path.name for path in (tmp_path / "masks").glob("*_mask.png"))
     assert masks == sorted(name.replace(".jpg", "_mask.png") for name in good)
     assert not submission.exists()  # unfinished until every image has its row
 

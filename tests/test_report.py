@@ -114,7 +114,8 @@ def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke
            "epochs)" in line
     assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epochs, preset "
             "softmax-unet-smoke, run `carvana/softmax-unet-smoke/") in line
-    assert ("| size (32x48, published 128x192); val fraction (0.34, published 0.2); epochs "
+    assert "| Scaled down for CPU (smoke): 32x48 instead of 128x192, " in line
+    assert ("size (32x48, published 128x192); val fraction (0.34, published 0.2); epochs "
             "(1, published 10); base filters (4, published 64); ") in line
     assert line.endswith("; measure (ours: validation dice at each image's own size, published: "
                          "Dice on held-out test cars) |")
