@@ -78,9 +78,10 @@ def writing(folder):
         raise
     except OSError as error:
         if error.errno in PLACE_ERRNOS:
+            standing = ("a folder stands where a file should be" if error.errno == errno.EISDIR
+                        else "a file stands where a folder should be")
             raise StorageError(f"cannot write in {folder}: {error.strerror} ({error.filename}); "
-                               "a file stands where a folder should be: choose another "
-                               "folder.") from error
+                               f"{standing}: choose another path.") from error
         if error.errno not in STORAGE_ERRNOS:
             raise
         where = Path(error.filename).parent if error.filename else Path(folder)
@@ -90,15 +91,48 @@ def writing(folder):
             "before are complete and kept.") from error
 
 
+def check_replaceable(path, kind: str | None = None) -> None:
+    """Checks, before anything is written, that a rename may replace `path`: it does not exist,
+    or is a regular file or a folder (of `kind`, "file" or "folder", when given).
+
+    A rename replaces a symbolic link itself (its target stays as it was) and would replace a
+    device such as `/dev/stdout` by a file, so both are refused rather than followed.
+
+    Raises:
+        StorageError: `path` is a symbolic link, a device, pipe or socket, or not of `kind`.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise StorageError(f"{path} is a symbolic link: writing would replace the link, not "
+                           "its target; give the target's path or another one.")
+    if not path.exists():
+        return
+    if not (path.is_file() or path.is_dir()):
+        raise StorageError(f"{path} is not a regular file (a device, pipe or socket): give "
+                           "the path of a file to write.")
+    if kind == "file" and path.is_dir():
+        raise StorageError(f"{path} is a folder: give the path of a file to write (in it, "
+                           "or elsewhere).")
+    if kind == "folder" and path.is_file():
+        raise StorageError(f"{path} is a file: give the path of a folder to write.")
+
+
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, kind: str | None = None):
     """Yields a sibling path to write (a file or a folder); on success it replaces `path`, on
     failure it is removed: `with atomic_path(png) as partial: figure.savefig(partial)`.
 
+    Args:
+        path: What to write; a symbolic link or device there is refused (`check_replaceable`).
+        kind: "file" or "folder" when known, so that the other kind standing there is refused
+            before anything is written.
+
     Raises:
-        StorageError: no space, or no permission, to write it (`writing`); `path` is as it was.
+        StorageError: no space, or no permission, to write it (`writing`), or a `path` a rename
+            must not replace (`check_replaceable`); `path` is as it was.
     """
     path = Path(path)
+    check_replaceable(path, kind)
     with writing(path.parent):
         with _replacing(path) as partial:
             yield partial
@@ -130,7 +164,7 @@ def _replacing(path: Path):
 
 def write_bytes(path, data: bytes) -> Path:
     """Writes `data` to `path` atomically."""
-    with atomic_path(path) as partial:
+    with atomic_path(path, "file") as partial:
         partial.write_bytes(data)
     return Path(path)
 

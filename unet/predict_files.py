@@ -48,6 +48,21 @@ def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
     return sorted(set(paths))
 
 
+def check_output_apart(inputs, output) -> None:
+    """Refuses a mask folder that is one of the input folders: its masks would be read as
+    images by the next run (`x_mask_mask.png`, more each time).
+
+    Raises:
+        UsageError: `output` is (resolves to) one of the folders in `inputs`.
+    """
+    target = Path(output).resolve()
+    for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
+        if Path(item).is_dir() and Path(item).resolve() == target:
+            raise UsageError(f"--output {output} is also an --input folder: the masks written "
+                             "there would be read as images next time; choose another "
+                             "--output folder.")
+
+
 def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:
     """Raises `DataError` when two inputs would write one output: `x.jpg` and `x.png` (one
     `x_mask.png`), or `same.jpg` in two folders (one submission row and one mask)."""
@@ -210,6 +225,8 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     """
     if output is None and submission is None:
         raise UsageError("Nothing to write: give an output folder, a submission path, or both.")
+    if output is not None:
+        check_output_apart(inputs, output)
     ignored = []
     paths = list_inputs(inputs, ignored)
     check_distinct_outputs(paths, masks=output is not None, submission=submission is not None)
