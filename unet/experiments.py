@@ -61,10 +61,10 @@ def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
             train(config, run_dir, verbose=verbose)
         except TrainingDiverged as error:
             print(error)
-        return RunFolder(run_dir).summary_row()
+        return RunFolder(run_dir).summary_row(runs)
     except DamagedFile as error:
         print(f"Left as it is: {error}")
-        return {"run": config.name, "folder": str(config.folder),
+        return {"run": config.name, "folder": RunFolder(run_dir).location(runs),
                 "dataset": config.folder.parts[0], "status": "damaged", "problem": str(error)}
 
 
@@ -94,7 +94,7 @@ def sort_rows(rows) -> list[dict]:
 
 def summarize(runs=None) -> list[dict]:
     """Rows of every run folder below the runs root, best validation Dice first."""
-    return sort_rows([RunFolder(folder).summary_row() for folder in find_runs(runs)])
+    return sort_rows([RunFolder(folder).summary_row(runs) for folder in find_runs(runs)])
 
 
 

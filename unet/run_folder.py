@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from unet import files
+from unet import files, paths
 from unet.config import RunConfig, binary_model, dataset_fields, preset
 from unet.errors import ConfigError, RunConflict
 
@@ -198,14 +198,23 @@ class RunFolder:
         rows = self.read_per_image()
         return bool(rows) and "group" in rows[0]
 
-    def summary_row(self) -> dict:
+    def location(self, runs=None) -> str:
+        """Where this folder lies: its path below the runs root `runs` (default
+        `paths.runs_dir()`) when it lies there, else its path as given."""
+        root = paths.runs_dir(runs).resolve()
+        here = self.path.resolve()
+        return here.relative_to(root).as_posix() if here.is_relative_to(root) else str(self.path)
+
+    def summary_row(self, runs=None) -> dict:
         """One row for the report: the run's identity and axes, its state as `status`, and
-        once finished its `metrics.json` scores."""
+        once finished its `metrics.json` scores. `folder` is where the folder lies (see
+        `location`), not where its configuration would put it: a run trained with `--run-dir`
+        lies where it was asked to."""
         config = self.read_config()
         status = self.state()
         row = {
             "run": config.name,
-            "folder": str(config.folder),
+            "folder": self.location(runs),
             "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
             "preset": config.preset,
             "grid": config.grid,
