@@ -80,6 +80,34 @@ class _Entry:
         return self.name if folder is None else folder.path / self.name
 
 
+def config_differences(saved: RunConfig, asked: RunConfig) -> list[str]:
+    """The settings in which `asked` differs from `saved` as a run: each as
+    `"train.learning_rate 0.001 → 0.0003"` (the epoch count is left out: raising it continues
+    a run).
+
+    Args:
+        saved: The configuration a run folder holds.
+        asked: The one a command asks for.
+
+    Returns:
+        One phrase per differing setting, by name; empty when `asked` is `saved`'s run.
+    """
+    old, new = _flat(saved.to_dict()), _flat(asked.to_dict())
+    return [f"{key} {old.get(key)} → {new.get(key)}" for key in sorted(set(old) | set(new))
+            if key != "train.epochs" and old.get(key) != new.get(key)]
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    """`values`'s nested sections as one level of dotted names."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
 @dataclasses.dataclass(frozen=True)
 class RunFolder:
     """One run's folder. `RunFolder.best` is the file's name, `folder.best` its path; the
@@ -174,8 +202,9 @@ class RunFolder:
         asked = asked or saved
         if not saved.same_run(asked):
             raise RunConflict(
-                f"{self.path} holds a run of another configuration ({self.config}); "
-                "use another --run-dir or delete that folder.")
+                f"{self.path} holds a run of another configuration ({self.config}: "
+                f"{'; '.join(config_differences(saved, asked))}); use another --run-dir or "
+                "delete that folder.")
         if self.diverged.is_file():
             return "diverged"
         done = self.training_record().get("epochs")
