@@ -29,11 +29,11 @@ def grid_configs(base: RunConfig, learning_rates=None, batch_sizes=None,
     """Every point of the grid around `base`, ordered by learning rate, batch size, kernel.
 
     An axis not given takes `default`'s values; an axis `default` leaves at `None` keeps
-    `base`'s own value.
+    `base`'s own value. A value given twice makes one point.
     """
     def axis(values, name, own):
         values = values or default.get(name)
-        return tuple(values) if values else (own,)
+        return tuple(dict.fromkeys(values)) if values else (own,)  # each value once
 
     learning_rates = axis(learning_rates, "learning_rates", base.train.learning_rate)
     batch_sizes = axis(batch_sizes, "batch_sizes", base.train.batch_size)
