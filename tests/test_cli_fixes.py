@@ -65,3 +65,31 @@ def test_a_damaged_point_is_printed_as_damaged_not_as_a_none_score(monkeypatch, 
     assert "synthetic/smoke/a: damaged, left as it is" in out.out
     assert "synthetic/smoke/b: finished, val dice 0.8123" in out.out
     assert "None" not in out.out and "error: metrics.json: bad" in out.err
+
+
+def _trained_run(path, config) -> RunFolder:
+    """A run folder whose `config.train.epochs` epochs are trained (no scores yet)."""
+    folder = RunFolder(path)
+    folder.path.mkdir()
+    folder.config.write_text(config.to_json())
+    folder.history.write_text("epoch,seconds,val_dice\n" + "".join(
+        f"{epoch},1.0,0.5\n" for epoch in range(1, config.train.epochs + 1)))
+    folder.trained.write_text(f'{{"epochs": {config.train.epochs}}}')
+    return folder
+
+
+def test_a_run_on_an_epoch_long_schedule_is_not_continued_to_more_epochs(tmp_path):
+    from unet.training import train
+
+    cosine = preset("smoke").override(train={"epochs": 3, "schedule": "warmup_cosine"})
+    folder = _trained_run(tmp_path / "cosine", cosine)
+    longer = cosine.override(train={"epochs": 5})
+    with pytest.raises(RunConflict, match=r"warmup_cosine schedule spans 3 epochs; it cannot "
+                       r"be continued to 5 .* Train 5 epochs from the start in another "
+                       r"--run-dir, or ask for 3\."):
+        train(longer, folder.path)
+    assert folder.read_config() == cosine  # nothing written
+    assert folder.state(cosine) == "trained"
+    constant = preset("smoke").override(train={"epochs": 3, "schedule": "constant"})
+    assert _trained_run(tmp_path / "constant", constant).state(
+        constant.override(train={"epochs": 5})) == "interrupted"  # continued

@@ -194,7 +194,9 @@ class RunFolder:
             on), `trained` (its epochs done, not scored), `finished` (scored) or `diverged`.
 
         Raises:
-            RunConflict: the folder holds another configuration, or more epochs than asked.
+            RunConflict: the folder holds another configuration, or more epochs than asked,
+                or a run whose learning-rate schedule spans another epoch count (trained
+                epochs cannot be continued on it).
         """
         if not self.config.is_file():
             return "new"
@@ -207,6 +209,16 @@ class RunFolder:
                 "delete that folder.")
         if self.diverged.is_file():
             return "diverged"
+        planned = saved.train.epochs
+        if (asked.train.epochs != planned and saved.train.schedule != "constant"
+                and self.read_history()):
+            # The trained optimizer (`last.keras`) keeps its schedule over `planned` epochs:
+            # the epochs past them would run at its floor, not on the recorded schedule.
+            raise RunConflict(
+                f"{self.path} holds a run whose {saved.train.schedule} schedule spans "
+                f"{planned} epochs; it cannot be continued to {asked.train.epochs} (its "
+                f"learning rate would stay at the schedule's end). Train {asked.train.epochs} "
+                f"epochs from the start in another --run-dir, or ask for {planned}.")
         done = self.training_record().get("epochs")
         if done is None:
             return "interrupted"
