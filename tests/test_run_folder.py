@@ -70,9 +70,9 @@ def test_a_summary_row_holds_scores_only_once_finished(tmp_path):
     history = "epoch,seconds,val_dice\n1,2.0,0.5\n2,1.5,0.7\n"
     folder = _folder(tmp_path, config, history=history, metrics={"dice": 0.9},
                      per_image="image,group,dice\na_01.jpg,a,0.9\n")
-    row = folder.summary_row()
+    row = folder.summary_row(tmp_path)
     assert row["status"] == "interrupted" and "dice" not in row
-    assert row["dataset"] == "tfds-carvana" and row["folder"] == str(config.folder)
+    assert row["dataset"] == "tfds-carvana" and row["folder"] == "run"
     assert (row["epochs_done"], row["epochs_planned"]) == (2, config.train.epochs)
     folder.trained.write_text(json.dumps({"epochs": config.train.epochs}))
     row = folder.summary_row()

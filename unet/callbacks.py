@@ -23,7 +23,10 @@ class HistoryCSV(keras.callbacks.Callback):
     """Writes `history.csv` with one row per epoch, exactly once even across resumed runs.
 
     Each epoch's row replaces any earlier row of the same or a later epoch (a redone epoch), and
-    the file is rewritten atomically. Epochs are numbered from 1; `seconds` is the epoch's time.
+    the file is rewritten atomically. Epochs are numbered from 1; `seconds` is the epoch's time;
+    `steps_seconds` the time of its training steps after the first (which also traces the
+    step), from the end of its first batch to the end of its last: what throughput is measured
+    on.
     """
 
     def __init__(self, path):
@@ -31,19 +34,25 @@ class HistoryCSV(keras.callbacks.Callback):
         self.path = Path(path)
         self._started = 0.0
         self._epoch = 0
+        self._first_step = self._last_step = None  # ends of the epoch's first and last batch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
         self._epoch = epoch
+        self._first_step = self._last_step = None
 
     def on_train_batch_end(self, batch, logs=None):
+        self._last_step = time.perf_counter()
         if batch == 0:
+            self._first_step = self._last_step
             faults.point("in_epoch", self._epoch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         rows = [row for row in read_history(self.path) if row["epoch"] < epoch + 1]
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._started, 3)}
+        if self._first_step is not None and self._last_step > self._first_step:
+            row["steps_seconds"] = round(self._last_step - self._first_step, 4)
         row.update({key: float(value) for key, value in sorted(logs.items())})
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None:

@@ -29,11 +29,11 @@ def grid_configs(base: RunConfig, learning_rates=None, batch_sizes=None,
     """Every point of the grid around `base`, ordered by learning rate, batch size, kernel.
 
     An axis not given takes `default`'s values; an axis `default` leaves at `None` keeps
-    `base`'s own value.
+    `base`'s own value. A value given twice makes one point.
     """
     def axis(values, name, own):
         values = values or default.get(name)
-        return tuple(values) if values else (own,)
+        return tuple(dict.fromkeys(values)) if values else (own,)  # each value once
 
     learning_rates = axis(learning_rates, "learning_rates", base.train.learning_rate)
     batch_sizes = axis(batch_sizes, "batch_sizes", base.train.batch_size)
@@ -61,10 +61,10 @@ def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
             train(config, run_dir, verbose=verbose)
         except TrainingDiverged as error:
             print(error)
-        return RunFolder(run_dir).summary_row()
+        return RunFolder(run_dir).summary_row(runs)
     except DamagedFile as error:
         print(f"Left as it is: {error}")
-        return {"run": config.name, "folder": str(config.folder),
+        return {"run": config.name, "folder": RunFolder(run_dir).location(runs),
                 "dataset": config.folder.parts[0], "status": "damaged", "problem": str(error)}
 
 
@@ -94,7 +94,7 @@ def sort_rows(rows) -> list[dict]:
 
 def summarize(runs=None) -> list[dict]:
     """Rows of every run folder below the runs root, best validation Dice first."""
-    return sort_rows([RunFolder(folder).summary_row() for folder in find_runs(runs)])
+    return sort_rows([RunFolder(folder).summary_row(runs) for folder in find_runs(runs)])
 
 
 

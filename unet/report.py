@@ -116,9 +116,10 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
     lines.append("")
 
     figures = {}
-    # Each run by its folder below the dataset's (`smoke/lr1e-3_bs4_k3`): unique in a section.
-    histories = {Path(r["folder"]).relative_to(dataset).as_posix():
-                 folders[r["folder"]].read_history() for r in rows}
+    # Each run by its folder below the dataset's (`smoke/lr1e-3_bs4_k3`) where it lies there,
+    # else by where it lies: unique in a section.
+    histories = {_below(r["folder"], dataset): folders[r["folder"]].read_history()
+                 for r in rows}
     figures[f"{dataset}_learning_curves.png"] = (
         "Learning curves", viz.png_bytes(viz.plot_learning_curves(histories, "dice")))
     if len(finished) > 1:
@@ -133,6 +134,12 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
     for name, (title, _) in figures.items():
         lines += [f"### {title}", "", f"![{title} ({dataset})]({name})", ""]
     return lines, {name: data for name, (_, data) in figures.items()}, finished
+
+
+def _below(folder: str, dataset: str) -> str:
+    """`folder` below `dataset`'s folder where it lies there, else `folder` itself."""
+    path = Path(folder)
+    return path.relative_to(dataset).as_posix() if path.is_relative_to(dataset) else folder
 
 
 def recipe_section(rows: list[dict], folders: dict) -> list[str]:
@@ -212,7 +219,7 @@ def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dir
     rows, by_folder, left_out = [], {}, []
     for folder in map(RunFolder, run_dirs):
         try:
-            row = folder.summary_row()
+            row = folder.summary_row(root)
         except DamagedFile as error:  # reported as damaged; the other runs still are
             left_out.append(error)
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from unet import files
+from unet import files, paths
 from unet.config import RunConfig, binary_model, dataset_fields, preset
 from unet.errors import ConfigError, RunConflict
 
@@ -78,6 +78,34 @@ class _Entry:
 
     def __get__(self, folder, owner):
         return self.name if folder is None else folder.path / self.name
+
+
+def config_differences(saved: RunConfig, asked: RunConfig) -> list[str]:
+    """The settings in which `asked` differs from `saved` as a run: each as
+    `"train.learning_rate 0.001 → 0.0003"` (the epoch count is left out: raising it continues
+    a run).
+
+    Args:
+        saved: The configuration a run folder holds.
+        asked: The one a command asks for.
+
+    Returns:
+        One phrase per differing setting, by name; empty when `asked` is `saved`'s run.
+    """
+    old, new = _flat(saved.to_dict()), _flat(asked.to_dict())
+    return [f"{key} {old.get(key)} → {new.get(key)}" for key in sorted(set(old) | set(new))
+            if key != "train.epochs" and old.get(key) != new.get(key)]
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    """`values`'s nested sections as one level of dotted names."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +194,9 @@ class RunFolder:
             on), `trained` (its epochs done, not scored), `finished` (scored) or `diverged`.
 
         Raises:
-            RunConflict: the folder holds another configuration, or more epochs than asked.
+            RunConflict: the folder holds another configuration, or more epochs than asked,
+                or a run whose learning-rate schedule spans another epoch count (trained
+                epochs cannot be continued on it).
         """
         if not self.config.is_file():
             return "new"
@@ -174,10 +204,21 @@ class RunFolder:
         asked = asked or saved
         if not saved.same_run(asked):
             raise RunConflict(
-                f"{self.path} holds a run of another configuration ({self.config}); "
-                "use another --run-dir or delete that folder.")
+                f"{self.path} holds a run of another configuration ({self.config}: "
+                f"{'; '.join(config_differences(saved, asked))}); use another --run-dir or "
+                "delete that folder.")
         if self.diverged.is_file():
             return "diverged"
+        planned = saved.train.epochs
+        if (asked.train.epochs != planned and saved.train.schedule != "constant"
+                and self.read_history()):
+            # The trained optimizer (`last.keras`) keeps its schedule over `planned` epochs:
+            # the epochs past them would run at its floor, not on the recorded schedule.
+            raise RunConflict(
+                f"{self.path} holds a run whose {saved.train.schedule} schedule spans "
+                f"{planned} epochs; it cannot be continued to {asked.train.epochs} (its "
+                f"learning rate would stay at the schedule's end). Train {asked.train.epochs} "
+                f"epochs from the start in another --run-dir, or ask for {planned}.")
         done = self.training_record().get("epochs")
         if done is None:
             return "interrupted"
@@ -198,14 +239,23 @@ class RunFolder:
         rows = self.read_per_image()
         return bool(rows) and "group" in rows[0]
 
-    def summary_row(self) -> dict:
+    def location(self, runs=None) -> str:
+        """Where this folder lies: its path below the runs root `runs` (default
+        `paths.runs_dir()`) when it lies there, else its path as given."""
+        root = paths.runs_dir(runs).resolve()
+        here = self.path.resolve()
+        return here.relative_to(root).as_posix() if here.is_relative_to(root) else str(self.path)
+
+    def summary_row(self, runs=None) -> dict:
         """One row for the report: the run's identity and axes, its state as `status`, and
-        once finished its `metrics.json` scores."""
+        once finished its `metrics.json` scores. `folder` is where the folder lies (see
+        `location`), not where its configuration would put it: a run trained with `--run-dir`
+        lies where it was asked to."""
         config = self.read_config()
         status = self.state()
         row = {
             "run": config.name,
-            "folder": str(config.folder),
+            "folder": self.location(runs),
             "dataset": config.folder.parts[0],  # `carvana`, or `tfds-carvana` read through TFDS
             "preset": config.preset,
             "grid": config.grid,

@@ -348,11 +348,31 @@ def images_per_epoch(train_config, train_images: int) -> int:
     return train_images
 
 
+def train_throughput(history: list[dict], train_images: int, batch_size: int) -> float:
+    """Training images per second: the median over epochs of the images of each epoch's steps
+    after its first (the first traces the step) over their time (`steps_seconds`), leaving out
+    the first epoch (which also fills the cache) where there are others. Rows recorded
+    without `steps_seconds` are timed by their whole epoch.
+
+    Args:
+        history: `history.csv`'s rows.
+        train_images: The images an epoch trains on (`images_per_epoch`).
+        batch_size: The batch size (the first step's images, at most `train_images`).
+
+    Returns:
+        Images per second, rounded to 2 decimals; 0.0 where no step was timed.
+    """
+    after_first = train_images - min(batch_size, train_images)
+    rates = [after_first / row["steps_seconds"] if row.get("steps_seconds")
+             else train_images / row["seconds"] for row in history]
+    steady = rates[1:] or rates
+    return round(statistics.median(steady), 2) if steady else 0.0
+
+
 def _summary(config, folder: RunFolder, train_source, val_source, parameters: int) -> dict:
     """What the history says of the training: epochs, best epoch, time, speed, size."""
     history = folder.read_history()
     epoch_seconds = [row["seconds"] for row in history]
-    steady = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces and caches
     train_images = images_per_epoch(config.train, len(train_source))
     best = max(history, key=lambda r: r.get(MONITOR, -math.inf))
     return {
@@ -361,7 +381,8 @@ def _summary(config, folder: RunFolder, train_source, val_source, parameters: in
         "best_epoch": best["epoch"],
         "best_val_dice_at_training_size": best.get(MONITOR),
         "train_seconds": round(sum(epoch_seconds), 2),
-        "train_images_per_second": round(train_images / statistics.median(steady), 2),
+        "train_images_per_second": train_throughput(history, train_images,
+                                                    config.train.batch_size),
         "parameters": parameters,
         "train_images": len(train_source),
         "train_images_per_epoch": train_images,

@@ -3,8 +3,9 @@
 Exit codes: 0 done, 1 a problem in the data, an input file, a damaged run file or a full or
 read-only disk, 2 a usage or configuration error (including a run folder that holds another
 configuration, or one in use), 3 training diverged, 130 interrupted (Ctrl-C), 143 terminated
-(SIGTERM: `timeout`, `docker stop`, a notebook runtime deleted). Errors print one `error: ...`
-line; `UNET_DEBUG=1` adds the traceback, and TensorFlow's own start-up messages.
+(SIGTERM: `timeout`, `docker stop`, a notebook runtime deleted), 141 standard output closed
+early (`... | head`). Errors print one `error: ...` line; `UNET_DEBUG=1` adds the traceback,
+and TensorFlow's own start-up messages.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from unet.errors import UserError
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a writer killed by SIGPIPE
 
 
 class _Terminated(KeyboardInterrupt):
@@ -52,7 +54,14 @@ def main(argv=None) -> int:
     try:
         if getattr(args, "tensorflow", True):
             _quiet_tensorflow(debug)
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
+    except BrokenPipeError:
+        # Standard output was closed early (`... | head`): stop quietly, as a pipe's writer
+        # does, with stdout pointed at devnull so the interpreter's exit flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, _Terminated)
         print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: finished epochs, "

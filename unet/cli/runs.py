@@ -186,6 +186,11 @@ def sweep_configs(args, config) -> list:
     axes = (("train.learning_rate", "--learning-rates", args.learning_rates),
             ("train.batch_size", "--batch-sizes", args.batch_sizes),
             ("model.kernel_size", "--kernel-sizes", args.kernel_sizes))
+    for _, flag, values in axes:
+        repeated = sorted({value for value in values or () if values.count(value) > 1})
+        if repeated:  # one point per value: a repeated one would train the same run twice
+            print(f"{flag}: {', '.join(map(str, repeated))} given more than once; one point "
+                  "each.")
     with naming({field: flag for field, flag, values in axes if values}):
         return experiments.grid_configs(config, args.learning_rates, args.batch_sizes,
                                         args.kernel_sizes, default=default)
@@ -322,7 +327,11 @@ def _sweep(args) -> int:
         rows = experiments.run_grid(configs, args.runs_dir, verbose=args.verbose)
     for row in rows:
         score = primary_score(row)
-        print(f"{row['folder']}: {row['status']}, val {score} {row.get(score)}")
+        if row["status"] == "damaged":
+            print(f"{row['folder']}: damaged, left as it is (the error below says why)")
+        else:
+            print(f"{row['folder']}: {row['status']}"
+                  + (f", val {score} {row[score]:.4f}" if score in row else ""))
     damaged = [row["problem"] for row in rows if row["status"] == "damaged"]
     if not args.no_report and len(damaged) < len(rows):
         run_dirs = [experiments.run_dir_for(c, args.runs_dir) for c in configs]
