@@ -103,7 +103,7 @@ def run_grid(configs, runs=None, *, address=None, trials_in_parallel=None, dashb
             _fit(tune, configs, root, token, trials_in_parallel, verbose)
         finally:
             ray.shutdown()
-    return experiments.sort_rows([RunFolder(run_dir).summary_row() for run_dir in run_dirs])
+    return experiments.sort_rows([RunFolder(run_dir).summary_row(root) for run_dir in run_dirs])
 
 
 def _write_token(root: Path) -> str:
@@ -296,7 +296,7 @@ def _point(config, root, token, cwd, verbose) -> None:
         tune.report({"state": "error", "error": str(error),
                      "error_class": type(error).__name__})
         return
-    row = RunFolder(Path(root) / config.folder).summary_row()
+    row = RunFolder(Path(root) / config.folder).summary_row(root)
     tune.report({"state": row["status"], **{key: value for key, value in row.items()
                                             if isinstance(value, (int, float))}})
 
