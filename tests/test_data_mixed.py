@@ -26,3 +26,35 @@ def test_a_small_jpeg_after_a_large_one_loads_as_it_does_alone(tmp_path):
     assert inputs.std() > 0.3  # the checkerboard survives: not a flat grey blur
     # the large one still decodes downscaled in the DCT domain and keeps its pattern
     assert mixed[0][0].std() > 0.3
+
+
+def _check(capsys, *argv):
+    from unet.cli import main
+
+    code = main(["data", "check", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _split_line(out):
+    return next(line for line in out.splitlines() if line.startswith("split:"))
+
+
+def test_data_check_shows_the_split_train_makes_by_default(tmp_path, capsys):
+    from unet.config import preset
+    from unet.data import folder, synthetic
+
+    root = synthetic.make_folder_like(tmp_path / "set", count=12, image_size=(32, 48),
+                                      progress=False)
+    code, out, _ = _check(capsys, "--dataset", "folder", "--data-dir", str(root))
+    assert code == 0
+    config = preset("cpu")  # train's default preset
+    _, val, _ = folder.split(folder.list_pairs(root), folder.find_layout(root),
+                             config.data.val_fraction, config.train.seed)
+    assert config.data.val_fraction != 0.2  # the old default of data check differed
+    line = _split_line(out)
+    assert f"{12 - len(val)} train, {len(val)} val" in line
+    assert f"train --preset cpu splits: val_fraction {config.data.val_fraction}" in line
+    code, out, _ = _check(capsys, "--dataset", "folder", "--data-dir", str(root),
+                          "--val-fraction", "0.5")
+    assert "6 train, 6 val" in _split_line(out)
