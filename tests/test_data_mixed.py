@@ -1,9 +1,11 @@
 """Data sets whose images or settings differ from one another: each image loads as if alone,
 and the data checks say which split and classes training will use."""
 import numpy as np
+import pytest
 from PIL import Image
 
 from unet.data.pipeline import image_inputs
+from unet.errors import UsageError
 
 
 def _checkerboard_jpeg(path, height, width, cell):
@@ -58,3 +60,43 @@ def test_data_check_shows_the_split_train_makes_by_default(tmp_path, capsys):
     code, out, _ = _check(capsys, "--dataset", "folder", "--data-dir", str(root),
                           "--val-fraction", "0.5")
     assert "6 train, 6 val" in _split_line(out)
+
+
+@pytest.fixture(scope="module")
+def ids_folder(tmp_path_factory):
+    from unet.data import synthetic
+
+    return synthetic.make_folder_like(tmp_path_factory.mktemp("ids") / "set", count=4,
+                                      image_size=(32, 48), encoding="ids", progress=False)
+
+
+@pytest.mark.parametrize("encoding", ["ids", "ids16"])
+def test_more_classes_than_a_folder_holds_is_one_usage_error(tmp_path, encoding):
+    from unet.data import folder, synthetic
+
+    root = synthetic.make_folder_like(tmp_path / "set", count=2, image_size=(32, 48),
+                                      encoding=encoding, progress=False)
+    with pytest.raises(UsageError, match="--num-classes 300: .* at most 255"):
+        folder.check(root, num_classes=300)
+    assert folder.check(root, num_classes=255).summary["num_classes"] == 255
+
+
+def test_a_void_id_among_the_class_ids_is_refused(ids_folder):
+    from unet.data import folder
+
+    with pytest.raises(UsageError, match="--ignore-index 3 is one of the class ids 0-5"):
+        folder.check(ids_folder, ignore_index=3)
+    with pytest.raises(UsageError, match="--ignore-index 3"):
+        folder.mask_format(ids_folder, encoding="ids", ignore_index=3, num_classes=6)
+    # the highest id marking void leaves the others as the classes
+    assert folder.check(ids_folder, ignore_index=5).summary["num_classes"] == 5
+
+
+@pytest.mark.parametrize("void", [255, 0])
+def test_void_taking_a_whole_class_of_a_binary_mask_is_refused(tmp_path, void):
+    from unet.data import folder, synthetic
+
+    root = synthetic.make_folder_like(tmp_path / "set", count=2, image_size=(32, 48),
+                                      encoding="binary", progress=False)
+    with pytest.raises(UsageError, match=f"--ignore-index {void}: .* one class"):
+        folder.check(root, ignore_index=void)

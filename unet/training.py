@@ -80,6 +80,11 @@ def check_config(config: RunConfig) -> None:
     allowed = CAR_MASK_CLASSES if config.data.binary else (
         range(2, 256) if expected_classes is None else (expected_classes,))
     if config.model.num_classes not in allowed:
+        if expected_classes is None:  # the data does not fix the count: 2-255 classes
+            raise ConfigError(
+                f"num_classes={config.model.num_classes}: dataset {config.data.dataset!r} "
+                f"takes 2-255 classes (class ids 0-254; 255 marks void).",
+                field="model.num_classes")
         raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}.")

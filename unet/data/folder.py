@@ -42,6 +42,7 @@ from unet import files
 from unet.config import MASK_ENCODINGS, VOID_LABEL
 from unet.data import image_files
 from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems
+from unet.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 MASK_SUFFIXES = (".png", ".gif", ".tif", ".tiff")
@@ -339,6 +340,19 @@ class Scan:
     sizes: collections.Counter
 
 
+def check_num_classes(num_classes: int | None) -> None:
+    """Refuses a class count a folder's masks cannot hold: decoded masks are uint8 with
+    `VOID_LABEL` (255) for void, so class ids run 0-254.
+
+    Raises:
+        UsageError: above 255 classes, naming `--num-classes`.
+    """
+    if num_classes is not None and num_classes > VOID_LABEL:
+        raise UsageError(f"--num-classes {num_classes}: a folder dataset holds at most "
+                         f"{VOID_LABEL} classes (ids 0-{VOID_LABEL - 1}; {VOID_LABEL} marks "
+                         "void); give at most 255.")
+
+
 def mask_format(root, *, encoding: str | None = None, ignore_index: int | None = None,
                 num_classes: int | None = None, bits: int = 8) -> MaskFormat:
     """The `MaskFormat` of a folder whose encoding is known (a run's configuration) or
@@ -349,6 +363,7 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
             are told apart by `scan`, which reads them all).
         num_classes: The model's classes, where the data does not fix them (ids, palette).
     """
+    check_num_classes(num_classes)
     layout = find_layout(root)
     names, colors, label_map = (), (), None
     if layout.label_map is not None:
@@ -384,6 +399,13 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
         names = names + tuple(str(i) for i in range(len(names), num_classes))
     if ignore_index is None and layout.kind == "voc" and encoding == "palette":
         ignore_index = VOID_LABEL
+    if encoding in ("ids", "palette") and ignore_index is not None and (
+            0 <= ignore_index < len(names)):
+        # a void id among the class ids would stay a class that is never labelled yet scored
+        raise UsageError(f"--ignore-index {ignore_index} is one of the class ids 0-"
+                         f"{len(names) - 1}: void must lie above every class id (255, or the "
+                         "highest id when that one marks void); remap the masks or give "
+                         "--num-classes below it.")
     return MaskFormat(encoding, names, colors or DEFAULT_COLORS, ignore_index, palette, bits,
                       label_map)
 
@@ -400,6 +422,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
         DataError: as `list_pairs`; mixed encodings, a colour missing from the label map, a class
             id at or above `num_classes`, ids above 254; the message names the file.
     """
+    check_num_classes(num_classes)
     layout = find_layout(root)
     pairs = list_pairs(root, group_by)
     kinds = {}
@@ -421,6 +444,11 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             binary = binary and (present <= {0, 1} or present <= {0, 255})
             seen |= present
         encoding = "binary" if binary else "ids"
+        if ignore_index is not None and len(present) < 2:
+            raise UsageError(f"--ignore-index {ignore_index}: the masks in {layout.masks} "
+                             f"then hold only {sorted(present)}, one class (on 0/255 or 0/1 "
+                             "masks void would take a whole class); drop --ignore-index or "
+                             "give the value that marks void.")
         present = seen
         if encoding == "ids" and num_classes is None:
             highest = max(present)
