@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from unet.data.pipeline import image_inputs
-from unet.errors import UsageError
+from unet.errors import DataError, UsageError
 
 
 def _checkerboard_jpeg(path, height, width, cell):
@@ -100,3 +100,50 @@ def test_void_taking_a_whole_class_of_a_binary_mask_is_refused(tmp_path, void):
                                       encoding="binary", progress=False)
     with pytest.raises(UsageError, match=f"--ignore-index {void}: .* one class"):
         folder.check(root, ignore_index=void)
+
+
+@pytest.fixture
+def voc_folder(tmp_path):
+    from unet.data import synthetic
+
+    root = synthetic.make_folder_like(tmp_path / "voc", count=6, image_size=(32, 48),
+                                      layout="voc", progress=False)
+    return root, root / "ImageSets" / "Segmentation"
+
+
+def test_voc_lists_naming_an_image_on_both_sides_are_refused(voc_folder):
+    from unet.data import folder
+
+    root, lists = voc_folder
+    with (lists / "val.txt").open("a") as val:
+        val.write("scene_0001\n")  # also in train.txt
+    with pytest.raises(DataError, match=r"1 name\(s\) in both train.txt and val.txt "
+                                        r"\(scene_0001\)"):
+        folder.check(root)
+
+
+def test_voc_lists_say_what_they_leave_out(voc_folder, capsys):
+    from unet.data import folder
+
+    root, lists = voc_folder
+    listed = (lists / "train.txt").read_text().split() + (lists / "val.txt").read_text().split()
+    unlisted = sorted({f"scene_{i:04d}" for i in range(6)} - set(listed))
+    with (lists / "train.txt").open("a") as train:
+        train.write("scene_0099\n")  # no such image
+    report = folder.check(root)
+    err = capsys.readouterr().err
+    assert "1 listed name(s) have no image/mask pair and are left out (e.g. scene_0099)" in err
+    assert unlisted  # the generated set leaves one pair out of both lists
+    assert (f"{len(unlisted)} image/mask pair(s) are in neither train.txt nor val.txt "
+            f"and are left out (e.g. {unlisted[0]})") in err
+    train = len((lists / "train.txt").read_text().split()) - 1  # less the missing one
+    val = len((lists / "val.txt").read_text().split())
+    assert report.summary["split"].endswith(f": {train} train, {val} val")
+
+
+def test_group_by_on_voc_lists_is_refused(voc_folder):
+    from unet.data import folder
+
+    root, _ = voc_folder
+    with pytest.raises(UsageError, match="--group-by: .* decide this split"):
+        folder.check(root, group_by=r"scene_(\d)")

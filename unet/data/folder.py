@@ -489,19 +489,42 @@ def split(pairs, layout: Layout, val_fraction: float, seed: int = 0):
     (`pairs.split_by_group`: by image unless `group_by` gave groups); `how` says which."""
     from unet.data.pairs import split_by_group
 
+    grouped = any(p.group != p.name for p in pairs)
     if layout.lists is not None:
         listed = {side: set((layout.lists / f"{side}.txt").read_text().split())
                   for side in ("train", "val")}
         train = [p for p in pairs if p.image.stem in listed["train"]]
         val = [p for p in pairs if p.image.stem in listed["val"]]
         if train and val:
+            _check_lists(layout.lists, listed, pairs, grouped)
             return train, val, f"VOC's lists ({layout.lists})"
         print(f"note: {layout.lists}: train.txt and val.txt name none of the masks on one "
               "side; split at random instead.", file=sys.stderr)
-    grouped = any(p.group != p.name for p in pairs)
     train, val = split_by_group(pairs, val_fraction, seed, what="group" if grouped else "image")
     how = "by group (--group-by)" if grouped else "by image"
     return train, val, f"{how}, seed {seed}"
+
+
+def _check_lists(lists: Path, listed: dict, pairs, grouped: bool) -> None:
+    """Refuses VOC lists that would train on validation images, or `--group-by` that they
+    override; notes on stderr the listed names without a pair and the pairs in neither list."""
+    if grouped:
+        raise UsageError(f"--group-by: {lists}/train.txt and val.txt decide this split, not "
+                         "groups; drop --group-by (or remove the lists to split by group).")
+    both = sorted(listed["train"] & listed["val"])
+    if both:
+        raise DataError(f"{lists}: {len(both)} name(s) in both train.txt and val.txt ("
+                        f"{first_five(both)}); a validation image must not be trained on: "
+                        "remove each from one list.")
+    stems = {p.image.stem for p in pairs}
+    missing = sorted((listed["train"] | listed["val"]) - stems)
+    if missing:
+        print(f"note: {lists}: {len(missing)} listed name(s) have no image/mask pair and are "
+              f"left out (e.g. {missing[0]}).", file=sys.stderr)
+    unlisted = sorted(stems - listed["train"] - listed["val"])
+    if unlisted:
+        print(f"note: {lists}: {len(unlisted)} image/mask pair(s) are in neither train.txt "
+              f"nor val.txt and are left out (e.g. {unlisted[0]}).", file=sys.stderr)
 
 
 def class_table(fmt: MaskFormat, counts: np.ndarray) -> dict[str, float]:
