@@ -149,3 +149,43 @@ def test_group_by_on_voc_lists_is_refused(voc_folder):
     root, _ = voc_folder
     with pytest.raises(UsageError, match="--group-by: .* decide this split"):
         folder.check(root, group_by=r"scene_(\d)")
+
+
+def test_split_change_counts_added_removed_and_moved_names():
+    from unet.data.pairs import split_change
+
+    recorded = {"train": ["a", "b", "c"], "val": ["d"]}
+    assert split_change(recorded, {"train": ["a", "b", "c"], "val": ["d"]}) == ""
+    change = split_change(recorded, {"train": ["a", "d", "e", "f"], "val": ["b"]})
+    assert change == ("2 added (e.g. e); 1 removed (e.g. c); 2 moved between train and val "
+                      "(e.g. b)")
+
+
+def test_resuming_on_data_that_splits_otherwise_is_refused(tmp_path):
+    import json
+
+    from unet import training
+    from unet.config import preset
+    from unet.data import sources, synthetic
+    from unet.errors import RunConflict
+    from unet.run_folder import RunFolder
+
+    root = synthetic.make_folder_like(tmp_path / "set", count=6, image_size=(32, 48),
+                                      progress=False)
+    config = sources.complete(preset("smoke").for_dataset("folder").override(
+        data={"data_dir": str(root), "image_size": (32, 48)}))
+    train, val = sources.split(config.data, seed=config.train.seed)
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    # an interrupted run (config, no epochs) whose split was recorded before one image came
+    run.config.write_text(json.dumps(config.to_dict()))
+    names = {"train": sorted(p.group for p in train.items),
+             "val": sorted(p.group for p in val.items)}
+    added = names["train"].pop()
+    run.split.write_text(json.dumps({**names, "by": train.split_by} if train.split_by
+                                    else names))
+    assert run.state(config) == "interrupted"
+    with pytest.raises(RunConflict, match=rf"split.json records .* 1 added \(e.g. {added}\)"
+                                          r".* new --run-dir"):
+        training.train(config, run.path, verbose=0)
+    assert not list(run.path.glob("history*")) and not (run.path / "metrics.json").exists()
