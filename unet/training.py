@@ -17,9 +17,9 @@ import tensorflow as tf
 
 from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
 from unet.config import CAR_MASK_CLASSES, RunConfig
-from unet.data import sources
+from unet.data import pairs, sources
 from unet.data.pipeline import Augmentation
-from unet.errors import ConfigError, TrainingDiverged
+from unet.errors import ConfigError, RunConflict, TrainingDiverged
 from unet.model import build_model, check_image_size
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
@@ -80,6 +80,11 @@ def check_config(config: RunConfig) -> None:
     allowed = CAR_MASK_CLASSES if config.data.binary else (
         range(2, 256) if expected_classes is None else (expected_classes,))
     if config.model.num_classes not in allowed:
+        if expected_classes is None:  # the data does not fix the count: 2-255 classes
+            raise ConfigError(
+                f"num_classes={config.model.num_classes}: dataset {config.data.dataset!r} "
+                f"takes 2-255 classes (class ids 0-254; 255 marks void).",
+                field="model.num_classes")
         raise ConfigError(
             f"dataset {config.data.dataset!r} has {expected_classes} class(es) but the model "
             f"has num_classes={config.model.num_classes}.")
@@ -106,7 +111,8 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
 
     Raises:
         TrainingDiverged: the loss became NaN or exploded; the last good checkpoint is kept.
-        RunConflict: `run_dir` holds another configuration, or more epochs.
+        RunConflict: `run_dir` holds another configuration, or more epochs, or its data no
+            longer splits as its `split.json` recorded.
         DataError: a problem in the data (named), found before anything is written, or in the
             first epoch of a new run, whose folder is then removed again (a failed start
             leaves no run behind).
@@ -128,6 +134,18 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
         if created is not None and not folder.config.is_file():
             _remove_empty(folder.path, created)
         raise
+
+
+def _check_same_split(folder: RunFolder, split: dict) -> None:
+    """Refuses to go on with a run whose data no longer splits as `split.json` recorded: the
+    epochs trained and those to come would have seen two data sets."""
+    recorded = files.read_json(folder.split, "delete it to record the split anew")
+    change = pairs.split_change(recorded, split)
+    if change:
+        raise RunConflict(
+            f"{folder.split} records the split this run trained on, and the data now splits "
+            f"otherwise: {change}. Restore the data the run started with, or train in a new "
+            "--run-dir.")
 
 
 def _train_locked(config, folder: RunFolder, train_source, val_source, verbose,
@@ -152,6 +170,8 @@ def _train_locked(config, folder: RunFolder, train_source, val_source, verbose,
                      "val": sorted({p.group for p in val_source.items})}
             if train_source.split_by:
                 split["by"] = train_source.split_by
+            if state != "new" and folder.split.is_file():
+                _check_same_split(folder, split)
             files.write_json(folder.split, split)
             if state in ("new", "interrupted"):
                 _train_epochs(config, folder, state, train_source, val_source, verbose,

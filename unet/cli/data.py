@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from unet.cli.flags import POSITIVE_INT
 from unet.errors import UsageError
+from unet.presets import PRESETS
 
 DATASETS = ("carvana", "carla", "folder")  # the on-disk formats
 
@@ -24,8 +25,13 @@ def add_commands(commands) -> None:
                        help="folder: the mask value (RGB masks: the class) marking void")
     check.add_argument("--group-by", metavar="REGEX",
                        help="folder: the first group of REGEX in a name names its group")
-    check.add_argument("--val-fraction", type=float, default=0.2)
-    check.add_argument("--seed", type=int, default=0, help="folder: the split's seed")
+    check.add_argument("--preset", default="cpu", choices=tuple(PRESETS),
+                       help="folder: show the split `train --preset` makes (default: cpu, "
+                            "train's default)")
+    check.add_argument("--val-fraction", type=float,
+                       help="folder: default: the preset's data.val_fraction")
+    check.add_argument("--seed", type=int,
+                       help="folder: the split's seed (default: the preset's train.seed)")
     check.set_defaults(handler=_check, tensorflow=False)  # numpy and PIL only
 
     synthetic = data_commands.add_parser(
@@ -70,9 +76,19 @@ def _check(args) -> int:
         raise UsageError("--ignore-index and --group-by are a folder dataset's (--dataset "
                          "folder).")
     if args.dataset == "folder":
+        from unet.config import preset
+
+        # the split training makes: the preset's fraction and seed unless given here
+        config = preset(args.preset)
+        val_fraction = (config.data.val_fraction if args.val_fraction is None
+                        else args.val_fraction)
+        seed = config.train.seed if args.seed is None else args.seed
         report = folder.check(args.data_dir, num_classes=args.num_classes,
                               ignore_index=args.ignore_index, group_by=args.group_by,
-                              val_fraction=args.val_fraction, seed=args.seed)
+                              val_fraction=val_fraction, seed=seed)
+        if not report.summary["split"].startswith("VOC"):  # VOC's lists ignore both
+            report.summary["split"] += (f" (as train --preset {args.preset} splits: "
+                                        f"val_fraction {val_fraction}, seed {seed})")
     elif args.dataset == "carvana":
         report = carvana.check(args.data_dir)
     else:

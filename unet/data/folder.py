@@ -42,6 +42,7 @@ from unet import files
 from unet.config import MASK_ENCODINGS, VOID_LABEL
 from unet.data import image_files
 from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems
+from unet.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 MASK_SUFFIXES = (".png", ".gif", ".tif", ".tiff")
@@ -339,6 +340,19 @@ class Scan:
     sizes: collections.Counter
 
 
+def check_num_classes(num_classes: int | None) -> None:
+    """Refuses a class count a folder's masks cannot hold: decoded masks are uint8 with
+    `VOID_LABEL` (255) for void, so class ids run 0-254.
+
+    Raises:
+        UsageError: above 255 classes, naming `--num-classes`.
+    """
+    if num_classes is not None and num_classes > VOID_LABEL:
+        raise UsageError(f"--num-classes {num_classes}: a folder dataset holds at most "
+                         f"{VOID_LABEL} classes (ids 0-{VOID_LABEL - 1}; {VOID_LABEL} marks "
+                         "void); give at most 255.")
+
+
 def mask_format(root, *, encoding: str | None = None, ignore_index: int | None = None,
                 num_classes: int | None = None, bits: int = 8) -> MaskFormat:
     """The `MaskFormat` of a folder whose encoding is known (a run's configuration) or
@@ -349,6 +363,7 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
             are told apart by `scan`, which reads them all).
         num_classes: The model's classes, where the data does not fix them (ids, palette).
     """
+    check_num_classes(num_classes)
     layout = find_layout(root)
     names, colors, label_map = (), (), None
     if layout.label_map is not None:
@@ -384,6 +399,13 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
         names = names + tuple(str(i) for i in range(len(names), num_classes))
     if ignore_index is None and layout.kind == "voc" and encoding == "palette":
         ignore_index = VOID_LABEL
+    if encoding in ("ids", "palette") and ignore_index is not None and (
+            0 <= ignore_index < len(names)):
+        # a void id among the class ids would stay a class that is never labelled yet scored
+        raise UsageError(f"--ignore-index {ignore_index} is one of the class ids 0-"
+                         f"{len(names) - 1}: void must lie above every class id (255, or the "
+                         "highest id when that one marks void); remap the masks or give "
+                         "--num-classes below it.")
     return MaskFormat(encoding, names, colors or DEFAULT_COLORS, ignore_index, palette, bits,
                       label_map)
 
@@ -400,6 +422,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
         DataError: as `list_pairs`; mixed encodings, a colour missing from the label map, a class
             id at or above `num_classes`, ids above 254; the message names the file.
     """
+    check_num_classes(num_classes)
     layout = find_layout(root)
     pairs = list_pairs(root, group_by)
     kinds = {}
@@ -421,6 +444,11 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             binary = binary and (present <= {0, 1} or present <= {0, 255})
             seen |= present
         encoding = "binary" if binary else "ids"
+        if ignore_index is not None and len(present) < 2:
+            raise UsageError(f"--ignore-index {ignore_index}: the masks in {layout.masks} "
+                             f"then hold only {sorted(present)}, one class (on 0/255 or 0/1 "
+                             "masks void would take a whole class); drop --ignore-index or "
+                             "give the value that marks void.")
         present = seen
         if encoding == "ids" and num_classes is None:
             highest = max(present)
@@ -461,19 +489,42 @@ def split(pairs, layout: Layout, val_fraction: float, seed: int = 0):
     (`pairs.split_by_group`: by image unless `group_by` gave groups); `how` says which."""
     from unet.data.pairs import split_by_group
 
+    grouped = any(p.group != p.name for p in pairs)
     if layout.lists is not None:
         listed = {side: set((layout.lists / f"{side}.txt").read_text().split())
                   for side in ("train", "val")}
         train = [p for p in pairs if p.image.stem in listed["train"]]
         val = [p for p in pairs if p.image.stem in listed["val"]]
         if train and val:
+            _check_lists(layout.lists, listed, pairs, grouped)
             return train, val, f"VOC's lists ({layout.lists})"
         print(f"note: {layout.lists}: train.txt and val.txt name none of the masks on one "
               "side; split at random instead.", file=sys.stderr)
-    grouped = any(p.group != p.name for p in pairs)
     train, val = split_by_group(pairs, val_fraction, seed, what="group" if grouped else "image")
     how = "by group (--group-by)" if grouped else "by image"
     return train, val, f"{how}, seed {seed}"
+
+
+def _check_lists(lists: Path, listed: dict, pairs, grouped: bool) -> None:
+    """Refuses VOC lists that would train on validation images, or `--group-by` that they
+    override; notes on stderr the listed names without a pair and the pairs in neither list."""
+    if grouped:
+        raise UsageError(f"--group-by: {lists}/train.txt and val.txt decide this split, not "
+                         "groups; drop --group-by (or remove the lists to split by group).")
+    both = sorted(listed["train"] & listed["val"])
+    if both:
+        raise DataError(f"{lists}: {len(both)} name(s) in both train.txt and val.txt ("
+                        f"{first_five(both)}); a validation image must not be trained on: "
+                        "remove each from one list.")
+    stems = {p.image.stem for p in pairs}
+    missing = sorted((listed["train"] | listed["val"]) - stems)
+    if missing:
+        print(f"note: {lists}: {len(missing)} listed name(s) have no image/mask pair and are "
+              f"left out (e.g. {missing[0]}).", file=sys.stderr)
+    unlisted = sorted(stems - listed["train"] - listed["val"])
+    if unlisted:
+        print(f"note: {lists}: {len(unlisted)} image/mask pair(s) are in neither train.txt "
+              f"nor val.txt and are left out (e.g. {unlisted[0]}).", file=sys.stderr)
 
 
 def class_table(fmt: MaskFormat, counts: np.ndarray) -> dict[str, float]:

@@ -118,3 +118,21 @@ class CheckReport:
         else:
             lines.append("problems: none")
         return "\n".join(lines)
+
+
+def split_change(recorded: dict, current: dict) -> str:
+    """How the split `current` (`{"train": [...], "val": [...]}` of group names, as a run's
+    `split.json`) differs from `recorded`: "" when the same, else the counts of names added,
+    removed and moved between the sides, with an example of each."""
+    sides = ("train", "val")
+    old = {name: side for side in sides for name in recorded.get(side, [])}
+    new = {name: side for side in sides for name in current.get(side, [])}
+    changes = {"added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
+               "moved between train and val": sorted(n for n in set(old) & set(new)
+                                                     if old[n] != new[n])}
+    parts = [f"{len(names)} {what} (e.g. {names[0]})" for what, names in changes.items()
+             if names]
+    if recorded.get("by") != current.get("by"):
+        parts.append(f"split by {current.get('by') or 'name'}, not "
+                     f"{recorded.get('by') or 'name'}")
+    return "; ".join(parts)

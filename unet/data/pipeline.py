@@ -130,11 +130,18 @@ def _read_png_mask(path: bytes, num_classes: int) -> np.ndarray:
     return carla.read_mask(path, num_classes)
 
 
-def _checked(path: bytes) -> tuple[bytes, np.ndarray]:
+_JPEG_RATIOS = (1, 2, 4, 8)  # the DCT downscales `tf.io.decode_jpeg` offers
+
+
+def _checked(path: bytes, image_size=None) -> tuple[bytes, np.ndarray, np.int32]:
     # `image_files.inspect` before decoding. The path comes back out, so reading the file
-    # depends on the check as data (control dependencies alone are not waited on).
+    # depends on the check as data (control dependencies alone are not waited on). The
+    # third value indexes `_JPEG_RATIOS`: this image's own DCT downscale for `image_size`
+    # (None: decode at full size), so images of mixed sizes each decode sharp.
     info = image_files.inspect(path.decode())
-    return path, np.array([info.height, info.width], np.int32)
+    native = (info.height, info.width)
+    ratio = 1 if image_size is None else jpeg_ratio(native, image_size)
+    return path, np.array(native, np.int32), np.int32(_JPEG_RATIOS.index(ratio))
 
 
 def _decode_rle(rle, height, width):
@@ -222,26 +229,33 @@ def model_input(image, image_size, resize_mode: str = "resize"):
     return _scale(image_at_size(image, image_size, resize_mode))
 
 
-def make_image_loader(sample_image, *, image_size, resize_mode: str = "resize"):
+def make_image_loader(*, image_size, resize_mode: str = "resize"):
     """The function mapping an image path to `(uint8 image at image_size, native size, bytes)`.
 
-    JPEGs decode with a DCT `ratio` chosen from `sample_image`'s size (`jpeg_ratio`), other
-    images at full size; every header is checked first (`image_files.inspect`).
+    Each JPEG decodes with the DCT `ratio` its own size allows (`jpeg_ratio`; 1 unless
+    `resize_mode` is "resize"), other images at full size; every header is checked first
+    (`image_files.inspect`).
     """
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f"resize_mode must be one of {RESIZE_MODES}; received {resize_mode!r}.")
     image_size = tuple(int(s) for s in image_size)
-    info = image_files.inspect(sample_image)
-    ratio = jpeg_ratio((info.height, info.width), image_size) if resize_mode == "resize" else 1
+    check = functools.partial(_checked,
+                              image_size=image_size if resize_mode == "resize" else None)
 
     def load_image(path):
-        checked_path, native = tf.numpy_function(_checked, [path], (tf.string, tf.int32),
-                                                 stateful=False)
+        checked_path, native, ratio_index = tf.numpy_function(
+            check, [path], (tf.string, tf.int32, tf.int32), stateful=False)
         native = tf.ensure_shape(native, (2,))
         data = tf.io.read_file(tf.ensure_shape(checked_path, ()))  # read once its header passed
+
+        def decode_jpeg():
+            # `ratio` is an attribute of the op, not an input: one branch per allowed value.
+            return tf.switch_case(ratio_index, [
+                functools.partial(tf.io.decode_jpeg, data, channels=3, ratio=ratio)
+                for ratio in _JPEG_RATIOS])
+
         image = tf.cond(
-            tf.io.is_jpeg(data),
-            lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio),
+            tf.io.is_jpeg(data), decode_jpeg,
             lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
         return image_at_size(image, image_size, resize_mode), native, data
 
@@ -254,7 +268,7 @@ def image_inputs(paths, *, image_size, resize_mode: str = "resize",
     order, loaded as training loads them. With `skip_errors`, an image that fails to decode is
     left out (its index is missing) instead of stopping the stream.
     """
-    load_image = make_image_loader(paths[0], image_size=image_size, resize_mode=resize_mode)
+    load_image = make_image_loader(image_size=image_size, resize_mode=resize_mode)
 
     def load(index, path):
         image, native, _ = load_image(path)
@@ -277,8 +291,7 @@ def make_loader(pairs, *, image_size, num_classes: int = 1, resize_mode: str = "
         raise DataError("No image/mask pairs to load (empty list).")
     image_size = tuple(int(s) for s in image_size)
     kind = "custom" if read_mask is not None else _mask_kind(pairs)
-    load_image = make_image_loader(pairs[0].image, image_size=image_size,
-                                   resize_mode=resize_mode)
+    load_image = make_image_loader(image_size=image_size, resize_mode=resize_mode)
     read_png_mask = functools.partial(_read_png_mask, num_classes=num_classes)
     if read_mask is not None:
         read_png_mask = lambda path: read_mask(path.decode())  # noqa: E731
