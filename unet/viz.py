@@ -15,6 +15,7 @@ from unet.data import carla
 
 FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
 FALSE_NEGATIVE = (40, 120, 255)  # car the prediction missed
+PREDICTED_CAR = (0, 200, 90)  # predicted car (and, fainter, car found in error maps)
 
 
 def as_uint8(image) -> np.ndarray:
@@ -32,7 +33,7 @@ def _plane(labels) -> np.ndarray:
     return postprocess.label_plane(np.asarray(labels), 2)
 
 
-def overlay(image, mask, color=(0, 200, 90), alpha: float = 0.45) -> np.ndarray:
+def overlay(image, mask, color=PREDICTED_CAR, alpha: float = 0.45) -> np.ndarray:
     """The image with `mask` (nonzero pixels) tinted in `color`; uint8 RGB."""
     out = as_uint8(image).astype(np.float32)
     selected = _plane(mask) > 0
@@ -50,7 +51,7 @@ def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
     """False positives and false negatives painted in two colours over the image."""
     truth = _plane(truth) > 0
     prediction = _plane(prediction) > 0
-    out = overlay(image, truth & prediction, (0, 200, 90), 0.25)
+    out = overlay(image, truth & prediction, PREDICTED_CAR, 0.25)
     out = overlay(out, prediction & ~truth, FALSE_POSITIVE, alpha)
     return overlay(out, truth & ~prediction, FALSE_NEGATIVE, alpha)
 
@@ -117,7 +118,8 @@ def save_figure(figure, path, show: bool = False) -> Path:
     return files.write_bytes(path, png_bytes(figure))
 
 
-ERROR_LEGEND = (("predicted car, is background (false positive)", FALSE_POSITIVE),
+ERROR_LEGEND = (("predicted car (in the errors: car found)", PREDICTED_CAR),
+                ("predicted car, is background (false positive)", FALSE_POSITIVE),
                 ("missed car (false negative)", FALSE_NEGATIVE))
 
 
