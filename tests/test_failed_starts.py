@@ -2,6 +2,7 @@
 (`report --all` lists none); advice names flags that exist; `--steps-per-epoch` epochs are whole."""
 
 import contextlib
+import csv
 import io
 import json
 import re
@@ -120,9 +121,11 @@ def test_steps_per_epoch_beyond_the_data_trains_whole_epochs_and_counts_them(
     (metrics,) = (tmp_path / "runs").rglob("metrics.json")
     scores = json.loads(metrics.read_text())
     assert scores["train_images"] == 32 and scores["train_images_per_epoch"] == 60
-    seconds = [float(line.split(",")[1]) for line in
-               (metrics.parent / "history.csv").read_text().splitlines()[1:]]
-    assert scores["train_images_per_second"] == pytest.approx(60 / seconds[1], rel=0.01)
+    with open(metrics.parent / "history.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    # The second epoch's 14 steps after its first (4 images each) over their time.
+    expected = (60 - 4) / float(rows[1]["steps_seconds"])
+    assert scores["train_images_per_second"] == pytest.approx(expected, rel=0.01)
 
 
 def test_repeated_data_gives_full_batches_beyond_one_pass(carvana_dir):
