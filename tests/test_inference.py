@@ -198,10 +198,13 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     model_path, _ = trained
     inputs = _test_images(tmp_path / "in")
     submission = tmp_path / "sub.csv.gz"
-    first = predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
+    # TTA named: "auto" would follow scores other tests leave beside the shared model.
+    first = predict_files.predict_folder(model_path, inputs, submission=submission, tta="none",
+                                         progress=False)
     assert first["images"] == 3 and first["submission"] == str(submission)
     before = submission.stat().st_mtime_ns
-    again = predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
+    again = predict_files.predict_folder(model_path, inputs, submission=submission, tta="none",
+                                         progress=False)
     assert again["complete"] and again["images"] == 0 and again["skipped"] == 3
     assert submission.stat().st_mtime_ns == before
     # Masks wanted too: they are written, and the finished submission is named, not redone.
@@ -214,7 +217,8 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
     with pytest.raises(ValueError, match="complete with other settings: --input: 1 "
                                          "image\\(s\\) not in the earlier input \\(e.g. car_09"):
-        predict_files.predict_folder(model_path, inputs, submission=submission, progress=False)
+        predict_files.predict_folder(model_path, inputs, submission=submission, tta="none",
+                                     progress=False)
 
 
 def test_a_kill_after_the_last_row_finishes_on_the_rerun(trained, tmp_path):
