@@ -16,7 +16,6 @@ from unet.data import carvana, folder, image_files
 from unet.errors import DataError, RunConflict, UsageError
 from unet.submission import SubmissionWriter, check_name, read_settings, settings_differences
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 # The record of the settings that made a mask folder's masks, in the folder.
 MASK_FOLDER_RECORD = "predictions.json"
 
@@ -35,7 +34,7 @@ def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
     for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         item = Path(item)
         if item.is_dir():
-            images, skipped = image_files.list_images(item, IMAGE_SUFFIXES)
+            images, skipped = image_files.list_images(item, image_files.IMAGE_SUFFIXES)
             paths += images
             if ignored is not None:
                 ignored += skipped
@@ -44,7 +43,7 @@ def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
         else:
             raise DataError(f"{item}: no such file or folder.")
     if not paths:
-        raise DataError(f"No {'/'.join(IMAGE_SUFFIXES)} images in {inputs}.")
+        raise DataError(f"No {'/'.join(image_files.IMAGE_SUFFIXES)} images in {inputs}.")
     return sorted(set(paths))
 
 

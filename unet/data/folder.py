@@ -44,7 +44,7 @@ from unet.data import image_files
 from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems
 from unet.errors import UsageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = image_files.IMAGE_SUFFIXES
 MASK_SUFFIXES = (".png", ".gif", ".tif", ".tiff")
 LABEL_MAPS = ("labelmap.txt", "classes.csv")
 VOC_CLASSES = (

@@ -16,6 +16,8 @@ from unet.errors import DataError
 # Images over this many pixels are refused before decoding: a few-kilobyte PNG can declare
 # 50,000 x 50,000 pixels and take gigabytes to decode. A Carvana photo has 2.5 million.
 MAX_PIXELS = 50_000_000
+# The image files the project reads from a folder (a user's dataset, `predict`'s input).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 # The last bytes a complete file of each format ends with: a file cut short in transfer
 # (the usual way a Kaggle unzip goes wrong) fails here without decoding it.
