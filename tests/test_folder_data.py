@@ -292,3 +292,32 @@ def test_boundary_f_scores_class_edges_along_a_void_band(tmp_path):
     scores = [metrics.boundary_f_score(truth, np.roll(guess, shift, 1), num_classes=6,
                                        ignore_index=VOID_LABEL) for shift in (0, 1, 5)]
     assert scores[0] == 1.0 and 0.5 < scores[1] < 1.0 and scores[2] < scores[1]
+
+
+def test_a_binary_folder_model_with_two_logits_is_scored_on_the_foreground(tmp_path):
+    """Binary folder masks trained as 2 classes are scored as training scores them: Dice of
+    the foreground class per image, not a mean over background and foreground."""
+    from unet import evaluation
+    from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from unet.data import sources, synthetic
+    from unet.model import build_model
+
+    data_dir = synthetic.make_folder_like(tmp_path / "d", count=4, image_size=(32, 48),
+                                          encoding="binary", progress=False)
+    config = sources.complete(RunConfig(
+        model=ModelConfig(filters=4, depth=2, num_classes=2),
+        data=DataConfig(dataset="folder", data_dir=str(data_dir), image_size=(32, 48),
+                        crop_size=None),
+        train=TrainConfig(loss="sparse_ce")), num_classes=2)
+    assert config.data.binary and config.model.num_classes == 2
+    _, val = sources.split(config.data)
+    model = build_model(config.model, (32, 48, 3))
+    head = model.get_layer("head")
+    head.kernel.assign(np.zeros(head.kernel.shape))
+    head.bias.assign([-100.0, 100.0])  # the foreground wins everywhere
+    summary, rows = evaluation.evaluate(model, val, dataset="folder", binary=True,
+                                        image_size=(32, 48), num_classes=2, progress=False)
+    truth = sources.read_native_mask(val.items[0], "folder", val.fmt) > 0
+    assert "mean_dice" not in summary
+    assert rows[0]["dice"] == pytest.approx(2 * truth.sum() / (truth.sum() + truth.size),
+                                            rel=1e-6)

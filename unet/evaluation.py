@@ -16,17 +16,17 @@ from unet.errors import UsageError
 from unet.run_folder import RunFolder
 
 
-def scored_classes(dataset: str, num_classes: int) -> int:
-    """The classes a model is scored on: 1 on a car mask (`config.binary_dataset`), also from
-    2-class logits (Dice of the car class), and for a one-logit model of a folder dataset's
-    binary masks; else the model's classes."""
-    return 1 if binary_dataset(dataset) or num_classes == 1 else num_classes
+def scored_classes(binary: bool, num_classes: int) -> int:
+    """The classes a model is scored on: 1 on binary masks (`DataConfig.binary`: a car mask,
+    or a folder dataset's binary masks), from one logit or two (Dice of the foreground class);
+    else the model's classes."""
+    return 1 if binary or num_classes == 1 else num_classes
 
 
 def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch_size: int = 8,
              resize_mode: str = "resize", threshold: float = 0.5, progress: bool = True,
              tta: str | None = None, prediction_size=None, ignore_index: int | None = None,
-             class_names=None):
+             class_names=None, binary: bool | None = None):
     """Scores `model` on `source` at each image's native resolution.
 
     Args:
@@ -45,6 +45,7 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
             score; `None`: no void.
         class_names: Names of the class ids in `per_class` (default: CARLA's for CARLA, else
             the ids).
+        binary: Whether the masks are binary (`DataConfig.binary`); default: by `dataset`.
 
     Returns:
         `(summary, rows)`: `summary` holds `dice`, `iou`, `pixel_accuracy`, `boundary_f` (binary:
@@ -53,7 +54,7 @@ def evaluate(model, source, *, dataset: str, image_size, num_classes: int, batch
         `pixel_accuracy`, `per_class` (multi-class: pooled over the split, mean over classes
         present); `rows` holds one dict of scores per image.
     """
-    scored = scored_classes(dataset, num_classes)
+    scored = scored_classes(binary_dataset(dataset) if binary is None else binary, num_classes)
     totals = np.zeros((3, scored))
     rows = []
     predictions = inference.predict_items(
@@ -139,7 +140,7 @@ def examples(run_dir, names, threshold: float = 0.5) -> list[Example]:
         raise UsageError(f"{folder.path}: no image named {missing[0]!r} in the run's data.")
     model = checkpoints.load_model(folder.best, compile=False)
     num_classes = config.model.num_classes
-    shown = scored_classes(config.data.dataset, num_classes)
+    shown = scored_classes(config.data.binary, num_classes)
     predictions = inference.predict_items(
         model, everything.select(names), images=True, image_size=config.data.image_size,
         num_classes=num_classes, resize_mode=config.data.resize_mode)

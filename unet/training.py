@@ -416,7 +416,8 @@ def _evaluate_best(config, best, folder: RunFolder, val_source, verbose) -> dict
     """Native-resolution scores of `best` (the run's `best.keras`) on the validation split;
     writes `per_image.csv`, each image with its group (car, or block of frames)."""
     started = time.perf_counter()
-    common = {"dataset": config.data.dataset, "image_size": config.data.image_size,
+    common = {"dataset": config.data.dataset, "binary": config.data.binary,
+              "image_size": config.data.image_size,
               "num_classes": config.model.num_classes, "batch_size": config.train.batch_size,
               "resize_mode": config.data.resize_mode, "progress": verbose != 0,
               "ignore_index": config.data.void_label,

@@ -298,7 +298,8 @@ def _evaluate(args) -> int:
     source = {"val": val_source, "train": train_source,
               "all": train_source.concatenate(val_source)}[args.split]
     summary, _ = evaluation.evaluate(
-        model, source, dataset=config.data.dataset, image_size=config.data.image_size,
+        model, source, dataset=config.data.dataset, binary=config.data.binary,
+        image_size=config.data.image_size,
         num_classes=config.model.num_classes, batch_size=args.batch_size or 8,
         resize_mode=config.data.resize_mode, tta=args.tta,
         prediction_size=tuple(args.prediction_size) if args.prediction_size else None,
