@@ -287,11 +287,21 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
             return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
                     "failed": {}, "ignored": ignored, "complete": True}
         finished, writer = writer.path, None  # the masks are wanted; the submission is done
-    # Images with a row already are predicted again only for the masks: every mask in the
-    # folder is this run's.
+    # An image with its row (and its mask and overlay, when asked) is done: the settings
+    # record guarantees every mask in the folder is this run's.
     has_row = set() if writer is None else set(writer.done)
-    todo = paths if output is not None else [p for p in paths if p.name not in has_row]
-    skipped = sum(p.name in has_row for p in paths)
+    rowed = {p.name for p in paths} if finished is not None else has_row
+
+    def done(path) -> bool:
+        if path.name not in rowed:  # no submission: every image is predicted
+            return False
+        if output is None:
+            return True
+        wanted = [f"{path.stem}_mask.png"] + ([f"{path.stem}_overlay.jpg"] if overlay else [])
+        return all((Path(output) / name).is_file() for name in wanted)
+
+    todo = [p for p in paths if not done(p)]
+    skipped = len(paths) - len(todo)
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
