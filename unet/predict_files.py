@@ -301,7 +301,7 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
         return all((Path(output) / name).is_file() for name in wanted)
 
     todo = [p for p in paths if not done(p)]
-    skipped = len(paths) - len(todo)
+    skipped = sum(p.name in has_row for p in paths)  # rows not written again
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
