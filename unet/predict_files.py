@@ -174,8 +174,9 @@ def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool
     if not write:
         return
     if differences:
-        for path in written:
-            path.unlink()
+        with files.writing(output):
+            for path in written:
+                path.unlink()
         print(f"Removed {len(written)} mask(s) and overlay(s) of other settings from {output}.")
     elif recorded is not None:
         inputs = sorted(set(recorded.get("inputs", [])) | set(inputs))
@@ -244,9 +245,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     settings = prediction_settings(model_path, spec, tta, threshold, paths)
     if output is not None:  # checked before the submission writes anything
         claim_mask_folder(output, settings, restart, write=False)
-    # A full disk names the folder: the submission's (its rows stream there), else the output.
-    with files.writing(Path(submission).parent if submission is not None else output), \
-            contextlib.ExitStack() as held:
+    with contextlib.ExitStack() as held:  # the writes name their own folder when they fail
         writer = None
         if submission is not None:
             writer = held.enter_context(SubmissionWriter(submission, settings, restart=restart))
@@ -312,7 +311,8 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     todo = [p for p in todo if str(p) not in failed]
     if output is not None:
         output = Path(output)
-        output.mkdir(parents=True, exist_ok=True)
+        with files.writing(output):
+            output.mkdir(parents=True, exist_ok=True)
     predicted = set()
     for path, mask in predict_masks(model, todo, spec, batch_size=batch_size, tta=tta,
                                     threshold=threshold, progress=progress, skip_errors=True):
