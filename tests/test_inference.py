@@ -405,3 +405,28 @@ def test_one_stream_predicts_for_folders_and_tfds_in_order_across_batches(rng):
         np.testing.assert_allclose(probabilities, postprocess.probabilities_from_logits(alone, 3),
                                    atol=1e-5)
         assert probabilities.shape == (*size, 3)
+
+
+def test_a_resumed_submission_with_masks_predicts_only_what_is_missing(trained, tmp_path):
+    model_path, _ = trained
+    inputs = _test_images(tmp_path / "in")
+    submission, masks = tmp_path / "sub.csv.gz", tmp_path / "masks"
+    paths = sorted(inputs.iterdir())
+    model = checkpoints.load_model(model_path, compile=False)
+    settings = predict_files.prediction_settings(
+        model_path, inference.input_spec_for(model_path, model), "none", 0.5, paths)
+    with SubmissionWriter(submission, settings) as writer:  # killed after two rows
+        writer.write("car_00.jpg", "1 2")
+        writer.write("car_01.jpg", "3 4")
+    masks.mkdir()
+    predict_files.claim_mask_folder(masks, settings)
+    Image.fromarray(np.full((64, 96), 7, np.uint8)).save(masks / "car_00_mask.png")
+    result = predict_files.predict_folder(model_path, inputs, masks, submission=submission,
+                                          tta="none", progress=False)
+    # car_00 has its row and its mask; car_01 lacks its mask; car_02 lacks both.
+    assert result["images"] == 2 and result["skipped"] == 2 and not result["failed"]
+    assert set(np.unique(np.asarray(Image.open(masks / "car_00_mask.png")))) == {7}
+    assert sorted(p.name for p in masks.glob("*_mask.png")) == [
+        "car_00_mask.png", "car_01_mask.png", "car_02_mask.png"]
+    rows = dict(_read_submission(submission)[1:])
+    assert rows["car_00.jpg"] == "1 2" and rows["car_01.jpg"] == "3 4" and len(rows) == 3

@@ -174,8 +174,9 @@ def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool
     if not write:
         return
     if differences:
-        for path in written:
-            path.unlink()
+        with files.writing(output):
+            for path in written:
+                path.unlink()
         print(f"Removed {len(written)} mask(s) and overlay(s) of other settings from {output}.")
     elif recorded is not None:
         inputs = sorted(set(recorded.get("inputs", [])) | set(inputs))
@@ -244,9 +245,7 @@ def predict_folder(model_path, inputs, output=None, *, overlay: bool = False, tt
     settings = prediction_settings(model_path, spec, tta, threshold, paths)
     if output is not None:  # checked before the submission writes anything
         claim_mask_folder(output, settings, restart, write=False)
-    # A full disk names the folder: the submission's (its rows stream there), else the output.
-    with files.writing(Path(submission).parent if submission is not None else output), \
-            contextlib.ExitStack() as held:
+    with contextlib.ExitStack() as held:  # the writes name their own folder when they fail
         writer = None
         if submission is not None:
             writer = held.enter_context(SubmissionWriter(submission, settings, restart=restart))
@@ -287,11 +286,21 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
             return {"images": 0, "skipped": len(paths), "submission": str(writer.path),
                     "failed": {}, "ignored": ignored, "complete": True}
         finished, writer = writer.path, None  # the masks are wanted; the submission is done
-    # Images with a row already are predicted again only for the masks: every mask in the
-    # folder is this run's.
+    # An image with its row (and its mask and overlay, when asked) is done: the settings
+    # record guarantees every mask in the folder is this run's.
     has_row = set() if writer is None else set(writer.done)
-    todo = paths if output is not None else [p for p in paths if p.name not in has_row]
-    skipped = sum(p.name in has_row for p in paths)
+    rowed = {p.name for p in paths} if finished is not None else has_row
+
+    def done(path) -> bool:
+        if path.name not in rowed:  # no submission: every image is predicted
+            return False
+        if output is None:
+            return True
+        wanted = [f"{path.stem}_mask.png"] + ([f"{path.stem}_overlay.jpg"] if overlay else [])
+        return all((Path(output) / name).is_file() for name in wanted)
+
+    todo = [p for p in paths if not done(p)]
+    skipped = sum(p.name in has_row for p in paths)  # rows not written again
     failed = {}
     for path in todo:  # headers only: cheap, and refuses decompression bombs before decoding
         try:
@@ -302,7 +311,8 @@ def _predict_into(model, spec, paths, output, writer, *, overlay, tta, threshold
     todo = [p for p in todo if str(p) not in failed]
     if output is not None:
         output = Path(output)
-        output.mkdir(parents=True, exist_ok=True)
+        with files.writing(output):
+            output.mkdir(parents=True, exist_ok=True)
     predicted = set()
     for path, mask in predict_masks(model, todo, spec, batch_size=batch_size, tta=tta,
                                     threshold=threshold, progress=progress, skip_errors=True):

@@ -136,7 +136,8 @@ class SubmissionWriter:
         self._held = contextlib.ExitStack()
         self._held.enter_context(files.lock(self.path.parent, "submission", self.path.name))
         try:
-            self._open(settings, restart)
+            with files.writing(self.path.parent):
+                self._open(settings, restart)
         except BaseException:
             self._held.close()
             raise
@@ -207,13 +208,15 @@ class SubmissionWriter:
         check_name(name)
         if name in self.done:
             raise UsageError(f"{name} is already in the submission.")
-        self._stream.write(_line(name, rle))
+        with files.writing(self.path.parent):
+            self._stream.write(_line(name, rle))
         self.done.add(name)
 
     def flush(self) -> None:
         if self._stream is not None and not self._stream.closed:
-            self._stream.flush()
-            os.fsync(self._stream.fileno())
+            with files.writing(self.path.parent):
+                self._stream.flush()
+                os.fsync(self._stream.fileno())
             faults.point("submission_rows", len(self.done))
 
     def finish(self, expected=None) -> Path:
@@ -231,12 +234,13 @@ class SubmissionWriter:
         if self.complete:
             return self.path
         self.flush()
-        self._stream.close()
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with files.atomic_path(self.path) as partial:
-            with self.partial.open("rb") as source, opener(partial, "wb") as target:
-                shutil.copyfileobj(source, target)
-        self.partial.unlink()
+        with files.writing(self.path.parent):
+            self._stream.close()
+            with files.atomic_path(self.path) as partial:
+                with self.partial.open("rb") as source, opener(partial, "wb") as target:
+                    shutil.copyfileobj(source, target)
+            self.partial.unlink()
         self.complete = True
         return self.path
 
