@@ -292,3 +292,13 @@ def test_boundary_f_scores_class_edges_along_a_void_band(tmp_path):
     scores = [metrics.boundary_f_score(truth, np.roll(guess, shift, 1), num_classes=6,
                                        ignore_index=VOID_LABEL) for shift in (0, 1, 5)]
     assert scores[0] == 1.0 and 0.5 < scores[1] < 1.0 and scores[2] < scores[1]
+
+
+def test_ignore_index_judges_the_whole_folder_not_its_last_mask(tmp_path):
+    """A last mask holding only background is no 'one class' folder when the others hold more."""
+    root = make(tmp_path, encoding="ids")
+    masks = sorted((root / "masks").iterdir())
+    highest = max(int(np.array(Image.open(p)).max()) for p in masks[:-1])
+    Image.fromarray(np.zeros_like(np.array(Image.open(masks[-1])))).save(masks[-1])
+    found = folder.scan(root, ignore_index=VOID_LABEL)
+    assert found.format.encoding == "ids" and found.format.num_classes == highest + 1

@@ -444,9 +444,9 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             binary = binary and (present <= {0, 1} or present <= {0, 255})
             seen |= present
         encoding = "binary" if binary else "ids"
-        if ignore_index is not None and len(present) < 2:
+        if ignore_index is not None and len(seen) < 2:
             raise UsageError(f"--ignore-index {ignore_index}: the masks in {layout.masks} "
-                             f"then hold only {sorted(present)}, one class (on 0/255 or 0/1 "
+                             f"then hold only {sorted(seen)}, one class (on 0/255 or 0/1 "
                              "masks void would take a whole class); drop --ignore-index or "
                              "give the value that marks void.")
         present = seen
