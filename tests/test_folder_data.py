@@ -302,3 +302,15 @@ def test_ignore_index_judges_the_whole_folder_not_its_last_mask(tmp_path):
     Image.fromarray(np.zeros_like(np.array(Image.open(masks[-1])))).save(masks[-1])
     found = folder.scan(root, ignore_index=VOID_LABEL)
     assert found.format.encoding == "ids" and found.format.num_classes == highest + 1
+
+
+def test_a_layout_is_found_up_to_two_folders_below_and_no_deeper(tmp_path):
+    for parts in (("a",), ("b", "c")):  # "a/images" alone is no layout; "b/c" is VOCdevkit-like
+        (tmp_path.joinpath(*parts) / "images").mkdir(parents=True)
+    (tmp_path / "b" / "c" / "masks").mkdir()
+    assert folder.find_layout(tmp_path).root == tmp_path / "b" / "c"
+    deep = tmp_path / "deep"
+    (deep / "x" / "y" / "z" / "images").mkdir(parents=True)
+    (deep / "x" / "y" / "z" / "masks").mkdir()
+    with pytest.raises(DataError, match="one or two folders below"):
+        folder.find_layout(deep)

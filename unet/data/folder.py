@@ -90,9 +90,7 @@ def find_layout(root) -> Layout:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder.")
-    candidates = [root] + sorted(p for p in root.rglob("*") if p.is_dir()
-                                 and len(p.relative_to(root).parts) <= 2)
-    for folder in candidates:
+    for folder in _folders_to_depth_2(root):
         for kind, images, masks in (("images-masks", "images", "masks"),
                                     ("voc", "JPEGImages", "SegmentationClass")):
             if (folder / images).is_dir() and (folder / masks).is_dir():
@@ -104,6 +102,15 @@ def find_layout(root) -> Layout:
                               lists if has_lists else None)
     raise DataError(f"{root}: no images/ + masks/ folders, nor Pascal VOC's JPEGImages/ + "
                     "SegmentationClass/ (here or one or two folders below).")
+
+
+def _folders_to_depth_2(root: Path):
+    """`root`, then its folders one and two levels down in sorted order (each folder before
+    its subfolders), lazily: the search stops at the first layout found."""
+    yield root
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        yield child
+        yield from sorted(p for p in child.iterdir() if p.is_dir())
 
 
 def read_label_map(path) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
@@ -260,16 +267,20 @@ def _group_of(name: str, pattern: re.Pattern | None) -> str | None:
     return found.group(1) if found and found.group(1) is not None else None
 
 
-def list_pairs(root, group_by: str | None = None) -> list[Pair]:
+def list_pairs(root, group_by: str | None = None, *, layout: Layout | None = None
+               ) -> list[Pair]:
     """Sorted image/mask pairs of a folder dataset, each image's size checked against its
     mask's (headers only); `group` is the image's name, or `group_by`'s first group.
+
+    Args:
+        layout: `find_layout(root)`, where the caller has it already.
 
     Raises:
         DataError: an empty folder, images without masks or masks without images (listed), a
             mask of another size than its image, an unreadable file, a `group_by` without a
             group or matching no name; the message names the files.
     """
-    layout = find_layout(root)
+    layout = layout or find_layout(root)
     pattern = _pattern(group_by)
     masks, skipped = image_files.list_images(layout.masks, MASK_SUFFIXES)
     images, skipped_images = image_files.list_images(layout.images, IMAGE_SUFFIXES)
@@ -354,7 +365,8 @@ def check_num_classes(num_classes: int | None) -> None:
 
 
 def mask_format(root, *, encoding: str | None = None, ignore_index: int | None = None,
-                num_classes: int | None = None, bits: int = 8) -> MaskFormat:
+                num_classes: int | None = None, bits: int = 8,
+                layout: Layout | None = None) -> MaskFormat:
     """The `MaskFormat` of a folder whose encoding is known (a run's configuration) or
     found from its first mask; class names and colours from its label map or palette.
 
@@ -362,9 +374,10 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
         encoding: One of `MASK_ENCODINGS`, or `None` to look at the first mask (ids and binary
             are told apart by `scan`, which reads them all).
         num_classes: The model's classes, where the data does not fix them (ids, palette).
+        layout: `find_layout(root)`, where the caller has it already.
     """
     check_num_classes(num_classes)
-    layout = find_layout(root)
+    layout = layout or find_layout(root)
     names, colors, label_map = (), (), None
     if layout.label_map is not None:
         names, label_map = read_label_map(layout.label_map)
@@ -424,7 +437,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
     """
     check_num_classes(num_classes)
     layout = find_layout(root)
-    pairs = list_pairs(root, group_by)
+    pairs = list_pairs(root, group_by, layout=layout)
     kinds = {}
     for pair in pairs:
         kind = _kind_of(pair.mask, layout.label_map is not None)
@@ -468,7 +481,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             seen.discard(ignore_index if ignore_index is not None else -1)
             num_classes = max(seen) + 1
     fmt = mask_format(root, encoding=encoding, ignore_index=ignore_index,
-                      num_classes=num_classes, bits=bits)
+                      num_classes=num_classes, bits=bits, layout=layout)
     counts = np.zeros(256, np.int64)
     sizes = collections.Counter()
     for pair in pairs:
