@@ -314,3 +314,15 @@ def test_a_layout_is_found_up_to_two_folders_below_and_no_deeper(tmp_path):
     (deep / "x" / "y" / "z" / "masks").mkdir()
     with pytest.raises(DataError, match="one or two folders below"):
         folder.find_layout(deep)
+
+
+def test_a_label_map_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_named(tmp_path):
+    root = make(tmp_path, encoding="rgb")
+    lines = [f"{n},{r},{g},{b}" for n, (r, g, b) in synthetic.FOLDER_CLASSES]
+    (root / "labelmap.txt").unlink()
+    (root / "classes.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    fmt = folder.scan(root).format
+    assert fmt.names == tuple(name for name, _ in synthetic.FOLDER_CLASSES)
+    (root / "classes.csv").write_bytes("\n".join(lines + ["caf\xe9,1,2,3"]).encode("latin-1"))
+    with pytest.raises(DataError, match=f"classes.csv, line {len(lines) + 1}: .* not UTF-8"):
+        folder.scan(root)

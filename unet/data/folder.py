@@ -123,7 +123,7 @@ def read_label_map(path) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], .
     """
     path = Path(path)
     names, colors = [], []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(files.read_user_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -504,7 +504,7 @@ def split(pairs, layout: Layout, val_fraction: float, seed: int = 0):
 
     grouped = any(p.group != p.name for p in pairs)
     if layout.lists is not None:
-        listed = {side: set((layout.lists / f"{side}.txt").read_text().split())
+        listed = {side: set(files.read_user_text(layout.lists / f"{side}.txt").split())
                   for side in ("train", "val")}
         train = [p for p in pairs if p.image.stem in listed["train"]]
         val = [p for p in pairs if p.image.stem in listed["val"]]
