@@ -52,7 +52,6 @@ VOC_CLASSES = (
     "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
     "sheep", "sofa", "train", "tvmonitor",
 )
-VOID_COLOR = (224, 224, 192)  # VOC's colour of void outlines
 # Class colours where the data has none (ids, binary): distinct, dark background first.
 DEFAULT_COLORS = (
     (0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -175,12 +174,6 @@ class MaskFormat:
     def num_classes(self) -> int:
         """The model's output classes: 1 for a binary mask, else one per class name."""
         return 1 if self.encoding == "binary" else len(self.names)
-
-    def color_of(self, class_id: int) -> tuple[int, int, int]:
-        if class_id == VOID_LABEL:
-            return VOID_COLOR
-        return self.colors[class_id] if class_id < len(self.colors) else DEFAULT_COLORS[
-            class_id % len(DEFAULT_COLORS)]
 
 
 def _kind_of(path, has_label_map: bool) -> str:

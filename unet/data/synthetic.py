@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
 from unet import files
+from unet.config import VOID_COLOR
 from unet.data import carla, carvana
 
 # Raised whenever a generator's output changes: cached sets carry it in their folder name.
@@ -800,7 +801,7 @@ def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *
         folder.mkdir(parents=True, exist_ok=True)
     palette = [c for _, rgb in FOLDER_CLASSES for c in rgb] + [0, 0, 0] * (256 - len(
         FOLDER_CLASSES))
-    palette[3 * 255:3 * 256] = [224, 224, 192]  # VOC's void colour
+    palette[3 * 255:3 * 256] = VOID_COLOR
     names = []
     for index in tqdm(range(count), desc="generating images", disable=not progress):
         rng = np.random.default_rng([seed, index])
@@ -835,7 +836,7 @@ def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *
         lines = ["# label:color_rgb:parts:actions"] + [
             f"{name}:{r},{g},{b}::" for name, (r, g, b) in FOLDER_CLASSES]
         if void_band and encoding == "rgb":  # void is a colour: --ignore-index names its class
-            lines.append("void:224,224,192::")
+            lines.append("void:{},{},{}::".format(*VOID_COLOR))
         files.write_text(out / "labelmap.txt", "\n".join(lines) + "\n")
     if voc:
         lists = out / "ImageSets" / "Segmentation"
