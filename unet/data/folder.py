@@ -41,7 +41,7 @@ from PIL import Image
 from unet import files
 from unet.config import MASK_ENCODINGS, VOID_LABEL
 from unet.data import image_files
-from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems
+from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems, split_by_group
 from unet.errors import UsageError
 
 IMAGE_SUFFIXES = image_files.IMAGE_SUFFIXES
@@ -493,8 +493,6 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
 def split(pairs, layout: Layout, val_fraction: float, seed: int = 0):
     """`(train, validation, how)`: VOC's lists where present, else whole groups at random
     (`pairs.split_by_group`: by image unless `group_by` gave groups); `how` says which."""
-    from unet.data.pairs import split_by_group
-
     grouped = any(p.group != p.name for p in pairs)
     if layout.lists is not None:
         listed = {side: set(files.read_user_text(layout.lists / f"{side}.txt").split())
