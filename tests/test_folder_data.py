@@ -321,3 +321,37 @@ def test_a_binary_folder_model_with_two_logits_is_scored_on_the_foreground(tmp_p
     assert "mean_dice" not in summary
     assert rows[0]["dice"] == pytest.approx(2 * truth.sum() / (truth.sum() + truth.size),
                                             rel=1e-6)
+
+
+def test_ignore_index_judges_the_whole_folder_not_its_last_mask(tmp_path):
+    """A last mask holding only background is no 'one class' folder when the others hold more."""
+    root = make(tmp_path, encoding="ids")
+    masks = sorted((root / "masks").iterdir())
+    highest = max(int(np.array(Image.open(p)).max()) for p in masks[:-1])
+    Image.fromarray(np.zeros_like(np.array(Image.open(masks[-1])))).save(masks[-1])
+    found = folder.scan(root, ignore_index=VOID_LABEL)
+    assert found.format.encoding == "ids" and found.format.num_classes == highest + 1
+
+
+def test_a_layout_is_found_up_to_two_folders_below_and_no_deeper(tmp_path):
+    for parts in (("a",), ("b", "c")):  # "a/images" alone is no layout; "b/c" is VOCdevkit-like
+        (tmp_path.joinpath(*parts) / "images").mkdir(parents=True)
+    (tmp_path / "b" / "c" / "masks").mkdir()
+    assert folder.find_layout(tmp_path).root == tmp_path / "b" / "c"
+    deep = tmp_path / "deep"
+    (deep / "x" / "y" / "z" / "images").mkdir(parents=True)
+    (deep / "x" / "y" / "z" / "masks").mkdir()
+    with pytest.raises(DataError, match="one or two folders below"):
+        folder.find_layout(deep)
+
+
+def test_a_label_map_with_a_byte_order_mark_reads_and_one_not_in_utf8_is_named(tmp_path):
+    root = make(tmp_path, encoding="rgb")
+    lines = [f"{n},{r},{g},{b}" for n, (r, g, b) in synthetic.FOLDER_CLASSES]
+    (root / "labelmap.txt").unlink()
+    (root / "classes.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    fmt = folder.scan(root).format
+    assert fmt.names == tuple(name for name, _ in synthetic.FOLDER_CLASSES)
+    (root / "classes.csv").write_bytes("\n".join(lines + ["caf\xe9,1,2,3"]).encode("latin-1"))
+    with pytest.raises(DataError, match=f"classes.csv, line {len(lines) + 1}: .* not UTF-8"):
+        folder.scan(root)

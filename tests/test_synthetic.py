@@ -214,3 +214,26 @@ def test_generated_sets_are_made_once_in_a_versioned_folder(tmp_path, capsys):
     assert made == sorted([folder.name, cars.name])
     with pytest.raises(ValueError, match="dataset must be"):
         synthetic.generated_dir(tmp_path, "cityscapes", 1)
+
+
+def test_generate_removes_a_killed_generation_s_partial_and_refuses_a_full_folder(tmp_path):
+    import subprocess
+    import sys
+
+    from unet import files
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    left = tmp_path / f".old{files.PARTIAL_MARK}{int(dead.stdout)}"
+    (left / "images").mkdir(parents=True)
+    def write(name):
+        def make(partial):
+            partial.mkdir()
+            (partial / name).write_text(name)
+        return make
+
+    out = tmp_path / "set"
+    assert synthetic.generate(out, write("a.txt"), wait=False)
+    assert not left.exists() and (out / "a.txt").read_text() == "a.txt"
+    assert not synthetic.generate(out, write("b.txt"), wait=False)
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]

@@ -23,6 +23,7 @@ DATASETS = ("synthetic", "carvana", "carla", "folder")
 # How a folder dataset's masks encode classes (`unet.data.folder` says how they are told apart).
 MASK_ENCODINGS = ("binary", "ids", "palette", "rgb")
 VOID_LABEL = 255  # void pixels in decoded masks: in no loss and no metric
+VOID_COLOR = (224, 224, 192)  # void pixels drawn, and in generated masks: VOC's colour
 LOSSES = ("bce", "dice", "bce_dice", "sparse_ce")
 RESIZE_MODES = ("resize", "pad")
 SCHEDULES = ("constant", "warmup_cosine")

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from unet import files, postprocess
-from unet.config import VOID_LABEL
+from unet.config import VOID_COLOR, VOID_LABEL
 from unet.data import carla
 
 FALSE_POSITIVE = (255, 60, 40)  # predicted car where there is none
@@ -56,12 +56,9 @@ def error_map(image, truth, prediction, alpha: float = 0.6) -> np.ndarray:
     return overlay(out, truth & ~prediction, FALSE_NEGATIVE, alpha)
 
 
-VOID_COLOR = (224, 224, 192)  # void pixels (`config.VOID_LABEL`), VOC's colour for them
-
-
 def class_map(labels, colors=None) -> np.ndarray:
     """Class ids -> RGB with `colors` (one RGB per id; default CARLA's palette); void pixels
-    (`config.VOID_LABEL`) in `VOID_COLOR`."""
+    (`config.VOID_LABEL`) in `config.VOID_COLOR`."""
     colors = carla.CLASS_COLORS if colors is None else colors
     palette = np.zeros((256, 3), np.uint8)
     palette[: min(len(colors), 255)] = colors[:255]

@@ -99,31 +99,31 @@ def _check(args) -> int:
 
 
 def _synthetic(args) -> int:
-    """Generates into a sibling of `--out` renamed once whole, under a lock: a stopped or a
-    concurrent generation never leaves a half-written set, or two sets mixed in one folder."""
+    """Generates with `synthetic.generate`: atomically, under a lock, refusing a concurrent
+    generation and an `--out` that holds files."""
     from pathlib import Path
 
-    from unet import files
     from unet.data import synthetic
     from unet.errors import UsageError
 
     out = Path(args.out)
     size = {"image_size": tuple(args.image_size)} if args.image_size else {}  # else the real one
-    with files.lock(out.parent, "generated data set", out.name):
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UsageError(f"argument --out: {out} already exists and is not empty; choose "
-                             "a new folder (generated sets are never mixed with other files).")
-        with files.atomic_path(out) as partial:
-            if args.dataset == "folder":
-                synthetic.make_folder_like(
-                    partial, count=args.count, seed=args.seed, encoding=args.encoding,
-                    layout=args.layout, void_band=args.void_band, mixed_sizes=args.mixed_sizes,
-                    groups=args.groups, **size)
-            elif args.dataset == "carvana":
-                synthetic.make_carvana_like(partial, cars=args.count, seed=args.seed,
-                                            test_cars=args.test_cars, **size)
-            else:
-                synthetic.make_carla_like(partial, count=args.count, seed=args.seed, **size)
+
+    def make(partial):
+        if args.dataset == "folder":
+            synthetic.make_folder_like(
+                partial, count=args.count, seed=args.seed, encoding=args.encoding,
+                layout=args.layout, void_band=args.void_band, mixed_sizes=args.mixed_sizes,
+                groups=args.groups, **size)
+        elif args.dataset == "carvana":
+            synthetic.make_carvana_like(partial, cars=args.count, seed=args.seed,
+                                        test_cars=args.test_cars, **size)
+        else:
+            synthetic.make_carla_like(partial, count=args.count, seed=args.seed, **size)
+
+    if not synthetic.generate(out, make, wait=False):
+        raise UsageError(f"argument --out: {out} already exists and is not empty; choose "
+                         "a new folder (generated sets are never mixed with other files).")
     what = {"folder": f"{args.encoding} image/mask pairs ({args.layout})",
             "carvana": "cars x 16 views"}.get(args.dataset, "scenes")
     print(f"wrote {args.count} {what} to {out}")

@@ -41,7 +41,7 @@ from PIL import Image
 from unet import files
 from unet.config import MASK_ENCODINGS, VOID_LABEL
 from unet.data import image_files
-from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems
+from unet.data.pairs import CheckReport, DataError, Pair, first_five, raise_problems, split_by_group
 from unet.errors import UsageError
 
 IMAGE_SUFFIXES = image_files.IMAGE_SUFFIXES
@@ -52,7 +52,6 @@ VOC_CLASSES = (
     "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
     "sheep", "sofa", "train", "tvmonitor",
 )
-VOID_COLOR = (224, 224, 192)  # VOC's colour of void outlines
 # Class colours where the data has none (ids, binary): distinct, dark background first.
 DEFAULT_COLORS = (
     (0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -90,9 +89,7 @@ def find_layout(root) -> Layout:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder.")
-    candidates = [root] + sorted(p for p in root.rglob("*") if p.is_dir()
-                                 and len(p.relative_to(root).parts) <= 2)
-    for folder in candidates:
+    for folder in _folders_to_depth_2(root):
         for kind, images, masks in (("images-masks", "images", "masks"),
                                     ("voc", "JPEGImages", "SegmentationClass")):
             if (folder / images).is_dir() and (folder / masks).is_dir():
@@ -106,6 +103,15 @@ def find_layout(root) -> Layout:
                     "SegmentationClass/ (here or one or two folders below).")
 
 
+def _folders_to_depth_2(root: Path):
+    """`root`, then its folders one and two levels down in sorted order (each folder before
+    its subfolders), lazily: the search stops at the first layout found."""
+    yield root
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        yield child
+        yield from sorted(p for p in child.iterdir() if p.is_dir())
+
+
 def read_label_map(path) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
     """`(names, colours)` of a `labelmap.txt` (`name:r,g,b::`, `#` comments) or `classes.csv`
     (`name,r,g,b`, an optional header); a class's id is its line's order.
@@ -116,7 +122,7 @@ def read_label_map(path) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], .
     """
     path = Path(path)
     names, colors = [], []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(files.read_user_text(path).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -168,12 +174,6 @@ class MaskFormat:
     def num_classes(self) -> int:
         """The model's output classes: 1 for a binary mask, else one per class name."""
         return 1 if self.encoding == "binary" else len(self.names)
-
-    def color_of(self, class_id: int) -> tuple[int, int, int]:
-        if class_id == VOID_LABEL:
-            return VOID_COLOR
-        return self.colors[class_id] if class_id < len(self.colors) else DEFAULT_COLORS[
-            class_id % len(DEFAULT_COLORS)]
 
 
 def _kind_of(path, has_label_map: bool) -> str:
@@ -260,16 +260,20 @@ def _group_of(name: str, pattern: re.Pattern | None) -> str | None:
     return found.group(1) if found and found.group(1) is not None else None
 
 
-def list_pairs(root, group_by: str | None = None) -> list[Pair]:
+def list_pairs(root, group_by: str | None = None, *, layout: Layout | None = None
+               ) -> list[Pair]:
     """Sorted image/mask pairs of a folder dataset, each image's size checked against its
     mask's (headers only); `group` is the image's name, or `group_by`'s first group.
+
+    Args:
+        layout: `find_layout(root)`, where the caller has it already.
 
     Raises:
         DataError: an empty folder, images without masks or masks without images (listed), a
             mask of another size than its image, an unreadable file, a `group_by` without a
             group or matching no name; the message names the files.
     """
-    layout = find_layout(root)
+    layout = layout or find_layout(root)
     pattern = _pattern(group_by)
     masks, skipped = image_files.list_images(layout.masks, MASK_SUFFIXES)
     images, skipped_images = image_files.list_images(layout.images, IMAGE_SUFFIXES)
@@ -354,7 +358,8 @@ def check_num_classes(num_classes: int | None) -> None:
 
 
 def mask_format(root, *, encoding: str | None = None, ignore_index: int | None = None,
-                num_classes: int | None = None, bits: int = 8) -> MaskFormat:
+                num_classes: int | None = None, bits: int = 8,
+                layout: Layout | None = None) -> MaskFormat:
     """The `MaskFormat` of a folder whose encoding is known (a run's configuration) or
     found from its first mask; class names and colours from its label map or palette.
 
@@ -362,9 +367,10 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
         encoding: One of `MASK_ENCODINGS`, or `None` to look at the first mask (ids and binary
             are told apart by `scan`, which reads them all).
         num_classes: The model's classes, where the data does not fix them (ids, palette).
+        layout: `find_layout(root)`, where the caller has it already.
     """
     check_num_classes(num_classes)
-    layout = find_layout(root)
+    layout = layout or find_layout(root)
     names, colors, label_map = (), (), None
     if layout.label_map is not None:
         names, label_map = read_label_map(layout.label_map)
@@ -424,7 +430,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
     """
     check_num_classes(num_classes)
     layout = find_layout(root)
-    pairs = list_pairs(root, group_by)
+    pairs = list_pairs(root, group_by, layout=layout)
     kinds = {}
     for pair in pairs:
         kind = _kind_of(pair.mask, layout.label_map is not None)
@@ -444,9 +450,9 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             binary = binary and (present <= {0, 1} or present <= {0, 255})
             seen |= present
         encoding = "binary" if binary else "ids"
-        if ignore_index is not None and len(present) < 2:
+        if ignore_index is not None and len(seen) < 2:
             raise UsageError(f"--ignore-index {ignore_index}: the masks in {layout.masks} "
-                             f"then hold only {sorted(present)}, one class (on 0/255 or 0/1 "
+                             f"then hold only {sorted(seen)}, one class (on 0/255 or 0/1 "
                              "masks void would take a whole class); drop --ignore-index or "
                              "give the value that marks void.")
         present = seen
@@ -468,7 +474,7 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
             seen.discard(ignore_index if ignore_index is not None else -1)
             num_classes = max(seen) + 1
     fmt = mask_format(root, encoding=encoding, ignore_index=ignore_index,
-                      num_classes=num_classes, bits=bits)
+                      num_classes=num_classes, bits=bits, layout=layout)
     counts = np.zeros(256, np.int64)
     sizes = collections.Counter()
     for pair in pairs:
@@ -487,11 +493,9 @@ def scan(root, *, ignore_index: int | None = None, num_classes: int | None = Non
 def split(pairs, layout: Layout, val_fraction: float, seed: int = 0):
     """`(train, validation, how)`: VOC's lists where present, else whole groups at random
     (`pairs.split_by_group`: by image unless `group_by` gave groups); `how` says which."""
-    from unet.data.pairs import split_by_group
-
     grouped = any(p.group != p.name for p in pairs)
     if layout.lists is not None:
-        listed = {side: set((layout.lists / f"{side}.txt").read_text().split())
+        listed = {side: set(files.read_user_text(layout.lists / f"{side}.txt").split())
                   for side in ("train", "val")}
         train = [p for p in pairs if p.image.stem in listed["train"]]
         val = [p for p in pairs if p.image.stem in listed["val"]]

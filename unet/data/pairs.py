@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +75,6 @@ def split_by_group(pairs, val_fraction: float, seed: int = 0, what: str = "group
     Args:
         what: What a group is, for the note (`"car"`, `"block of frames"`, `"group"`).
     """
-    import sys
-
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1); received {val_fraction!r}.")
     if not pairs:

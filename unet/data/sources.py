@@ -65,14 +65,17 @@ def complete(config, *, num_classes: int | None = None):
                            model={"num_classes": classes}, train={"loss": loss})
 
 
-def mask_format(config, num_classes: int | None = None) -> folder.MaskFormat:
-    """The `folder.MaskFormat` of a completed folder `DataConfig` (names, colours, void)."""
+def mask_format(config, num_classes: int | None = None,
+                layout: folder.Layout | None = None) -> folder.MaskFormat:
+    """The `folder.MaskFormat` of a completed folder `DataConfig` (names, colours, void);
+    `layout` is the folder's `folder.find_layout`, where the caller has it already."""
     if config.mask_encoding is None:
         raise ConfigError("a folder dataset's configuration is completed from its data first "
                           "(unet.data.sources.complete): data.mask_encoding is not set.",
                           field="data.mask_encoding")
     return folder.mask_format(dataset_dir(config), encoding=config.mask_encoding,
-                              ignore_index=config.ignore_index, num_classes=num_classes)
+                              ignore_index=config.ignore_index, num_classes=num_classes,
+                              layout=layout)
 
 
 def split(config, seed: int = 0) -> tuple[pipeline.Source, pipeline.Source]:
@@ -84,10 +87,10 @@ def split(config, seed: int = 0) -> tuple[pipeline.Source, pipeline.Source]:
         return tfds_reader.split(config.source, config.data_dir)
     root = dataset_dir(config)
     if config.dataset == "folder":
-        fmt = mask_format(config)
-        pairs = folder.list_pairs(root, config.group_by)
-        train, val, how = folder.split(pairs, folder.find_layout(root), config.val_fraction,
-                                       seed)
+        layout = folder.find_layout(root)
+        fmt = mask_format(config, layout=layout)
+        pairs = folder.list_pairs(root, config.group_by, layout=layout)
+        train, val, how = folder.split(pairs, layout, config.val_fraction, seed)
         return (FolderSource(train, "folder", fmt, how), FolderSource(val, "folder", fmt, how))
     if config.dataset == "carla":
         train, val = carla.split_by_frames(carla.list_pairs(root), config.val_fraction, seed)

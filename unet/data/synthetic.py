@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
 from unet import files
+from unet.config import VOID_COLOR
 from unet.data import carla, carvana
 
 # Raised whenever a generator's output changes: cached sets carry it in their folder name.
@@ -620,21 +621,46 @@ def generated_dir(root, dataset: str, count: int, image_size=None,
     folder = Path(root) / f"synthetic_{dataset}_v{version}_{count}{unit}_{height}x{width}"
     if folder.is_dir():
         return folder
+
+    def make(partial):
+        print(f"Generating {count} {dataset.capitalize()}-like {unit} in {folder} (once)...")
+        if carvana_like:
+            make_carvana_like(partial, cars=count, image_size=(height, width), seed=0,
+                              test_cars=1, progress=progress)
+        else:
+            make_carla_like(partial, count=count, image_size=(height, width), seed=0,
+                            progress=progress)
+
     # One process generates, the others wait for it: a second generation would replace the
     # folder under the first one's readers.
-    with files.lock(folder.parent, "generated data set", folder.name, wait=True):
-        if folder.is_dir():
-            return folder
-        files.remove_partials(folder.parent)
-        print(f"Generating {count} {dataset.capitalize()}-like {unit} in {folder} (once)...")
-        with files.atomic_path(folder) as partial:
-            if carvana_like:
-                make_carvana_like(partial, cars=count, image_size=(height, width), seed=0,
-                                  test_cars=1, progress=progress)
-            else:
-                make_carla_like(partial, count=count, image_size=(height, width), seed=0,
-                                progress=progress)
+    generate(folder, make, wait=True)
     return folder
+
+
+def generate(out, make, *, wait: bool) -> bool:
+    """Runs `make(partial)` to write a data set into a sibling of `out`, renamed to `out` once
+    whole, under a lock on `out`: a stopped or a concurrent generation never leaves a
+    half-written set, or two sets mixed in one folder. Partial sets of killed generations
+    beside `out` are removed first.
+
+    Args:
+        out: The data set's folder; it may exist if empty.
+        make: Writes the set into the folder it is given.
+        wait: Wait for another generation of `out` to finish instead of refusing
+            (`errors.Locked`).
+
+    Returns:
+        `False` without generating when `out` exists and is not an empty folder (another
+        generation made it meanwhile, or it holds other files), else `True`.
+    """
+    out = Path(out)
+    with files.lock(out.parent, "generated data set", out.name, wait=wait):
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            return False
+        files.remove_partials(out.parent)
+        with files.atomic_path(out) as partial:
+            make(partial)
+    return True
 
 
 # --- CARLA-like --------------------------------------------------------------------------------
@@ -800,7 +826,7 @@ def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *
         folder.mkdir(parents=True, exist_ok=True)
     palette = [c for _, rgb in FOLDER_CLASSES for c in rgb] + [0, 0, 0] * (256 - len(
         FOLDER_CLASSES))
-    palette[3 * 255:3 * 256] = [224, 224, 192]  # VOC's void colour
+    palette[3 * 255:3 * 256] = VOID_COLOR
     names = []
     for index in tqdm(range(count), desc="generating images", disable=not progress):
         rng = np.random.default_rng([seed, index])
@@ -835,7 +861,7 @@ def make_folder_like(out, count: int = 6, image_size=(96, 128), seed: int = 0, *
         lines = ["# label:color_rgb:parts:actions"] + [
             f"{name}:{r},{g},{b}::" for name, (r, g, b) in FOLDER_CLASSES]
         if void_band and encoding == "rgb":  # void is a colour: --ignore-index names its class
-            lines.append("void:224,224,192::")
+            lines.append("void:{},{},{}::".format(*VOID_COLOR))
         files.write_text(out / "labelmap.txt", "\n".join(lines) + "\n")
     if voc:
         lists = out / "ImageSets" / "Segmentation"
