@@ -103,7 +103,7 @@ def run_grid(configs, runs=None, *, address=None, trials_in_parallel=None, dashb
             _fit(tune, configs, root, token, trials_in_parallel, verbose)
         finally:
             ray.shutdown()
-    return experiments.sort_rows([RunFolder(run_dir).summary_row(root) for run_dir in run_dirs])
+    return experiments.sort_rows([experiments.point_row(config, root) for config in configs])
 
 
 def _write_token(root: Path) -> str:
