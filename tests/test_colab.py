@@ -188,3 +188,8 @@ def test_progress_counts_done_interrupted_and_to_do_with_the_best_score(tmp_path
         "interrupted", "interrupted", "interrupted", "to do"]
     assert experiments.progress_table(experiments.progress(more, runs))[0].endswith(
         "no point scored yet**")
+    # a damaged folder is named as such, not a crash
+    (folders[1] / "config.json").write_text("{")
+    rows = experiments.progress(configs, runs)
+    assert [r["state"] for r in rows] == ["done", "damaged", "done", "to do"]
+    assert experiments.progress_table(rows)[0].startswith("**4 points: 2 done, 1 to do, 1 damaged;")

@@ -15,7 +15,8 @@ from unet.run_folder import RunFolder, read_history
 pytestmark = pytest.mark.slow
 
 
-def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep):
+def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep, monkeypatch,
+                                                                     capsys):
     runs, rows = smoke_sweep
     run_dir = runs / "synthetic" / "smoke" / "lr1e-3_bs4_k3"
     names = {p.name for p in run_dir.iterdir()}
@@ -31,8 +32,12 @@ def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep
     assert len(per_image) == 16
     assert np.mean([float(r["dice"]) for r in per_image]) == pytest.approx(result["dice"])
     stamp = (run_dir / "best.keras").stat().st_mtime
+    # A finished run neither lists nor splits its data again.
+    monkeypatch.setattr(training.sources, "split", lambda *a, **k: pytest.fail("split"))
+    capsys.readouterr()
     again = training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir)
     assert again == result and (run_dir / "best.keras").stat().st_mtime == stamp
+    assert capsys.readouterr().out == f"Skipped {run_dir}: finished (1 epochs, metrics.json).\n"
 
 
 def _copy_run(smoke_sweep, tmp_path, name="lr1e-3_bs4_k3"):

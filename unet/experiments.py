@@ -55,17 +55,38 @@ def run_point(config: RunConfig, runs=None, verbose=2) -> dict:
     A point whose folder holds a damaged file is left as it is: its row has status `damaged`
     and the message (naming the file and what to do) as `problem`.
     """
-    run_dir = run_dir_for(config, runs)
     try:
-        try:
-            train(config, run_dir, verbose=verbose)
-        except TrainingDiverged as error:
-            print(error)
-        return RunFolder(run_dir).summary_row(runs)
+        train(config, run_dir_for(config, runs), verbose=verbose)
+    except TrainingDiverged as error:
+        print(error)
     except DamagedFile as error:
         print(f"Left as it is: {error}")
-        return {"run": config.name, "folder": RunFolder(run_dir).location(runs),
-                "dataset": config.folder.parts[0], "status": "damaged", "problem": str(error)}
+        return point_row(config, runs, damage=error)
+    row = point_row(config, runs)
+    if row["status"] == "damaged":
+        print(f"Left as it is: {row['problem']}")
+    return row
+
+
+def point_row(config: RunConfig, runs=None, damage: DamagedFile | None = None) -> dict:
+    """The summary row of `config`'s point, read from its run folder (`RunFolder.summary_row`).
+
+    A folder holding no run yet gives a row of status `new`; one holding a damaged file (or
+    `damage`, found while training it) a row of status `damaged` with the message (naming the
+    file and what to do) as `problem`.
+    """
+    folder = RunFolder(run_dir_for(config, runs))
+    row = {"run": config.name, "folder": folder.location(runs),
+           "dataset": config.folder.parts[0]}
+    if damage is None:
+        if not folder.config.is_file():
+            return {**row, "status": "new", "epochs_planned": config.train.epochs,
+                    "epochs_done": 0}
+        try:
+            return folder.summary_row(runs)
+        except DamagedFile as error:
+            damage = error
+    return {**row, "status": "damaged", "problem": str(damage)}
 
 
 def run_grid(configs, runs=None, verbose=2) -> list[dict]:
@@ -112,22 +133,26 @@ def progress(configs, runs=None) -> list[dict]:
 
     Returns:
         One row per point, in the grid's order: `run`, `folder`, `state` (`done`,
-        `interrupted`, `to do`, `diverged`, or `other run` when its folder holds another
-        configuration), `epochs_done`, `epochs_planned` and `score` (the native-size primary
-        score of a done point, else `None`).
+        `interrupted`, `to do`, `diverged`, `other run` when its folder holds another
+        configuration, or `damaged` when it holds a damaged file), `epochs_done`,
+        `epochs_planned` and `score` (the native-size primary score of a done point, else
+        `None`).
     """
     rows = []
     for config in configs:
-        folder = RunFolder(run_dir_for(config, runs))
-        try:
-            state = PROGRESS_STATES[folder.state(config)]
-        except RunConflict:
-            state = "other run"
-        scores = folder.scores() if state == "done" else {}
+        row = point_row(config, runs)
+        state = {"new": "to do", "damaged": "damaged"}.get(row["status"])
+        if state is None:
+            try:
+                state = PROGRESS_STATES[RunFolder(run_dir_for(config, runs)).state(config)]
+            except RunConflict:
+                state = "other run"
+            except DamagedFile:
+                state = "damaged"
         rows.append({"run": config.name, "folder": str(config.folder), "state": state,
-                     "epochs_done": len(folder.read_history()),
+                     "epochs_done": row.get("epochs_done", 0),
                      "epochs_planned": config.train.epochs,
-                     "score": scores.get(primary_score(scores)) if scores else None})
+                     "score": row.get(primary_score(row)) if state == "done" else None})
     return rows
 
 
@@ -135,7 +160,7 @@ def progress_table(rows) -> list[str]:
     """`progress`'s rows as Markdown lines: a count by state with the best score so far, then
     a table of the points."""
     counts = {state: sum(row["state"] == state for row in rows)
-              for state in dict.fromkeys([*PROGRESS_STATES.values(), "other run"])}
+              for state in dict.fromkeys([*PROGRESS_STATES.values(), "other run", "damaged"])}
     done = [row for row in rows if row["score"] is not None]
     best = max(done, key=lambda row: row["score"], default=None)
     summary = ", ".join(f"{count} {state}" for state, count in counts.items() if count)

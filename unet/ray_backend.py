@@ -25,7 +25,6 @@ import uuid
 from pathlib import Path
 
 from unet import errors, experiments, files
-from unet.config import RunConfig
 from unet.errors import Locked, TrainingDiverged, UsageError, UserError
 from unet.paths import runs_dir
 from unet.run_folder import RunFolder
@@ -36,7 +35,6 @@ OUTPUT = "output.log"  # a trial's standard output and error, in its Tune folder
 TOKEN = ".ray-sweep"  # written in the runs root by the driver, read by every trial
 LOCK_WAIT_S = 300  # how long a trial waits for a folder a dying worker still holds
 MAX_FAILURES = 2  # restarts of a crashed trial (a killed worker, a lost node)
-AXES = ("learning_rate", "batch_size", "kernel_size")
 
 
 def require_ray():
@@ -88,10 +86,10 @@ def run_grid(configs, runs=None, *, address=None, trials_in_parallel=None, dashb
                          f"{trials_in_parallel}.")
     ray, tune = require_ray()
     root = runs_dir(runs).absolute()
-    run_dirs = [root / config.folder for config in configs]
     # 1. Everything is checked before Ray starts: a folder of another configuration is refused.
     pending = []
-    for config, run_dir in zip(configs, run_dirs):
+    for config in configs:
+        run_dir = root / config.folder
         if RunFolder(run_dir).state(config) == "finished":
             print(f"Skipped {config.name}: finished in {run_dir} (by either backend).")
         else:
@@ -100,10 +98,10 @@ def run_grid(configs, runs=None, *, address=None, trials_in_parallel=None, dashb
         _start(ray, address, dashboard)
         try:
             token = _write_token(root)
-            _fit(tune, configs, root, token, trials_in_parallel, verbose)
+            _fit(tune, pending, root, token, trials_in_parallel, verbose)
         finally:
             ray.shutdown()
-    return experiments.sort_rows([RunFolder(run_dir).summary_row(root) for run_dir in run_dirs])
+    return experiments.sort_rows([experiments.point_row(config, root) for config in configs])
 
 
 def _write_token(root: Path) -> str:
@@ -162,13 +160,13 @@ def _resources(ray, trials_in_parallel) -> tuple[dict, int]:
 
 
 def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> None:
-    """One Tune experiment over the grid's axes; raises the first error of a trial."""
+    """One Tune experiment, a trial per point of `configs` (searched by name); raises the
+    first error of a trial."""
     import ray
 
-    points = {_key(config): config for config in configs}
+    points = {config.name: config for config in configs}
     resources, parallel = _resources(ray, trials_in_parallel)
     name = datetime.datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
-    axes = {axis: sorted({key[i] for key in points}) for i, axis in enumerate(AXES)}
     trainable = tune.with_resources(
         tune.with_parameters(_trial, points=points, root=str(root), token=token,
                              cwd=os.getcwd(), logs=str(root / RAY_FOLDER / name),
@@ -181,14 +179,13 @@ def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> 
           f"Tune's logs in {root / RAY_FOLDER / name}", flush=True)
     tuner = tune.Tuner(
         trainable,
-        param_space={axis: tune.grid_search(values) for axis, values in axes.items()},
+        param_space={"point": tune.grid_search(list(points))},
         tune_config=tune.TuneConfig(max_concurrent_trials=parallel,
-                                    trial_name_creator=lambda trial: _name(trial, points),
-                                    trial_dirname_creator=lambda trial: _name(trial, points)),
+                                    trial_name_creator=_name, trial_dirname_creator=_name),
         run_config=tune.RunConfig(
             name=name, storage_path=str(root / RAY_FOLDER),
             failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-            callbacks=[_trial_lines(tune, points)], verbose=1,
+            callbacks=[_trial_lines(tune)], verbose=1,
             progress_reporter=tune.CLIReporter(
                 max_report_frequency=30,
                 metric_columns={"state": "state", "dice": "val dice",
@@ -196,8 +193,9 @@ def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> 
     results = tuner.fit()
     failures = [result for result in results if result.error]
     for result in failures:
-        print(f"Failed {_key_name(result.config, points)}: {result.error}; its output: "
-              f"{root / RAY_FOLDER / name / _key_name(result.config, points) / OUTPUT}")
+        point = result.config["point"]
+        print(f"Failed {point}: {result.error}; its output: "
+              f"{root / RAY_FOLDER / name / point / OUTPUT}")
     stopped = [result.metrics for result in results if result.metrics.get("error")]
     if stopped:
         first = stopped[0]
@@ -206,52 +204,46 @@ def _fit(tune, configs, root: Path, token: str, trials_in_parallel, verbose) -> 
         raise RuntimeError(f"{len(failures)} trial(s) failed on every attempt (see above).")
 
 
-def _key(config: RunConfig) -> tuple:
-    return (config.train.learning_rate, config.train.batch_size, config.model.kernel_size)
+def _name(trial) -> str:
+    """A trial's name and folder: its point's (`RunConfig.name`)."""
+    return trial.config["point"]
 
 
-def _key_name(params: dict, points: dict) -> str:
-    return points[tuple(params[axis] for axis in AXES)].name
-
-
-def _name(trial, points) -> str:
-    return _key_name(trial.config, points)
-
-
-def _trial_lines(tune, points):
+def _trial_lines(tune):
     """A Tune callback printing one line as a trial starts, ends, fails or is retried."""
 
     class TrialLines(tune.Callback):
         def on_trial_start(self, iteration, trials, trial, **info):
-            print(f"Trial {_name(trial, points)} started", flush=True)
+            print(f"Trial {_name(trial)} started", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             result = trial.last_result
             state = result.get("state", "?")
             score = next((f", val {key} {result[key]:.4f}" for key in ("dice", "mean_dice")
                           if key in result), "")
-            print(f"Trial {_name(trial, points)} ended: {state}{score}", flush=True)
+            print(f"Trial {_name(trial)} ended: {state}{score}", flush=True)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            print(f"Trial {_name(trial, points)} crashed; Ray restarts it, and it resumes "
+            print(f"Trial {_name(trial)} crashed; Ray restarts it, and it resumes "
                   "from its checkpoint", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            print(f"Trial {_name(trial, points)} failed on every attempt", flush=True)
+            print(f"Trial {_name(trial)} failed on every attempt", flush=True)
 
     return TrialLines()
 
 
 def check_runs_root(root, token: str) -> None:
-    """Checks, inside a trial, that this worker sees the driver's runs root and can write there.
+    """Checks, inside a trial, that this worker sees the driver's runs root.
 
     Args:
         root: The runs root, an absolute path.
         token: What the driver wrote in `root/.ray-sweep` for this sweep.
 
     Raises:
-        UsageError: the folder is missing here, holds another sweep's token (a local folder of
-            the same name, not the shared one) or cannot be written.
+        UsageError: the folder is missing here, or holds another sweep's token (a local folder of
+            the same name, not the shared one). One the workers cannot write is refused by
+            the run folder's lock (`StorageError`).
     """
     root = Path(root)
     marker = root / TOKEN
@@ -261,16 +253,13 @@ def check_runs_root(root, token: str) -> None:
                          "sweep was started with; put the runs root on storage every node "
                          "mounts at the same path (NFS, gcsfuse, s3fs) and pass its absolute "
                          "path.")
-    if not os.access(root, os.W_OK):
-        raise UsageError(f"--runs-dir {root}: the Ray workers cannot write there; give them "
-                         "write access to it.")
 
 
 def _trial(params, *, points, root, token, cwd, logs, verbose) -> None:
     """One point, inside a Ray worker: checks the runs root, then trains (or skips) the point
     and reports its summary row. Its output goes to `<logs>/<point>/output.log` (appended by a
     restarted attempt) rather than the console."""
-    config = points[tuple(params[axis] for axis in AXES)]
+    config = points[params["point"]]
     log = Path(logs) / config.name / OUTPUT
     log.parent.mkdir(parents=True, exist_ok=True)
     with (open(log, "a", buffering=1) as stream, contextlib.redirect_stdout(stream),
@@ -287,9 +276,7 @@ def _point(config, root, token, cwd, verbose) -> None:
         check_runs_root(root, token)
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative data folders resolve as on the driver
-        run_dir = Path(root) / config.folder
-        if RunFolder(run_dir).state(config) != "finished":
-            _train_waiting_for_lock(config, run_dir, verbose)
+        _train_waiting_for_lock(config, Path(root) / config.folder, verbose)
     except TrainingDiverged as error:
         print(error)
     except UserError as error:

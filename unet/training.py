@@ -122,7 +122,8 @@ def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
     run_dir = folder.path
     # 1. Everything is checked before anything is written: a failed start claims no folder.
     check_config(config)
-    folder.state(config)
+    if folder.state(config) == "finished":  # nothing to list, split or lock
+        return _skip_finished(config, folder)
     train_source, val_source = sources.split(config.data, seed=config.train.seed)
 
     created = _first_missing(run_dir)  # what a start that fails removes again
@@ -158,9 +159,7 @@ def _train_locked(config, folder: RunFolder, train_source, val_source, verbose,
         if removed:
             print(f"Removed {len(removed)} partial file(s) of an interrupted write in {run_dir}.")
         if state == "finished":
-            print(f"Skipped {run_dir}: finished ({config.train.epochs} epochs, "
-                  f"{RunFolder.metrics}).")
-            return folder.scores()
+            return _skip_finished(config, folder)
         if state == "diverged":
             raise TrainingDiverged(folder.divergence()["message"])
         kept = {path.name for path in run_dir.iterdir()}
@@ -188,6 +187,13 @@ def _train_locked(config, folder: RunFolder, train_source, val_source, verbose,
         log_native_scores(folder.logs, result)
         files.write_json(folder.metrics, result)
         return result
+
+
+def _skip_finished(config, folder: RunFolder) -> dict:
+    """The scores of a finished run, which is not trained again (the console says so)."""
+    print(f"Skipped {folder.path}: finished ({config.train.epochs} epochs, "
+          f"{RunFolder.metrics}).")
+    return folder.scores()
 
 
 def _first_missing(path):
