@@ -149,3 +149,19 @@ def test_an_image_size_below_the_presets_crop_trains_on_whole_images(capsys):
     assert runs.config_from_args(args).data.crop_size == (64, 96)
     args = cli.build_parser().parse_args(["train", "--crop-size", "0", "0"])
     assert runs.config_from_args(args).data.crop_size is None
+
+
+def test_the_default_preset_on_carla_trains_on_whole_carla_sized_images(capsys):
+    """Defect: `train --dataset carla` (the `cpu` preset's 128x192 crops on CARLA's 96x128)
+    was refused as a configuration error."""
+    from unet import cli
+    from unet.cli import runs
+
+    args = cli.build_parser().parse_args(["train", "--dataset", "carla", "--data-dir", "x"])
+    config = runs.config_from_args(args)
+    assert (config.data.image_size, config.data.crop_size) == ((96, 128), None)
+    assert config.model.num_classes == 23
+    assert "whole 96x128 images: the preset's 128x192 crops do not fit" in capsys.readouterr().out
+    args = cli.build_parser().parse_args(["train", "--dataset", "carvana", "--data-dir", "x"])
+    assert runs.config_from_args(args).data.crop_size == (128, 192)  # they fit: kept
+    assert "do not fit" not in capsys.readouterr().out

@@ -10,6 +10,7 @@ from PIL import Image
 
 from unet.config import VOID_LABEL
 from unet.data import DataError, folder, synthetic
+from unet.errors import UsageError
 
 SIZE = (32, 48)
 
@@ -201,6 +202,32 @@ def test_a_void_pixel_changes_neither_the_loss_nor_any_metric(rng):
     assert len(moved) == 4, moved
 
 
+def test_a_void_colour_inside_the_label_map_is_no_class_and_never_scored(tmp_path):
+    """`--ignore-index 1` on colour masks names the label map's second line: its pixels are void,
+    it is not among the classes, and the classes after it move up one id (and are written back
+    in their own colours)."""
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "labelmap.txt").write_text("background:0,0,0::\nvoid:224,224,192::\n"
+                                       "car:200,0,0::\nroad:0,0,200::\n")
+    colours = np.array([(0, 0, 0), (224, 224, 192), (200, 0, 0), (0, 0, 200)], np.uint8)
+    lines = np.array([[0, 1, 2, 3], [3, 2, 1, 0], [2, 2, 3, 3]])
+    for name in ("a", "b"):
+        Image.new("RGB", (4, 3), (90, 90, 90)).save(root / "images" / f"{name}.png")
+        Image.fromarray(colours[lines]).save(root / "masks" / f"{name}.png")
+    fmt = folder.scan(root, ignore_index=1).format
+    assert fmt.names == ("background", "car", "road") and fmt.num_classes == 3
+    decoded = folder.decode_mask(root / "masks" / "a.png", fmt)
+    np.testing.assert_array_equal(decoded, [[0, VOID_LABEL, 1, 2], [2, 1, VOID_LABEL, 0],
+                                            [1, 1, 2, 2]])
+    folder.write_mask(tmp_path / "out.png", np.array([[0, 1, 2]]), fmt)
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "out.png")),
+                                  [[(0, 0, 0), (200, 0, 0), (0, 0, 200)]])
+    with pytest.raises(UsageError, match="line of the void colour .* \\(0-3\\)"):
+        folder.scan(root, ignore_index=4)
+
+
 def test_predicted_masks_come_out_in_the_data_encoding(tmp_path):
     labels = np.array([[0, 1, 2], [5, 4, 3]], np.uint8)
     for encoding in ("palette", "rgb", "ids16"):
@@ -217,8 +244,8 @@ def test_predicted_masks_come_out_in_the_data_encoding(tmp_path):
 @pytest.mark.parametrize("options, extra, classes, predicted_mode", [
     ({"encoding": "binary", "mixed_sizes": True}, [], 1, "L"),
     ({"encoding": "ids16", "groups": 3}, ["--group-by", r"^(g\d+)_"], 6, None),
-    # the label map's void colour is its seventh class, ignored
-    ({"encoding": "rgb", "void_band": 1}, ["--ignore-index", "6"], 7, None),
+    # the label map's void colour is its seventh line, ignored: six classes
+    ({"encoding": "rgb", "void_band": 1}, ["--ignore-index", "6"], 6, None),
     ({"encoding": "palette", "layout": "voc", "void_band": 1, "mixed_sizes": True}, [], 6, "P"),
 ])
 def test_each_kind_of_folder_trains_from_the_command_line(run_cli, tmp_path, options, extra,

@@ -130,3 +130,24 @@ def test_predict_refuses_an_output_that_is_an_input_folder(tmp_path, run_cli):
         "be read as images next time; choose another --output folder."]
     assert sorted(p.name for p in images.iterdir()) == ["a.png"]
     predict_files.check_output_apart([images / "a.png"], images / "masks")  # apart: accepted
+
+
+def test_predict_refuses_an_output_folder_that_holds_input_files(tmp_path, run_cli):
+    """`--input photos/*.jpg --output photos` (the shell expands the glob): the overlays written
+    there (`a_overlay.jpg`) would match the glob next time and be predicted as photos."""
+    images = tmp_path / "photos"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (images / name).write_bytes(b"")
+    with pytest.raises(UsageError, match="holds the input"):
+        predict_files.check_output_apart([images / "a.jpg", images / "b.jpg"], images)
+    result = run_cli("predict", "--model", str(tmp_path / "none.keras"), "--input",
+                     str(images / "a.jpg"), str(images / "b.jpg"), "--output", str(images),
+                     "--overlay")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --output {images} holds the input {images / 'a.jpg'}: the masks and overlays "
+        "written beside it would be read as images next time; choose another --output "
+        "folder."]
+    assert sorted(p.name for p in images.iterdir()) == ["a.jpg", "b.jpg"]
+    predict_files.check_output_apart([images / "a.jpg"], tmp_path / "masks")  # apart: accepted

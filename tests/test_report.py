@@ -100,19 +100,25 @@ def test_viz_panels_colour_the_right_pixels():
 
 
 def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke_sweep,
-                                                              tmp_path):
+                                                              carvana_dir, tmp_path):
     import json
+
+    from unet import cli
 
     runs = softmax_run.parents[2]
     memory = tmp_path / "memory"
     text = report.write_report(runs, memory, command="pytest",
                                run_dirs=[softmax_run]).read_text()
+    assert (f"regenerate with `python -m unet report --runs-dir {runs} --report-dir {memory}`"
+            in text)  # the folders it was written from and to
     section = text[text.index("## Recipes: our figure beside the published one"):]
     (line,) = [line for line in section.splitlines() if line.startswith("| `softmax-unet`")]
+    assert line.endswith(" | no `smoke` preset run on the same data in this report |")
+    line = line.removesuffix(" no `smoke` preset run on the same data in this report |")
     dice = json.loads((softmax_run / "metrics.json").read_text())["dice"]
     assert "published: test Dice 0.9805 (Carvana, held-out test cars, not stated, not stated " \
            "epochs)" in line
-    assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epochs, preset "
+    assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epoch, preset "
             "softmax-unet-smoke, run `carvana/softmax-unet-smoke/") in line
     assert "| Scaled down for CPU (smoke): 32x48 instead of 128x192, " in line
     assert ("size (32x48, published 128x192); val fraction (0.34, published 0.2); epochs "
@@ -120,6 +126,20 @@ def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke
     assert line.endswith("; measure (ours: validation dice at each image's own size, published: "
                          "Dice on held-out test cars) |")
     assert (memory / "carvana_overlays_best_worst.png").is_file()
+    # Beside the preset it was scaled to, trained on the same data: both scores, the gap, and
+    # the settings the recipe changes.
+    assert cli.main(["train", "--preset", "smoke", "--data-dir", str(carvana_dir), "--runs-dir",
+                     str(runs := tmp_path / "runs"), "--verbose", "0"]) == 0
+    (preset_run,) = [path.parent for path in runs.rglob("config.json")]
+    preset_dice = json.loads((preset_run / "metrics.json").read_text())["dice"]
+    text = report.write_report(runs, tmp_path / "beside", command="pytest",
+                               run_dirs=[softmax_run, preset_run], overlays=False).read_text()
+    (line,) = [line for line in text.splitlines() if line.startswith("| `softmax-unet`")]
+    beside = line.split(" | ")[-1]
+    assert beside.startswith(f"dice {dice:.4f} vs {preset_dice:.4f} ({dice - preset_dice:+.4f}, "
+                             "run `")
+    assert "smoke → recipe: " in beside and "model.num_classes 1 → 2" in beside
+    assert "train.loss bce_dice → sparse_ce" in beside and "preset " not in beside
     # Runs of no recipe get no such section.
     plain = report.write_report(smoke_sweep[0], tmp_path / "plain", overlays=False).read_text()
     assert "## Recipes" not in plain

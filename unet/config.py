@@ -381,11 +381,15 @@ class RunConfig:
     def for_dataset(self, dataset: str) -> RunConfig:
         """This configuration moved to `dataset` (`carvana`, or a prepared TFDS dataset,
         `tfds:carvana`), with that dataset's defaults (class count, loss, CARLA's size)
-        replacing the preset's."""
+        replacing the preset's; crops that do not fit in the dataset's size give way to whole
+        images."""
         fields = dataset_fields(dataset)
         dataset = fields["dataset"]
         changes = {section: dict(values) for section, values in DATASET_DEFAULTS[dataset].items()}
         changes.setdefault("data", {}).update(fields)
+        size, crop = changes["data"].get("image_size"), self.data.crop_size
+        if size and crop and (crop[0] > size[0] or crop[1] > size[1]):
+            changes["data"]["crop_size"] = None  # the dataset's size is smaller: whole images
         if binary_dataset(dataset) and self.train.loss == "sparse_ce":
             changes.setdefault("train", {})["loss"] = "bce_dice"
         return self.override(**changes)

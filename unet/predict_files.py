@@ -48,18 +48,25 @@ def list_inputs(inputs, ignored: list | None = None) -> list[Path]:
 
 
 def check_output_apart(inputs, output) -> None:
-    """Refuses a mask folder that is one of the input folders: its masks would be read as
-    images by the next run (`x_mask_mask.png`, more each time).
+    """Refuses a mask folder that is one of the input folders, or that holds input files (a
+    shell glob such as `photos/*.jpg` with `--output photos`): its masks and overlays would be
+    read as images by the next run (`x_overlay.jpg`, `x_mask_mask.png`, more each time).
 
     Raises:
-        UsageError: `output` is (resolves to) one of the folders in `inputs`.
+        UsageError: `output` is (resolves to) one of the folders in `inputs`, or the folder of
+            one of its files.
     """
     target = Path(output).resolve()
     for item in [inputs] if isinstance(inputs, (str, Path)) else inputs:
-        if Path(item).is_dir() and Path(item).resolve() == target:
+        item = Path(item)
+        if item.is_dir() and item.resolve() == target:
             raise UsageError(f"--output {output} is also an --input folder: the masks written "
                              "there would be read as images next time; choose another "
                              "--output folder.")
+        if item.is_file() and item.resolve().parent == target:
+            raise UsageError(f"--output {output} holds the input {item}: the masks and "
+                             "overlays written beside it would be read as images next time; "
+                             "choose another --output folder.")
 
 
 def check_distinct_outputs(paths, *, masks: bool, submission: bool) -> None:

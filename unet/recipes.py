@@ -119,7 +119,8 @@ class Recipe:
         scaling = f"{scaling[0].upper()}{scaling[1:]}. " if scaling else ""
         return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
                 f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.source} "
-                f"validation, {size}, {epochs} epochs, preset {config.preset}{where}) | "
+                f"validation, {size}, {epochs} epoch{'s' * (epochs != 1)}, preset "
+                f"{config.preset}{where}) | "
                 f"{scaling}{self.differences(config, epochs)} |")
 
     def differences(self, config: RunConfig, epochs: int | None = None) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from unet import environment, evaluation, experiments, files, paths, recipes, viz
 from unet.errors import DamagedFile, MissingFile
-from unet.run_folder import RunFolder, primary_score
+from unet.run_folder import RunFolder, config_differences, primary_score
 
 SWEEP_COLUMNS = ("dataset", "preset", "run", "folder", "status", "learning_rate", "batch_size",
                  "kernel_size", "epochs_done", "epochs_planned", "best_epoch", "dice", "iou",
@@ -98,7 +98,8 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
         f"({data.val_fraction:.0%}" + (", made when prepared)" if data.tfds else ")"),
         f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
         f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "
-        f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} epochs",
+        f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} "
+        f"epoch{'s' * (config.train.epochs != 1)}",
         f"- Scores: validation {score} at each image's native size"
         + (" (per image, then averaged), and the outline F-score within 2 px (`boundary_f`)"
            if score == "dice" else " (pooled over the split, mean over classes present)")
@@ -144,29 +145,60 @@ def _below(folder: str, dataset: str) -> str:
 
 def recipe_section(rows: list[dict], folders: dict) -> list[str]:
     """Markdown lines putting each finished recipe run's figure beside the published one, each
-    with its data, size and epochs, and what keeps them from comparing; `[]` without any.
+    with its data, size and epochs, and what keeps them from comparing, then beside a run of the
+    preset it was scaled down to (`smoke`, `cpu`) on the same data where the report holds one;
+    `[]` without any recipe run.
     `rows` are `RunFolder.summary_row`s, `folders` each row's `RunFolder` by its `folder`."""
+    finished = [(row, folders[row["folder"]].read_config()) for row in rows
+                if row["status"] == "finished"]
     table = []
-    for row in rows:
-        if row["status"] != "finished":
-            continue
-        config = folders[row["folder"]].read_config()
+    for row, config in finished:
         item = recipes.recipe_of(config)
         if item is not None:
-            table.append(item.beside(row, config, run=row["folder"]))
+            beside = item.beside(row, config, run=row["folder"])
+            scaled_to = config.preset.removeprefix(f"{item.name}-")
+            table.append(f"{beside} {_beside_preset(row, config, scaled_to, finished)} |")
     if not table:
         return []
+    header, rule = recipes.BESIDE_HEADER.split("\n")
     return [
         "## Recipes: our figure beside the published one",
         "",
         "A figure compares with the published one only where nothing differs: a run of a "
         "scaled-down preset (`smoke`, `cpu`) or on generated data says how far it is from "
-        "the published setting, not how well the recipe does.",
+        "the published setting, not how well the recipe does. The last column puts a scaled "
+        "run's score beside that of the preset it was scaled to, on the same data and split, "
+        "with the settings the recipe changes: why it lands above or below the preset.",
         "",
-        recipes.BESIDE_HEADER,
+        f"{header} beside its preset on the same data |",
+        f"{rule}---|",
         *table,
         "",
     ]
+
+
+def _beside_preset(row: dict, config, preset_name: str, finished: list) -> str:
+    """A recipe run's score beside that of a finished run of the preset `preset_name` on the
+    same data (the data's fields and the seed, which draws the split), and the settings in
+    which the recipe differs from the preset."""
+    if preset_name not in recipes.SCALED_PRESETS:
+        return "- (published size)"
+    same = [(other, base) for other, base in finished if base.preset == preset_name
+            and base.data.source == config.data.source and base.train.seed == config.train.seed
+            and all(getattr(base.data, name) == getattr(config.data, name)
+                    for name in ("data_dir", "synthetic_cars", "synthetic_image_size",
+                                 "val_fraction"))]
+    if not same:
+        return f"no `{preset_name}` preset run on the same data in this report"
+    other, base = same[0]
+    key = primary_score(row, other)
+    ours, theirs = row.get(key), other.get(key)
+    if not isinstance(ours, float) or not isinstance(theirs, float):
+        return f"no {key} in both runs"
+    settings = [phrase for phrase in config_differences(base, config)
+                if phrase.split(" ")[0] not in ("preset", "train.prediction_images")]
+    return (f"{key} {ours:.4f} vs {theirs:.4f} ({ours - theirs:+.4f}, run `{other['folder']}`); "
+            f"{preset_name} → recipe: {', '.join(settings) or 'nothing'}")
 
 
 def write_report(runs=None, report_dir=None, command: str | None = None, overlays: bool = True,
@@ -235,12 +267,19 @@ def _write_report(report_dir: Path, root: Path, command, overlays: bool, run_dir
     # 1. Render: one section per dataset, binary first.
     rows = experiments.sort_rows(rows)
     datasets = sorted({r["dataset"] for r in rows}, key=lambda d: (d.endswith("carla"), d))
+    # the command that rewrites this report from its runs: its folders named where they are not
+    # the defaults
+    again = "python -m unet report" + "".join(
+        f" {flag} {folder}" for flag, folder, default in (
+            ("--runs-dir", root, paths.runs_dir()), ("--report-dir", report_dir,
+                                                     paths.report_dir()))
+        if Path(folder).resolve() != Path(default).resolve())
     lines = [
         "# Experiment report",
         "",
-        f"Made by `{command}`; regenerate with `python -m unet report`. Every number below is "
-        "read from the run folders named in the tables (under the runs root, `runs/` by "
-        "default; checkpoints and logs are not committed).",
+        f"Made by `{command}`; regenerate with `{again}`. Every number below is read from the "
+        "run folders named in the tables (under the runs root, `runs/` by default; checkpoints "
+        "and logs are not committed).",
         "",
     ]
     pictures, best = {}, None

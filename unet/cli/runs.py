@@ -127,6 +127,8 @@ def config_from_args(args) -> run_config.RunConfig:
     data, crop = sections["data"], None
     with naming(flags):
         config = _recipe_config(args, data) if args.recipe else _preset_config(args, data)
+        if not args.recipe and "crop_size" not in data:
+            crop = run_config.preset(args.preset or "cpu").data.crop_size  # said if dropped
         if data.get("crop_size") == (0, 0):
             data["crop_size"] = None  # whole images
         elif "image_size" in data and "crop_size" not in data and config.data.crop_size:
@@ -148,12 +150,16 @@ def config_from_args(args) -> run_config.RunConfig:
 
 
 def _preset_config(args, data: dict) -> run_config.RunConfig:
-    """`--preset` (cpu by default) on `--dataset`, or on the generated set when no data is
-    given."""
+    """`--preset` (cpu by default) on `--dataset`, on Carvana's layout when only `--data-dir`
+    is given (as a recipe reads it), or on the generated set when no data is given."""
     config = run_config.preset(args.preset or "cpu")
     if args.dataset:
         return config.for_dataset(args.dataset)
-    if config.data.dataset != "synthetic" and not data.get("data_dir"):
+    if data.get("data_dir"):
+        # a folder given: read as Carvana's files, and recorded (and reported) so, not as the
+        # generated set that the preset would otherwise make
+        return config.for_dataset("carvana") if config.data.dataset == "synthetic" else config
+    if config.data.dataset != "synthetic":
         return config.for_dataset("synthetic")  # no data given: the generated set
     return config
 

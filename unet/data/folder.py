@@ -19,8 +19,9 @@ Mask encodings, told apart by this rule (applied to every mask; one folder, one 
    `binary` when every mask's values are within {0, 1} or within {0, 255} (0 background, else
    foreground; the project's one-logit model), else `ids` (the value is the class id).
 
-Void: pixels equal to `ignore_index` (a value in the files; for `rgb`, a class index; 255 by
-default for VOC) are decoded as `VOID_LABEL` and count in no loss or metric. A binary 0/255 mask
+Void: pixels equal to `ignore_index` (a value in the files; for `rgb`, a line of the label map,
+which is then no class; 255 by default for VOC) are decoded as `VOID_LABEL` and count in no loss
+or metric. A binary 0/255 mask
 has no void unless asked. Classes: the label map's, else the highest id + 1 (VOC: its 21), or
 what `num_classes` says. Split: VOC's lists, else `group_by` (the regular expression's first
 group names the group), else by image; fewer than two groups fall back as `pairs.split_by_group`
@@ -157,7 +158,8 @@ class MaskFormat:
         encoding: One of `config.MASK_ENCODINGS`: `binary`, `ids`, `palette`, `rgb`.
         names: One per class id (binary: background, foreground).
         colors: RGB of each class id (the label map's, the palette's, else `DEFAULT_COLORS`).
-        ignore_index: The file value (for `rgb`, the class index) that marks void, or `None`.
+        ignore_index: The file value (for `rgb`, the label map's line) that marks void, or
+            `None`; for `rgb` that line is not among `names` and `colors`.
         palette: The masks' own PIL palette (768 values), to write predictions in it.
         bits: 8, or 16 for 16-bit id masks (predictions are written so too).
     """
@@ -168,7 +170,7 @@ class MaskFormat:
     ignore_index: int | None = None
     palette: tuple[int, ...] | None = None
     bits: int = 8
-    label_map: tuple[tuple[int, int, int], ...] | None = None  # colour of each id, for `rgb`
+    label_map: tuple[tuple[int, int, int], ...] | None = None  # each line's colour, for `rgb`
 
     @property
     def num_classes(self) -> int:
@@ -236,6 +238,8 @@ def decode_mask(path, fmt: MaskFormat) -> np.ndarray:
     else:
         values = _band_values(path)
     void = values == fmt.ignore_index if fmt.ignore_index is not None else None
+    if fmt.encoding == "rgb" and void is not None:
+        values = values - (values > fmt.ignore_index)  # the void line is no class: close the gap
     if fmt.encoding == "binary":
         labels = (values > 0).astype(np.uint8)
     else:
@@ -398,10 +402,19 @@ def mask_format(root, *, encoding: str | None = None, ignore_index: int | None =
                  else tuple(str(i) for i in range(count)))
         if palette is not None:
             colors = tuple(tuple(palette[3 * i:3 * i + 3]) for i in range(min(256, count)))
+    if encoding == "rgb" and ignore_index is not None:
+        if not 0 <= ignore_index < len(names):
+            raise UsageError(f"--ignore-index {ignore_index}: for colour masks it names the line "
+                             f"of the void colour in {layout.label_map} (0-{len(names) - 1}).")
+        # the void colour's line is left out of the classes (and of every score); the classes
+        # after it move up one id
+        names = names[:ignore_index] + names[ignore_index + 1:]
+        colors = colors[:ignore_index] + colors[ignore_index + 1:]
     if num_classes is not None and encoding != "binary" and num_classes != len(names):
         if layout.label_map is not None and num_classes < len(names):
-            raise DataError(f"{layout.label_map} lists {len(names)} classes but --num-classes "
-                            f"is {num_classes}.")
+            besides = " besides void" if encoding == "rgb" and ignore_index is not None else ""
+            raise DataError(f"{layout.label_map} lists {len(names)} classes{besides} but "
+                            f"--num-classes is {num_classes}.")
         names = names + tuple(str(i) for i in range(len(names), num_classes))
     if ignore_index is None and layout.kind == "voc" and encoding == "palette":
         ignore_index = VOID_LABEL
@@ -580,7 +593,7 @@ def write_mask(path, labels: np.ndarray, fmt: MaskFormat) -> None:
     if fmt.encoding == "binary":
         picture = Image.fromarray((labels > 0).astype(np.uint8) * 255)
     elif fmt.encoding == "rgb":
-        picture = Image.fromarray(np.array(fmt.label_map, np.uint8)[labels])
+        picture = Image.fromarray(np.array(fmt.colors, np.uint8)[labels])
     elif fmt.encoding == "palette":
         picture = Image.fromarray(labels.astype(np.uint8), "P")
         picture.putpalette(list(fmt.palette) if fmt.palette else
