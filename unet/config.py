@@ -43,6 +43,11 @@ TFDS_VAL_FRACTION = 0.2
 CAR_MASK_CLASSES = (1, 2)
 
 
+def crop_fits(crop_size, image_size) -> bool:
+    """Whether a `crop_size` window (H, W) lies inside images of `image_size` (H, W)."""
+    return crop_size[0] <= image_size[0] and crop_size[1] <= image_size[1]
+
+
 def binary_dataset(dataset: str) -> bool:
     """Whether `dataset` (a name of `DATASETS`) labels a car mask, {0, 1}: `carvana` and
     `synthetic` do, `carla` does not; a `folder` dataset's masks say (`DataConfig.binary`).
@@ -250,7 +255,7 @@ class DataConfig:
             object.__setattr__(self, name, _size("data", name, getattr(self, name)))
         if self.crop_size is not None:
             object.__setattr__(self, "crop_size", _size("data", "crop_size", self.crop_size))
-            if self.crop_size[0] > self.image_size[0] or self.crop_size[1] > self.image_size[1]:
+            if not crop_fits(self.crop_size, self.image_size):
                 raise ConfigError(f"data.crop_size {self.crop_size} must fit in image_size "
                                   f"{self.image_size}.", field="data.crop_size")
 
@@ -388,7 +393,7 @@ class RunConfig:
         changes = {section: dict(values) for section, values in DATASET_DEFAULTS[dataset].items()}
         changes.setdefault("data", {}).update(fields)
         size, crop = changes["data"].get("image_size"), self.data.crop_size
-        if size and crop and (crop[0] > size[0] or crop[1] > size[1]):
+        if size and crop and not crop_fits(crop, size):
             changes["data"]["crop_size"] = None  # the dataset's size is smaller: whole images
         if binary_dataset(dataset) and self.train.loss == "sparse_ce":
             changes.setdefault("train", {})["loss"] = "bce_dice"

@@ -133,7 +133,7 @@ def config_from_args(args) -> run_config.RunConfig:
             data["crop_size"] = None  # whole images
         elif "image_size" in data and "crop_size" not in data and config.data.crop_size:
             crop = config.data.crop_size
-            if crop[0] > data["image_size"][0] or crop[1] > data["image_size"][1]:
+            if not run_config.crop_fits(crop, data["image_size"]):
                 data["crop_size"] = None
         config = config.override(**sections)
     if config.data.dataset == "folder":

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unet.config import RESIZE_MODES
+from unet.config import RESIZE_MODES, crop_fits
 from unet.data import image_files
 from unet.errors import ConfigError, DataError
 
@@ -325,7 +325,7 @@ def random_crops(dataset, image_size, crop_size, seed: int, ordered: bool):
     """The same random `crop_size` window of each image and its mask, new every epoch (a
     `tf.data` random stream seeds stateless crops, so deterministic mode repeats them)."""
     crop_size = tuple(int(s) for s in crop_size)
-    if crop_size[0] > image_size[0] or crop_size[1] > image_size[1]:
+    if not crop_fits(crop_size, image_size):
         raise ConfigError(f"crop_size {crop_size} must fit in image_size {tuple(image_size)}.")
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
