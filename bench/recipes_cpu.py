@@ -16,12 +16,12 @@ report (`README.md` with each recipe beside its published figure and the preset)
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from unet import paths, recipes, report
+from unet import cli, experiments, paths, recipes, report
+from unet.cli.runs import config_from_args
 from unet.data import synthetic
 from unet.run_folder import RunFolder, primary_score
 
@@ -29,19 +29,15 @@ CARLA_SCENES = 120  # the Coursera set has 1,060; a CPU's budget of images seen 
 
 
 def train(args: list[str], runs_dir: str) -> Path:
-    """Runs `python -m unet train ARGS` and returns its run folder (the command's `Run ... in
-    DIR` line); the command's output streams through."""
+    """Runs `python -m unet train ARGS` (its output streams through) and returns its run folder,
+    found from ARGS the way `train` finds it."""
+    parsed = cli.build_parser().parse_args(["train", *args, "--runs-dir", runs_dir])
+    run_dir = experiments.run_dir_for(config_from_args(parsed), runs_dir)
     command = [sys.executable, "-m", "unet", "train", *args, "--runs-dir", runs_dir,
                "--verbose", "2"]
     print("$ " + " ".join(command[1:]), flush=True)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    run_dir = None
-    for line in process.stdout:
-        print(line, end="", flush=True)
-        found = re.match(r"Run \S+ in (.+) \(", line)
-        run_dir = Path(found.group(1)) if found and run_dir is None else run_dir
-    if process.wait() != 0 or run_dir is None:
-        sys.exit(f"error: {' '.join(command[1:])} failed (exit {process.returncode}).")
+    if subprocess.run(command).returncode != 0:
+        sys.exit(f"error: {' '.join(command[1:])} failed.")
     return run_dir
 
 
@@ -51,23 +47,29 @@ def main() -> None:
                         default=tuple(recipes.RECIPES))
     parser.add_argument("--runs-dir", default="runs/bench", help="where the runs live")
     parser.add_argument("--report-dir", default="memory/recipes", help="where the report goes")
+    parser.add_argument("--preset", choices=recipes.SCALED_PRESETS, default="cpu",
+                        help="the preset every recipe is scaled to and set beside (smoke: a "
+                             "check of this script in seconds)")
+    parser.add_argument("--carla-frames", type=int, default=CARLA_SCENES,
+                        help="generated CARLA scenes for the CARLA recipe")
     args = parser.parse_args()
 
-    carla_dir = synthetic.generated_dir(paths.data_root(), "carla", CARLA_SCENES)
+    carla_dir = synthetic.generated_dir(paths.data_root(), "carla", args.carla_frames)
     baselines, runs = {}, []
     for name in args.recipes:
         data = ["--dataset", "carla", "--data-dir", str(carla_dir)] if (
             recipes.recipe(name).config.data.dataset == "carla") else []
         if tuple(data) not in baselines:
-            baselines[tuple(data)] = train(["--preset", "cpu", *data], args.runs_dir)
-        runs.append((name, train(["--recipe", name, "--preset", "cpu", *data], args.runs_dir),
+            baselines[tuple(data)] = train(["--preset", args.preset, *data], args.runs_dir)
+        runs.append((name, train(["--recipe", name, "--preset", args.preset, *data], args.runs_dir),
                      baselines[tuple(data)]))
 
     path = report.write_report(args.runs_dir, args.report_dir,
                                command="python bench/recipes_cpu.py",
                                run_dirs=[*baselines.values(), *(run for _, run, _ in runs)])
     print(f"\nReport: {path}\n")
-    print("| recipe | published | ours, scaled to `cpu` | score beside the `cpu` preset's | "
+    print(f"| recipe | published | ours, scaled to `{args.preset}` | score beside the "
+          f"`{args.preset}` preset's | "
           "training min |")
     print("|---|---|---|---|---|")
     for name, run_dir, baseline in runs:

@@ -474,6 +474,11 @@ def format_learning_rate(learning_rate: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def format_epochs(epochs: int) -> str:
+    """`1 epoch`, `40 epochs`."""
+    return f"{epochs} epoch{'s' * (epochs != 1)}"
+
+
 def preset(name: str) -> RunConfig:
     """The named preset (`unet.presets.PRESETS`: `smoke`, `cpu`, `colab_gpu`, `full`).
 

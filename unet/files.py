@@ -403,7 +403,9 @@ TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 
 
 class _QuietLoader(importlib.abc.Loader):
-    """Runs a module's loader with standard error at /dev/null (`redirect_stderr_fd`)."""
+    """Runs TensorFlow's loader, then its first look for devices (where a machine with CUDA's
+    libraries and no GPU logs `failed call to cuInit`), with standard error at /dev/null
+    (`redirect_stderr_fd`)."""
 
     def __init__(self, loader):
         self.loader = loader
@@ -414,6 +416,7 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module):
         with open(os.devnull, "w") as devnull, redirect_stderr_fd(devnull):
             self.loader.exec_module(module)
+            module.config.list_physical_devices()
 
 
 class _QuietTensorFlow(importlib.abc.MetaPathFinder):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from unet.config import DataConfig, ModelConfig, RunConfig, TrainConfig, format_learning_rate
+from unet.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    format_epochs,
+    format_learning_rate,
+)
 from unet.errors import UsageError
 from unet.run_folder import primary_score
 
@@ -93,8 +100,8 @@ class Recipe:
         if filters != config.model.filters and config.model.architecture == "unet":
             changes.append(f"{filters} base filters instead of {config.model.filters}")
         if epochs != config.train.epochs:
-            changes.append(f"{epochs} epoch(s) of the preset's data (its budget of images seen) "
-                           f"instead of {config.train.epochs}")
+            changes.append(f"{format_epochs(epochs)} of the preset's data (its budget of images "
+                           f"seen) instead of {config.train.epochs}")
         if batch_size != config.train.batch_size:
             changes.append(f"batch {batch_size} instead of {config.train.batch_size}, so learning "
                            f"rate {format_learning_rate(learning_rate)} instead of "
@@ -117,9 +124,12 @@ class Recipe:
         scaling = next((self.scaled(name)[1] for name in SCALED_PRESETS
                         if config.preset == f"{self.name}-{name}"), "")
         scaling = f"{scaling[0].upper()}{scaling[1:]}. " if scaling else ""
-        return (f"| `{self.name}` | published: {self.figure} ({self.data}, {self.size}, "
-                f"{self.epochs} epochs) | ours: {key} {ours_text} ({config.data.source} "
-                f"validation, {size}, {epochs} epoch{'s' * (epochs != 1)}, preset "
+        size_text = "size not stated" if self.size == "not stated" else self.size
+        epochs_text = ("epochs not stated" if self.epochs == "not stated"
+                       else f"{self.epochs} epochs")
+        return (f"| `{self.name}` | published: {self.figure} ({self.data}, {size_text}, "
+                f"{epochs_text}) | ours: {key} {ours_text} ({config.data.source} "
+                f"validation, {size}, {format_epochs(epochs)}, preset "
                 f"{config.preset}{where}) | "
                 f"{scaling}{self.differences(config, epochs)} |")
 

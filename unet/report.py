@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from unet import environment, evaluation, experiments, files, paths, recipes, viz
+from unet.config import format_epochs
 from unet.errors import DamagedFile, MissingFile
 from unet.run_folder import RunFolder, config_differences, primary_score
 
@@ -98,8 +99,8 @@ def _dataset_section(dataset: str, rows: list[dict], folders: dict, overlays: bo
         f"({data.val_fraction:.0%}" + (", made when prepared)" if data.tfds else ")"),
         f"- Best run's preset `{config.preset}`: images {data.image_size[1]}x"
         f"{data.image_size[0]}, U-Net with {config.model.filters} base filters, depth "
-        f"{config.model.depth}, loss `{config.train.loss}`, {config.train.epochs} "
-        f"epoch{'s' * (config.train.epochs != 1)}",
+        f"{config.model.depth}, loss `{config.train.loss}`, "
+        f"{format_epochs(config.train.epochs)}",
         f"- Scores: validation {score} at each image's native size"
         + (" (per image, then averaged), and the outline F-score within 2 px (`boundary_f`)"
            if score == "dice" else " (pooled over the split, mean over classes present)")

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from unet import callbacks, checkpoints, environment, evaluation, files, losses, metrics
-from unet.config import CAR_MASK_CLASSES, RunConfig
+from unet.config import CAR_MASK_CLASSES, RunConfig, format_epochs
 from unet.data import pairs, sources
 from unet.data.pipeline import Augmentation
 from unet.errors import ConfigError, RunConflict, TrainingDiverged
@@ -312,7 +312,8 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
         if history and not from_last and not folder.backup.is_dir():
             # Nothing holds the trained weights: the recorded epochs are trained again, and
             # their rows (and best score) go, so that best.keras follows the new epochs.
-            print(f"{folder.path}: {RunFolder.history} records {len(history)} epoch(s) but "
+            print(f"{folder.path}: {RunFolder.history} records "
+                  f"{format_epochs(len(history))} but "
                   f"there is no {RunFolder.last} (nor {RunFolder.backup}/) to resume from; "
                   "training starts again from epoch 1.")
             folder.history.unlink()

@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 
-from unet import files
 from unet.cli import data, predict, runs
 from unet.data.pairs import data_error_in
 from unet.errors import UserError
@@ -86,13 +85,8 @@ def exit_code(error: BaseException) -> int | None:
     return error.exit_code if isinstance(error, UserError) else None
 
 
-def _quiet_tensorflow(verbose: bool) -> None:
-    """Loads TensorFlow with its C++ start-up lines hidden (shown with `UNET_DEBUG=1`): they are
-    printed before `TF_CPP_MIN_LOG_LEVEL` applies, so standard error goes to /dev/null."""
-    if verbose or "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with open(os.devnull, "w") as devnull, files.redirect_stderr_fd(devnull):
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+def _quiet_tensorflow(debug: bool) -> None:
+    """Loads TensorFlow before the command runs, quietly (`unet.files.quiet_tensorflow_import`,
+    installed when the package was imported); with `UNET_DEBUG=1` its start-up lines show."""
+    if not debug:
+        import tensorflow  # noqa: F401
