@@ -19,11 +19,9 @@ from unet.errors import ConfigError
 
 def _labels_and_weights(y_true, ignore_index):
     """`(labels (B, H, W) int32 with void as 0, float32 weights: 0 at void, else 1)`."""
-    labels = tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
-    if ignore_index is None:
-        return labels, tf.ones_like(labels, tf.float32)
-    valid = tf.not_equal(labels, ignore_index)
-    return tf.where(valid, labels, 0), tf.cast(valid, tf.float32)
+    labels = postprocess.true_labels(y_true)
+    weights = postprocess.valid_pixels(labels, ignore_index)
+    return tf.where(weights > 0, labels, 0), weights
 
 
 def _mean_over(pixel_loss, weights):

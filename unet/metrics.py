@@ -31,11 +31,6 @@ def _check_aggregate(aggregate: str) -> None:
         raise ValueError(f"aggregate must be one of {AGGREGATES}; received {aggregate!r}.")
 
 
-def true_labels(y_true) -> tf.Tensor:
-    """Labels as int32 `(B, H, W)`, dropping a trailing channel axis of size 1."""
-    return tf.cast(postprocess.label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
-
-
 def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
                      threshold: float = 0.5) -> tf.Tensor:
     """Hard int32 labels `(B, H, W)` from logits or probabilities `(B, H, W, num_classes)`."""
@@ -46,19 +41,12 @@ def predicted_labels(y_pred, *, num_classes: int = 1, from_logits: bool = True,
     return tf.cast(labels, tf.int32)
 
 
-def _valid(true, ignore_index):
-    """float32 `(B, H, W)`: 0 where `true` is `ignore_index` (void), else 1."""
-    if ignore_index is None:
-        return tf.ones_like(true, tf.float32)
-    return tf.cast(tf.not_equal(true, ignore_index), tf.float32)
-
-
 def confusion_counts(true, pred, num_classes: int = 1, ignore_index: int | None = None):
     """Per-image, per-class true positives, false positives and false negatives of int labels
     `true` and `pred` `(B, H, W)`: `(tp, fp, fn)`, each float32 `(B, C)`, C = 1 for binary
     (`num_classes=1`: only the positive class is counted), else `num_classes`. Pixels whose
     true label is `ignore_index` are not counted."""
-    valid = _valid(true, ignore_index)[..., None]
+    valid = postprocess.valid_pixels(true, ignore_index)[..., None]
     if num_classes == 1:
         true_hot = tf.cast(true > 0, tf.float32)[..., None] * valid
         pred_hot = tf.cast(pred > 0, tf.float32)[..., None] * valid
@@ -105,7 +93,7 @@ def _overlap_score(score_fn, y_true, y_pred, num_classes, from_logits, threshold
                    empty_score):
     pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits,
                             threshold=threshold)
-    counts = confusion_counts(true_labels(y_true), pred, num_classes)
+    counts = confusion_counts(postprocess.true_labels(y_true), pred, num_classes)
     return score_from_counts(*counts, score_fn=score_fn, aggregate=aggregate,
                              empty_score=empty_score)
 
@@ -142,7 +130,7 @@ def per_class_scores(y_true, y_pred, *, num_classes: int, from_logits: bool = Tr
     """
     _check_aggregate(aggregate)
     pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits)
-    tp, fp, fn = confusion_counts(true_labels(y_true), pred, num_classes)
+    tp, fp, fn = confusion_counts(postprocess.true_labels(y_true), pred, num_classes)
     if aggregate == "dataset":
         tp, fp, fn = (tf.reduce_sum(c, axis=0, keepdims=True) for c in (tp, fp, fn))
     nan = float("nan")
@@ -188,7 +176,7 @@ class _StreamingScore(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         pred = predicted_labels(y_pred, num_classes=self.num_classes,
                                 from_logits=self.from_logits, threshold=self.threshold)
-        true = true_labels(y_true)
+        true = postprocess.true_labels(y_true)
         if self.positive_class is None:
             tp, fp, fn = confusion_counts(true, pred, self.num_classes, self.ignore_index)
         else:
@@ -261,11 +249,11 @@ def _pixel_accuracy_per_image(y_true, y_pred, num_classes, from_logits, threshol
                               ignore_index=None):
     pred = predicted_labels(y_pred, num_classes=num_classes, from_logits=from_logits,
                             threshold=threshold)
-    true = true_labels(y_true)
+    true = postprocess.true_labels(y_true)
     correct = tf.cast(tf.equal(true, pred), tf.float32)
     if ignore_index is None:
         return tf.reduce_mean(correct, axis=(1, 2))
-    valid = _valid(true, ignore_index)
+    valid = postprocess.valid_pixels(true, ignore_index)
     return tf.math.divide_no_nan(tf.reduce_sum(correct * valid, axis=(1, 2)),
                                  tf.reduce_sum(valid, axis=(1, 2)))
 

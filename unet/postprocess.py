@@ -56,3 +56,17 @@ def label_plane(labels, rank: int):
     """`labels` (array or tensor) without a trailing channel axis: `(..., 1)` of rank
     `rank + 1` -> rank `rank`, e.g. `(B, H, W, 1)` -> `(B, H, W)` with `rank=3`."""
     return labels[..., 0] if len(labels.shape) == rank + 1 else labels
+
+
+def true_labels(y_true) -> tf.Tensor:
+    """A batch of true labels as int32 `(B, H, W)`, dropping a trailing channel axis of size 1:
+    what every loss and metric reads."""
+    return tf.cast(label_plane(tf.convert_to_tensor(y_true), 3), tf.int32)
+
+
+def valid_pixels(true, ignore_index: int | None) -> tf.Tensor:
+    """float32, the shape of `true`: 0 where the true label is `ignore_index` (void), else 1.
+    The one rule by which losses and metrics leave void out."""
+    if ignore_index is None:
+        return tf.ones_like(true, tf.float32)
+    return tf.cast(tf.not_equal(true, ignore_index), tf.float32)
