@@ -96,6 +96,46 @@ def test_a_stopped_submission_resumes_only_with_its_own_settings_and_inputs(
     assert json.loads((tmp_path / "s.csv.gz.json").read_text())["threshold"] == 0.9
 
 
+def test_an_image_rewritten_since_its_row_is_named_and_a_copy_is_not(
+        tiny_model, tmp_path, capsys):
+    inputs = _images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    (inputs / "d.jpg").write_bytes(b"not a jpeg")  # stops the submission part-way
+    submission = tmp_path / "s.csv.gz"
+    model = ("--model", tiny_model, "--tta", "none", "--submission", submission, "--input",
+             inputs)
+    assert _predict(*model, capsys=capsys)[0] == 1
+    partial_before = [p.read_text() for p in tmp_path.glob(".s.csv.gz.partial-*")]
+    # The folder copied back in, as after a notebook runtime's disconnect: new times, same
+    # bytes, so the rows are still this input's.
+    for path in sorted(inputs.glob("*.jpg")):
+        copy = path.read_bytes()
+        path.unlink()
+        path.write_bytes(copy)
+    # b.jpg rewritten with another picture: its row is not this input's.
+    original = (inputs / "b.jpg").read_bytes()
+    _images(tmp_path / "other", ["b.jpg"], seed=5)
+    (inputs / "b.jpg").write_bytes((tmp_path / "other" / "b.jpg").read_bytes())
+    code, _, err = _predict(*model, capsys=capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert (f"--input: 1 image(s) changed since their row was written (e.g. "
+            f"{inputs / 'b.jpg'})") in err and "--restart" in err
+    assert [p.read_text() for p in tmp_path.glob(".s.csv.gz.partial-*")] == partial_before
+    # The picture put back: the resume finishes with the rows of the first run.
+    (inputs / "b.jpg").write_bytes(original)
+    (inputs / "d.jpg").unlink()
+    code, out, _ = _predict(*model, capsys=capsys)
+    assert code == 0 and json.loads(out)["skipped"] == 3 and json.loads(out)["images"] == 0
+
+    # A mask folder: a mask whose image was rewritten is named the same way.
+    masks = tmp_path / "masks"
+    assert _predict("--model", tiny_model, "--input", inputs, "--output", masks,
+                    capsys=capsys)[0] == 0
+    (inputs / "c.jpg").write_bytes((tmp_path / "other" / "b.jpg").read_bytes())
+    code, _, err = _predict("--model", tiny_model, "--input", inputs, "--output", masks,
+                            capsys=capsys)
+    assert code == 2 and f"changed since their mask was written (e.g. {inputs / 'c.jpg'})" in err
+
+
 def test_rows_without_a_record_of_their_settings_are_not_taken_up(tiny_model, tmp_path, capsys):
     inputs = _images(tmp_path / "in", ["a.jpg", "b.jpg"])
     submission = tmp_path / "s.csv.gz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,16 @@ from tqdm.auto import tqdm
 from unet import checkpoints, files, inference, postprocess, viz
 from unet.data import carvana, folder, image_files
 from unet.errors import DataError, RunConflict, UsageError
-from unet.submission import SubmissionWriter, check_name, read_settings, settings_differences
+from unet.submission import (
+    SubmissionWriter,
+    check_name,
+    read_settings,
+    recorded_inputs,
+    settings_differences,
+)
+
+# How much of each end of an input image its stamp reads (`input_stamp`).
+STAMP_BYTES = 1 << 16
 
 # The record of the settings that made a mask folder's masks, in the folder.
 MASK_FOLDER_RECORD = "predictions.json"
@@ -136,16 +146,35 @@ def model_identity(model_path) -> dict:
     return {"path": str(Path(model_path).absolute()), "sha256": digest.hexdigest()}
 
 
+def input_stamp(path) -> str | None:
+    """`"<size in bytes>:<sha256 of the first and last 64 KiB>"`: what tells a rewritten image
+    from the one a row or mask was made of. Content, not modification times: a Colab session
+    that copies its data back in after a disconnect gives every file a new time but the same
+    bytes. Both ends, not the whole file: a 100,000-image Kaggle test set reads in seconds,
+    and for a Carvana JPEG (about 80 KB) both ends are the whole of it."""
+    digest = hashlib.sha256()
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as stream:
+            digest.update(stream.read(STAMP_BYTES))
+            if size > 2 * STAMP_BYTES:
+                stream.seek(-STAMP_BYTES, os.SEEK_END)
+            digest.update(stream.read(STAMP_BYTES))
+    except OSError:  # unreadable: named when it is predicted, and it has no row
+        return None
+    return f"{size}:{digest.hexdigest()[:16]}"
+
+
 def prediction_settings(model_path, spec: inference.InputSpec, tta, threshold: float,
                         paths) -> dict:
     """Everything that decides the masks and rows of a prediction, as a JSON-ready record:
     the model's content, its input spec, TTA, the threshold (one-channel models only; others
-    take the argmax), and `"inputs"`, the input files."""
+    take the argmax), and `"inputs"`, each input file with its stamp (`input_stamp`)."""
     settings = {"model": model_identity(model_path), "tta": tta or "none",
                 "image_size": list(spec.image_size), "resize_mode": spec.resize_mode,
                 "num_classes": spec.num_classes,
                 "prediction_size": list(spec.prediction_size) if spec.prediction_size else None,
-                "inputs": [str(Path(p).absolute()) for p in paths]}
+                "inputs": {str(Path(p).absolute()): input_stamp(p) for p in paths}}
     if spec.num_classes == 1:
         settings["threshold"] = threshold
     return settings
@@ -173,6 +202,13 @@ def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool
                        f"settings ({record})"] if written else []
     else:
         differences = settings_differences(recorded, settings)
+        earlier = recorded_inputs(recorded)
+        changed = sorted(path for path, stamp in settings["inputs"].items()
+                         if earlier.get(path, stamp) != stamp
+                         and (output / f"{Path(path).stem}_mask.png").is_file())
+        if changed:
+            differences.append(f"--input: {len(changed)} image(s) changed since their mask was "
+                               f"written (e.g. {changed[0]})")
     inputs = settings["inputs"]
     if differences and not restart:
         raise RunConflict(f"{output} holds masks made with other settings: "
@@ -186,7 +222,7 @@ def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool
                 path.unlink()
         print(f"Removed {len(written)} mask(s) and overlay(s) of other settings from {output}.")
     elif recorded is not None:
-        inputs = sorted(set(recorded.get("inputs", [])) | set(inputs))
+        inputs = {**recorded_inputs(recorded), **inputs}
     files.write_json(record, {**settings, "inputs": inputs})
 
 

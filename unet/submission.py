@@ -71,6 +71,13 @@ def settings_differences(recorded: dict, settings: dict) -> list[str]:
     return differences
 
 
+def recorded_inputs(recorded: dict) -> dict:
+    """A settings record's input files, each with its stamp (`None` in a record written before
+    stamps were)."""
+    inputs = recorded.get("inputs") or {}
+    return dict(inputs) if isinstance(inputs, dict) else dict.fromkeys(inputs)
+
+
 def _whole_lines(text: str) -> str:
     """`text` less a last line cut short (the row being written when the process died)."""
     return text if not text or text.endswith("\n") else text[: text.rfind("\n") + 1]
@@ -180,15 +187,20 @@ class SubmissionWriter:
                 f"{self.path} is {state}, but {settings_path(self.path)} does not say what made "
                 "its rows; add --restart to write it again, or choose another --submission.")
         differences = settings_differences(recorded, settings)
-        earlier, now = set(recorded.get("inputs", [])), set(settings.get("inputs", []))
-        added = sorted(Path(p).name for p in now - earlier)
+        earlier, now = recorded_inputs(recorded), settings.get("inputs", {})
+        added = sorted(set(now) - set(earlier))
         if added:
             differences.append(f"--input: {len(added)} image(s) not in the earlier input "
                                f"(e.g. {added[0]})")
-        dropped = sorted(Path(p).name for p in earlier - now if Path(p).name in self.done)
+        dropped = sorted(p for p in set(earlier) - set(now) if Path(p).name in self.done)
         if dropped:
             differences.append(f"--input: {len(dropped)} image(s) with a row are not in this "
                                f"input (e.g. {dropped[0]})")
+        changed = sorted(p for p in set(earlier) & set(now) if Path(p).name in self.done
+                         and earlier[p] is not None and earlier[p] != now[p])
+        if changed:
+            differences.append(f"--input: {len(changed)} image(s) changed since their row was "
+                               f"written (e.g. {changed[0]})")
         if differences:
             action = "keep it" if self.complete else "resume it"
             raise RunConflict(
