@@ -135,6 +135,7 @@ def test_a_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(runs, run
     assert "Free some space" in one_error(result, f"cannot write in {folder.path}",
                                           "No space left on device")
     assert folder.last.read_bytes() == last  # epoch 1's, whole
+    assert f"The last good checkpoint, {folder.last}, is intact" in result.stderr
     assert not list(folder.path.glob(".*partial*"))
     result = run_cli(*train(runs, epochs=2))  # the space is back: it goes on from epoch 1
     assert result.returncode == 0, result.stderr[-3000:]

@@ -84,7 +84,8 @@ def test_evaluate_reads_size_and_classes_from_a_model_without_config(trained, ca
     (["--depth", "0"], "--depth"), (["--steps-per-epoch", "0"], "--steps-per-epoch"),
     (["--preset", "gpu"], "--preset"), (["--learning-rate", "inf"], "finite"),
     (["--crop-size", "0", "96"], "--crop-size"),
-    (["--image-size", "100", "150"], "--resize-mode pad"),  # depth 4 needs multiples of 16
+    (["--image-size", "100", "150"],  # depth 4 needs multiples of 16
+     "height 100 (--image-size) is not divisible by 2**depth = 16 (depth=4); use 96 or 112."),
     (["--loss", "sparse_ce"], "needs num_classes > 1"),
 ])
 def test_bad_values_are_refused_before_anything_runs(flags, named, tmp_path, run_cli):

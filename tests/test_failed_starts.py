@@ -27,9 +27,12 @@ def _files_under(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("flags, named", [
-    (["--depth", "12"], "--resize-mode pad"),
-    (["--depth", "4", "--image-size", "40", "56"], "--resize-mode pad"),
-    (["--model", "mobilenetv2", "--image-size", "32", "48"], "--resize-mode pad"),
+    (["--depth", "12"], "height 32 (--image-size) is smaller than 2**depth = 4096 (depth=12), "
+                        "and each level halves it: 32x48 takes --depth 4 or less."),
+    (["--depth", "4", "--image-size", "40", "56"], "height 40 (--image-size) is not divisible"),
+    (["--depth", "2", "--crop-size", "30", "30"], "height 30 (--crop-size) is not divisible by "
+                                                  "2**depth = 4 (depth=2); use 28 or 32."),
+    (["--model", "mobilenetv2", "--image-size", "32", "48"], "width 48 (--image-size)"),
     (["--recipe", "coursera-carla"], "num_classes=23"),  # 23 classes on car masks
     (["--recipe", "softmax-unet", "--loss", "bce"], "needs loss 'sparse_ce'"),
 ])

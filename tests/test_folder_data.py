@@ -126,6 +126,19 @@ def test_bad_input_is_named(tmp_path, breakage, message):
         folder.scan(root)
 
 
+def test_a_photo_stored_sideways_with_an_exif_turn_is_named_as_such(tmp_path):
+    """A phone photo stored sideways, with EXIF saying to turn it: its mask drawn on the upright
+    view is of the other size, and the error says why."""
+    root = make(tmp_path, encoding="ids")
+    path = root / "images" / "scene_0002.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise for display
+    Image.open(path).transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    with pytest.raises(DataError, match=r"scene_0002.png: mask is 48x32 but its image is 32x48 "
+                                        r"\(its EXIF orientation 6 shows it turned"):
+        folder.scan(root)
+
+
 def test_colour_missing_from_the_label_map_and_ids_over_num_classes_are_named(tmp_path):
     root = make(tmp_path, encoding="rgb")
     mask = root / "masks" / "scene_0002.png"
@@ -226,6 +239,12 @@ def test_a_void_colour_inside_the_label_map_is_no_class_and_never_scored(tmp_pat
                                   [[(0, 0, 0), (200, 0, 0), (0, 0, 200)]])
     with pytest.raises(UsageError, match="line of the void colour .* \\(0-3\\)"):
         folder.scan(root, ignore_index=4)
+    # Without --ignore-index the line named void is a class: `data check` says which to give.
+    summary = folder.check(root).summary
+    assert summary["void"] == (f"none: line 1 of {root / 'labelmap.txt'} ('void') is trained "
+                               "as a class; give --ignore-index 1 to leave its pixels out "
+                               "instead")
+    assert folder.check(root, ignore_index=1).summary["void"] == "label 1"
 
 
 def test_predicted_masks_come_out_in_the_data_encoding(tmp_path):

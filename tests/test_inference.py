@@ -215,8 +215,8 @@ def test_a_finished_submission_is_reported_not_redone(trained, tmp_path, capsys)
     assert result["images"] == 3 and len(list((tmp_path / "masks").glob("*_mask.png"))) == 3
     assert submission.stat().st_mtime_ns == before
     (inputs / "car_09.jpg").write_bytes((inputs / "car_00.jpg").read_bytes())
-    with pytest.raises(ValueError, match="complete with other settings: --input: 1 "
-                                         "image\\(s\\) not in the earlier input \\(e.g. \\S*car_09"):
+    with pytest.raises(ValueError, match="complete with other settings: --input: 1 image"
+                                         "\\(s\\) not in the earlier input \\(e.g. \\S*car_09"):
         predict_files.predict_folder(model_path, inputs, submission=submission, tta="none",
                                      progress=False)
 

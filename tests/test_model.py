@@ -59,8 +59,9 @@ def test_head_stays_float32_under_mixed_precision():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"input_shape": (100, 96, 3)}, "height 100 is not divisible by 2\\*\\*depth = 16"),
-        ({"input_shape": (96, 1918, 3)}, "Use 1904 or 1920"),
+        ({"input_shape": (100, 96, 3)},
+         "height 100 \\(--image-size\\) is not divisible by 2\\*\\*depth = 16"),
+        ({"input_shape": (96, 1918, 3)}, "use 1904 or 1920"),
         ({"input_shape": (96, 96)}, "must be \\(height, width, channels\\)"),
         ({"kernel_size": 4}, "kernel_size must be odd"),
         ({"upsampling": "nearest"}, "upsampling must be one of"),

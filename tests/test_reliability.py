@@ -4,12 +4,14 @@ Each fault is injected at a named point (`UNET_FAULT`, see `unet.faults`): the p
 itself there, so every test stops it at exactly the same place on any machine.
 """
 
+import json
+import math
 import os
 import signal
 
 import pytest
 
-from unet import experiments
+from unet import checkpoints, experiments
 from unet.callbacks import read_history
 
 pytestmark = pytest.mark.slow
@@ -53,8 +55,12 @@ def test_a_training_killed_mid_epoch_resumes_and_logs_each_epoch_once(tmp_path, 
     command = (*train(6, run_dir), "--image-size", "64", "96")
     killed(run_cli.start(*command, env={"UNET_FAULT": "kill:in_epoch:3"}))
     assert epochs(run_dir) == [1, 2] and not (run_dir / "metrics.json").exists()
-    assert (run_dir / "backup").is_dir()  # Keras' BackupAndRestore state to resume from
+    assert (run_dir / "last.keras").is_file()  # epoch 2's weights and optimizer state
+    # What an older version's Keras backup left, torn by the kill: removed, not read.
+    (run_dir / "backup").mkdir()
+    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"torn")
     finish(run_cli.start(*command))
+    assert not (run_dir / "backup").exists()
     assert epochs(run_dir) == [1, 2, 3, 4, 5, 6]
     assert (run_dir / "metrics.json").is_file()
 
@@ -91,6 +97,23 @@ def test_a_sweep_killed_between_and_within_points_ends_with_each_point_once(tmp_
     assert len(sweep_rows) == 4
 
 
+def test_a_kill_between_an_epochs_history_row_and_its_checkpoint_trains_it_again(
+        tmp_path, run_cli):
+    """The row of epoch 2 is written, its checkpoint is not: last.keras holds epoch 1, so epoch
+    2 is trained again from it, its row replaced, and the schedule is not an epoch ahead."""
+    run_dir = tmp_path / "run"
+    command = train(3, run_dir)
+    killed(run_cli.start(*command, env={"UNET_FAULT": "kill:after_history:2"}))
+    assert epochs(run_dir) == [1, 2]
+    row_before = (run_dir / "history.csv").read_text().splitlines()[2]
+    finish(run_cli.start(*command))
+    assert epochs(run_dir) == [1, 2, 3]
+    assert (run_dir / "history.csv").read_text().splitlines()[2] != row_before  # redone
+    last = checkpoints.load_model(run_dir / "last.keras", compile=True)
+    steps = math.ceil(json.loads((run_dir / "metrics.json").read_text())["train_images"] / 4)
+    assert int(last.optimizer.iterations.numpy()) == 3 * steps  # three epochs' steps, not four
+
+
 def test_a_kill_before_the_first_epoch_resumes(tmp_path, run_cli):
     run_dir = tmp_path / "run"
     command = train(2, run_dir)
@@ -101,7 +124,7 @@ def test_a_kill_before_the_first_epoch_resumes(tmp_path, run_cli):
 
 
 def test_a_kill_during_native_evaluation_scores_again_without_training(tmp_path, run_cli):
-    """Keras removes its backup at the end of `fit`: the rerun must score `best.keras` as it
+    """Every epoch was trained: the rerun must score `best.keras` as it
     is, not train again, so that `metrics.json` describes the epoch `best.keras` holds."""
     run_dir = tmp_path / "run"
     command = train(2, run_dir)

@@ -22,7 +22,7 @@ def test_a_finished_run_folder_holds_everything_and_is_not_retrained(smoke_sweep
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.json", "history.csv", "metrics.json", "per_image.csv", "best.keras",
             "last.keras", "logs"} <= names
-    assert "backup" not in names  # removed by BackupAndRestore once training completed
+    assert "backup" not in names  # the training state is last.keras's
     result = json.loads((run_dir / "metrics.json").read_text())
     assert {"dice", "iou", "pixel_accuracy", "train_images_per_second", "parameters"} <= set(
         result)
@@ -85,13 +85,12 @@ def test_a_trained_run_whose_scoring_was_killed_is_scored_not_retrained(smoke_sw
 
 
 def test_a_run_killed_after_its_last_epoch_is_scored_not_retrained(smoke_sweep, tmp_path):
-    """Keras removes its backup at the end of `fit`: a kill before `trained.json` was written
-    used to retrain from epoch 1 (the state is made here exactly as such a kill leaves it)."""
+    """A kill before `trained.json` was written used to retrain from epoch 1 (the state is
+    made here exactly as such a kill leaves it)."""
     run_dir = _copy_run(smoke_sweep, tmp_path)
     expected = json.loads((run_dir / "metrics.json").read_text())
     for name in ("trained.json", "metrics.json", "per_image.csv"):
         (run_dir / name).unlink()
-    assert not (run_dir / "backup").exists()
     stamps = {name: (run_dir / name).stat().st_mtime_ns
               for name in ("best.keras", "last.keras", "history.csv")}
     result = training.train(preset("smoke").override(train={"learning_rate": 1e-3}), run_dir,
@@ -101,9 +100,9 @@ def test_a_run_killed_after_its_last_epoch_is_scored_not_retrained(smoke_sweep, 
     assert json.loads((run_dir / "trained.json").read_text())["epochs_done"] == 1
 
 
-def test_a_run_killed_before_its_first_backup_goes_on_from_last_keras(smoke_sweep, tmp_path):
-    """Killed after epoch 1's checkpoint and history row, before Keras wrote its backup: the
-    rerun trains epoch 2 only, from last.keras, instead of starting again."""
+def test_a_continued_run_goes_on_from_last_keras(smoke_sweep, tmp_path):
+    """A run of 1 epoch asked for 2: the rerun trains epoch 2 only, from last.keras, instead of
+    starting again."""
     run_dir = _copy_run(smoke_sweep, tmp_path)
     for name in ("trained.json", "metrics.json", "per_image.csv"):
         (run_dir / name).unlink()
@@ -173,7 +172,6 @@ def test_an_absurd_learning_rate_stops_with_a_clear_message(tmp_path):
         training.train(config, tmp_path / "run", verbose=0)
     saved = json.loads((tmp_path / "run" / "diverged.json").read_text())
     assert saved["epoch"] == 1
-    assert not (tmp_path / "run" / "backup").exists()
     with pytest.raises(training.TrainingDiverged):  # a rerun reports it instead of retrying
         training.train(config, tmp_path / "run", verbose=0)
 
@@ -237,7 +235,7 @@ def test_history_keeps_each_epoch_once_when_an_epoch_is_redone(tmp_path):
     for epoch, loss in [(0, 3.0), (1, 2.0), (2, 1.5)]:
         history.on_epoch_begin(epoch)
         history.on_epoch_end(epoch, {"loss": loss})
-    # A kill after epoch 3 was logged but before its backup: the resumed run redoes epoch 3.
+    # A kill after epoch 3 was logged but before its checkpoint: the resumed run redoes it.
     history.on_epoch_begin(2)
     history.on_epoch_end(2, {"loss": 1.4})
     rows = read_history(tmp_path / "history.csv")

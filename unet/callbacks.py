@@ -1,5 +1,5 @@
 """Keras callbacks that make a run resumable: exactly-once history, best/last checkpoints that
-survive a kill, Keras' backup of the training state, and a clear stop on a diverging loss.
+survive a kill, and a clear stop on a diverging loss.
 
 Keras' own `CSVLogger` appends blindly, so an epoch redone after a kill would appear twice, and
 `ModelCheckpoint` forgets the best score on restart and writes its file in place, so a kill
@@ -9,7 +9,6 @@ mid-write leaves a file the next run cannot load: hence `HistoryCSV` and `RunChe
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -59,7 +58,7 @@ class HistoryCSV(keras.callbacks.Callback):
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         rows.append(row)
         files.write_csv(self.path, rows, dict.fromkeys(key for r in rows for key in r))
-        faults.point("after_epoch", epoch + 1)
+        faults.point("after_history", epoch + 1)
 
 
 class StopOnDivergence(keras.callbacks.Callback):
@@ -101,18 +100,21 @@ class StopOnDivergence(keras.callbacks.Callback):
 class RunCheckpoints(keras.callbacks.Callback):
     """Saves `last.keras` every epoch and `best.keras` when `monitor` improves, atomically.
 
-    The best score so far is read back from the run's history on a resumed run, so a worse
-    epoch after a restart never replaces a better `best.keras`. Nothing is saved once `guard`
-    (a `StopOnDivergence`) has seen the loss diverge: the last good checkpoint stays.
+    The best score so far is read back from the run's history on a resumed run (the epochs up
+    to `initial_epoch`, those `last.keras` holds), so a worse epoch after a restart never
+    replaces a better `best.keras`. Nothing is saved once `guard` (a `StopOnDivergence`) has
+    seen the loss diverge: the last good checkpoint stays.
     """
 
-    def __init__(self, run_dir, monitor: str = MONITOR, mode: str = "max", guard=None):
+    def __init__(self, run_dir, monitor: str = MONITOR, mode: str = "max", guard=None,
+                 initial_epoch: int | None = None):
         super().__init__()
         self.folder = RunFolder(run_dir)
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
         self.guard = guard
-        history = self.folder.read_history()
+        history = [row for row in self.folder.read_history()
+                   if initial_epoch is None or row["epoch"] <= initial_epoch]
         scores = [row[monitor] for row in history if math.isfinite(row.get(monitor, math.nan))]
         self.best = max((self.sign * s for s in scores), default=-math.inf)
 
@@ -124,24 +126,4 @@ class RunCheckpoints(keras.callbacks.Callback):
         if score is not None and math.isfinite(score) and self.sign * score > self.best:
             self.best = self.sign * score
             checkpoints.save_model(self.model, self.folder.best)
-
-
-class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' backup of the training state, keeping the previous copy (`double_checkpoint`).
-
-    A kill during the very first backup write leaves a torn file and no previous copy, on which
-    Keras fails on every rerun; such a backup holds at most one epoch, so it is dropped and
-    training starts again from the first epoch (the history keeps each epoch once).
-    """
-
-    def __init__(self, backup_dir):
-        super().__init__(str(backup_dir), double_checkpoint=True)
-
-    def on_train_begin(self, logs=None):
-        try:
-            super().on_train_begin(logs)
-        except (OSError, ValueError) as error:  # torn weights, or torn JSON metadata
-            print(f"The training backup in {self.backup_dir} was cut short by a kill "
-                  f"({error.__class__.__name__}); starting from the first epoch.")
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
-            super().on_train_begin(logs)
+        faults.point("after_epoch", epoch + 1)

@@ -1,7 +1,7 @@
 """Notebook environment: Colab detection, where things are kept (Google Drive or this machine),
 and user errors shown as one line in a notebook.
 
-What must outlive a Colab machine lives on Drive: the runs (checkpoints, backups, history,
+What must outlive a Colab machine lives on Drive: the runs (checkpoints, history,
 TensorBoard logs), the report and the downloaded archives. What is cheap to rebuild stays on the
 machine's disk: generated and extracted data. The install itself is the notebooks' first cell:
 the package cannot install itself.
@@ -35,7 +35,7 @@ def drive_mountpoint() -> Path:
 
 def keep_on_drive(folder: str = "unet", mountpoint=None) -> dict[str, Path]:
     """Mounts Google Drive and points the runs root, the report folder and the archives folder
-    there, so that a disconnect loses nothing: checkpoints, backups, results and downloads live
+    there, so that a disconnect loses nothing: checkpoints, results and downloads live
     on Drive, and a rerun resumes from them.
 
     Args:

@@ -3,8 +3,8 @@
 Each point trains in its own folder under the runs root (`runs/` by default, git-ignored),
 `<dataset>/<preset>/<lr..._bs..._k...>`, named from its whole configuration. A finished point of
 the same configuration is skipped (the console says so), an interrupted one resumes from its
-backup, one with more epochs asked for continues, a diverged one is recorded and not retried.
-The summary is read from the run folders, so it holds every point exactly once.
+last checkpoint, one with more epochs asked for continues, a diverged one is recorded and not
+retried. The summary is read from the run folders, so it holds every point exactly once.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ or `docker stop`) and `nospace` (raises `OSError` ENOSPC there, as a full disk).
 
 - `in_atomic_write:<path>`: the partial file is written, not yet renamed (`files.atomic_path`);
 - `after_atomic_write:<path>`: the file is in place;
-- `after_epoch:<n>`: epoch `n` (from 1) is in `history.csv`;
+- `after_history:<n>`: epoch `n` (from 1) is in `history.csv`, its checkpoints not yet saved;
+- `after_epoch:<n>`: epoch `n` is in `history.csv` and `last.keras` (and `best.keras`);
 - `in_epoch:<n>`: the first training batch of epoch `n` is done;
 - `submission_rows:<n>`: the partial submission holds `n` rows, flushed to disk.
 

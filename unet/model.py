@@ -7,6 +7,7 @@ raising `unet.errors.ConfigError`, a `ValueError`.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import keras
 
@@ -14,10 +15,12 @@ from unet.config import ModelConfig, dropout_per_block
 from unet.errors import ConfigError, UsageError
 
 
-def check_input_shape(input_shape, depth: int, channels: int | None = None) -> None:
+def check_input_shape(input_shape, depth: int, channels: int | None = None,
+                      field: str = "data.image_size") -> None:
     """Raises `ConfigError` unless `input_shape` (H, W, C) fits a U-Net of `depth` levels, with
     `channels` channels when given: known sizes must be divisible by 2**depth (every level halves
-    them, and the decoder meets the encoder at the same size); `None` accepts any size."""
+    them, and the decoder meets the encoder at the same size); `None` accepts any size. `field`
+    is the size's own (`data.image_size` or `data.crop_size`), which the advice names."""
     if len(input_shape) != 3:
         raise ConfigError("input_shape must be (height, width, channels); "
                          f"received {tuple(input_shape)}.")
@@ -29,14 +32,22 @@ def check_input_shape(input_shape, depth: int, channels: int | None = None) -> N
     if num_channels is None or num_channels < 1:
         raise ConfigError(f"input_shape needs a positive channel count; received {num_channels}.")
     multiple = 2**depth
+    flag = "--" + field.split(".")[-1].replace("_", "-")
     for name, size in (("height", height), ("width", width)):
-        if size is not None and size % multiple:
-            lower = (size // multiple) * multiple
-            suggestion = f"{lower} or {lower + multiple}" if lower else f"{multiple}"
+        if size is None or size % multiple == 0:
+            continue
+        lower = (size // multiple) * multiple
+        if not lower:  # deeper than the size can be halved
+            known = [s for s in (height, width) if s is not None]
+            deepest = min((s & -s).bit_length() - 1 for s in known)  # the 2s in each size
+            takes = (f"{'x'.join(map(str, known))} takes --depth {deepest} or less"
+                     if deepest else "use sizes divisible by 2")
             raise ConfigError(
-                f"Input {name} {size} is not divisible by 2**depth = {multiple} "
-                f"(depth={depth}). Use {suggestion}, or pad images to it (--resize-mode pad).",
-                field="data.image_size")
+                f"{name} {size} ({flag}) is smaller than 2**depth = {multiple} (depth={depth}), "
+                f"and each level halves it: {takes}.", field="model.depth")
+        raise ConfigError(
+            f"{name} {size} ({flag}) is not divisible by 2**depth = {multiple} "
+            f"(depth={depth}); use {lower} or {lower + multiple}.", field=field)
 
 
 def _conv_block(x, filters: int, kernel_size: int, batch_norm: bool, name: str,
@@ -200,9 +211,14 @@ def build_mobilenetv2_unet(
         raise ValueError(f"decoder_filters needs 4 values; received {tuple(decoder_filters)}.")
 
     try:
-        backbone = keras.applications.MobileNetV2(
-            input_shape=input_shape, include_top=False, weights=encoder_weights
-        )
+        with warnings.catch_warnings():
+            # Keras warns that the ImageNet weights are those of 224x224 inputs: the encoder is
+            # convolutions only, which take any size divisible by 32.
+            warnings.filterwarnings("ignore", message="`input_shape` is undefined or non-square",
+                                    category=UserWarning)
+            backbone = keras.applications.MobileNetV2(
+                input_shape=input_shape, include_top=False, weights=encoder_weights
+            )
     except Exception as error:  # Keras' download failure is a bare `Exception`
         if encoder_weights is None or "URL fetch failure" not in str(error):
             raise
@@ -237,11 +253,11 @@ def build_mobilenetv2_unet(
     return keras.Model(inputs, logits, name=name)
 
 
-def check_image_size(config, size) -> None:
-    """Refuses an image size `(height, width)` that the model `config` describes cannot take,
-    before any model is built (`check_input_shape`'s rule)."""
+def check_image_size(config, size, field: str = "data.image_size") -> None:
+    """Refuses an image (or crop, `field="data.crop_size"`) size `(height, width)` that the
+    model `config` describes cannot take, before any model is built (`check_input_shape`)."""
     depth = MOBILENETV2_DEPTH if config.architecture == "mobilenetv2" else config.depth
-    check_input_shape((*size, 3), depth)
+    check_input_shape((*size, 3), depth, field=field)
 
 
 def build_model(config, input_shape=(None, None, 3)) -> keras.Model:

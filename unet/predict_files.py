@@ -197,9 +197,10 @@ def claim_mask_folder(output, settings: dict, restart: bool = False, write: bool
     record = output / MASK_FOLDER_RECORD
     recorded = read_settings(record)
     written = sorted(output.glob("*_mask.png")) + sorted(output.glob("*_overlay.jpg"))
-    if recorded is None:
+    if recorded is None or not written:  # nothing made with other settings: nothing to keep
         differences = [f"{len(written)} mask(s) or overlay(s) with no record of their "
                        f"settings ({record})"] if written else []
+        recorded = None
     else:
         differences = settings_differences(recorded, settings)
         earlier = recorded_inputs(recorded)

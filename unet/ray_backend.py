@@ -5,7 +5,7 @@ A trial calls the same `train(config, run_dir)` as the local backend, into the s
 either backend skips what the other finished and resumes what it left. Ray only schedules: the
 run folders hold all the state, and their lock (`files.lock`) keeps two trials, or a trial and a
 worker its dead driver left behind, out of one folder. A trial Ray restarts after a crash
-(`FailureConfig`) resumes from the run's backup or `last.keras`.
+(`FailureConfig`) resumes from the run's `last.keras`.
 
 Ray is an optional extra (`pip install ".[ray]"`); nothing else in the package imports it.
 Tune's files (its experiment state, a folder per trial holding the trial's output as

@@ -1,8 +1,8 @@
 """A run folder: the names of its files, what state it is in, its summary row and its score.
 
 A run folder holds `config.json`, `split.json` (the groups on each side), `history.csv`,
-`best.keras`, `last.keras`, Keras' `backup/` while training, `logs/` (TensorBoard) and
-`predictions/` (the validation images' predictions as PNG, epoch by epoch),
+`best.keras`, `last.keras` (with its optimizer state: what a resumed run goes on from), `logs/`
+(TensorBoard) and `predictions/` (the validation images' predictions as PNG, epoch by epoch),
 `trained.json` once its epochs are done, then `metrics.json` and `per_image.csv` once scored,
 or `diverged.json` when its loss diverged.
 """
@@ -122,7 +122,7 @@ class RunFolder:
     metrics = _Entry("metrics.json")
     per_image = _Entry("per_image.csv")
     diverged = _Entry("diverged.json")
-    backup = _Entry("backup")
+    backup = _Entry("backup")  # Keras' backup, written by older versions: removed on resume
     logs = _Entry("logs")
     predictions = _Entry("predictions")
 

@@ -19,7 +19,7 @@ from unet import callbacks, checkpoints, environment, evaluation, files, losses,
 from unet.config import CAR_MASK_CLASSES, RunConfig, format_epochs
 from unet.data import pairs, sources
 from unet.data.pipeline import Augmentation
-from unet.errors import ConfigError, RunConflict, TrainingDiverged
+from unet.errors import ConfigError, RunConflict, StorageError, TrainingDiverged
 from unet.model import build_model, check_image_size
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
@@ -93,8 +93,10 @@ def check_config(config: RunConfig) -> None:
                          f"background and car); received {config.train.loss!r}.")
     losses.get_loss(config.train.loss, config.model.num_classes,
                     ignore_index=config.data.void_label)
-    for size in filter(None, (config.data.image_size, config.data.crop_size)):
-        check_image_size(config.model, size)
+    for size, field in ((config.data.image_size, "data.image_size"),
+                        (config.data.crop_size, "data.crop_size")):
+        if size:
+            check_image_size(config.model, size, field)
 
 
 def train(config: RunConfig, run_dir, *, verbose="auto", strategy=None) -> dict:
@@ -233,18 +235,10 @@ def _unclaim(run_dir, kept: set) -> None:
 def _train_epochs(config, folder: RunFolder, state, train_source, val_source, verbose,
                   strategy) -> None:
     """Trains the epochs not yet done, then records it in `trained.json`: from then on the run
-    is only scored, never trained again (Keras removes its backup at the end of `fit`)."""
-    history = folder.read_history()
+    is only scored, never trained again."""
     if folder.trained.is_file():  # trained before, for fewer epochs
         print(f"Continuing {folder.path} to {config.train.epochs} epochs.")
-    if state == "interrupted" and _resumes_from_last(folder, history) and (
-            len(history) >= config.train.epochs):
-        # Killed after the last epoch, once Keras had removed its backup.
-        print(f"{folder.path}: all {len(history)} epochs had been trained when it was "
-              f"stopped; scoring {RunFolder.best} without training again.")
-        policy = precision_policy(config.train.mixed_precision, strategy or select_strategy())
-    else:
-        policy = _fit_epochs(config, folder, train_source, val_source, state, verbose, strategy)
+    policy = _fit_epochs(config, folder, train_source, val_source, state, verbose, strategy)
     # Scores of fewer epochs go first: `trained.json` beside an old `metrics.json` would read
     # as finished.
     folder.metrics.unlink(missing_ok=True)
@@ -253,11 +247,10 @@ def _train_epochs(config, folder: RunFolder, state, train_source, val_source, ve
                                       "precision": policy})
 
 
-def _resumes_from_last(folder: RunFolder, history: list[dict]) -> bool:
-    """Whether a run goes on from `last.keras` (with its optimizer state): it has trained
-    epochs but no `backup/` (Keras removes it at the end of `fit`). `last.keras` is saved before
-    the epoch's history row, so it never lags the history."""
-    return not folder.backup.is_dir() and bool(history) and folder.last.is_file()
+def _epochs_in(model: keras.Model, steps: int) -> int:
+    """The epochs a checkpoint's weights have trained: its optimizer's step count over the
+    steps of an epoch."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // steps
 
 
 def _compiled_model(config: RunConfig, folder: RunFolder, from_last: bool, strategy,
@@ -284,7 +277,7 @@ def _compiled_model(config: RunConfig, folder: RunFolder, from_last: bool, strat
 
 def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verbose,
                 strategy) -> str:
-    """`model.fit` with the run's callbacks; resumes from `backup/` after a kill. Returns the
+    """`model.fit` with the run's callbacks; resumes from `last.keras` after a kill. Returns the
     precision policy it trained under."""
     model_config, data_config, train_config = config.model, config.data, config.train
     # 1. Data: split by car (or by frame blocks), streamed through tf.data.
@@ -308,24 +301,32 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
         steps = train_config.steps_per_epoch or math.ceil(len(train_source)
                                                           / train_config.batch_size)
         history = folder.read_history()
-        from_last = state != "new" and _resumes_from_last(folder, history)
-        if history and not from_last and not folder.backup.is_dir():
+        # An older version's Keras backup: its state is also in last.keras.
+        shutil.rmtree(folder.backup, ignore_errors=True)
+        from_last = state != "new" and bool(history) and folder.last.is_file()
+        if history and not from_last:
             # Nothing holds the trained weights: the recorded epochs are trained again, and
             # their rows (and best score) go, so that best.keras follows the new epochs.
             print(f"{folder.path}: {RunFolder.history} records "
-                  f"{format_epochs(len(history))} but "
-                  f"there is no {RunFolder.last} (nor {RunFolder.backup}/) to resume from; "
-                  "training starts again from epoch 1.")
+                  f"{format_epochs(len(history))} but there is no {RunFolder.last} to resume "
+                  "from; training starts again from epoch 1.")
             folder.history.unlink()
         model = _compiled_model(config, folder, from_last, strategy, steps)
+        # The epochs last.keras holds: the history's, or one fewer when a kill came between an
+        # epoch's history row and its checkpoint (that epoch is trained again, its row
+        # replaced).
+        initial_epoch = min(_epochs_in(model, steps), len(history)) if from_last else 0
 
         # 3. Callbacks: the divergence guard first, so nothing after it saves a diverged model.
         guard = callbacks.StopOnDivergence()
         run_callbacks = [
             guard,
-            callbacks.RunCheckpoints(folder.path, monitor=MONITOR, guard=guard),
+            # The history row first: a kill before the checkpoints are saved leaves last.keras
+            # an epoch behind, and that epoch is trained again (a kill the other way round
+            # would leave weights ahead of the history, and the schedule an epoch ahead).
             callbacks.HistoryCSV(folder.history),
-            callbacks.BackupAndRestore(folder.backup),
+            callbacks.RunCheckpoints(folder.path, monitor=MONITOR, guard=guard,
+                                     initial_epoch=initial_epoch),
             keras.callbacks.TensorBoard(str(folder.logs)),
             # The trial is the run's folder under the runs root: unique across presets, data.
             _HParams(folder.logs, {
@@ -340,13 +341,22 @@ def _fit_epochs(config, folder: RunFolder, train_source, val_source, state, verb
             run_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=MONITOR, mode="max", patience=train_config.early_stopping_patience))
 
-        # 4. Fit: from Keras' `backup/` (a killed attempt), else after the epochs `last.keras`
-        # holds (a continued run, or one killed between its last epoch and `trained.json`).
-        initial_epoch = len(history) if from_last else 0
-        with files.writing(folder.path):  # Keras' backup, besides the files written atomically
-            model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
-                      initial_epoch=initial_epoch, steps_per_epoch=train_config.steps_per_epoch,
-                      callbacks=run_callbacks, shuffle=False, verbose=verbose)
+        # 4. Fit, from the epoch last.keras holds (a resumed or continued run).
+        if initial_epoch >= train_config.epochs:
+            print(f"{folder.path}: all {format_epochs(initial_epoch)} had been trained when it "
+                  f"was stopped; scoring {RunFolder.best} without training again.")
+        else:
+            try:
+                with files.writing(folder.path):  # TensorBoard's logs, besides atomic writes
+                    model.fit(train_data, validation_data=val_data, epochs=train_config.epochs,
+                              initial_epoch=initial_epoch,
+                              steps_per_epoch=train_config.steps_per_epoch,
+                              callbacks=run_callbacks, shuffle=False, verbose=verbose)
+            except StorageError as error:
+                last = checkpoints.find_checkpoint(folder.path, "last")
+                kept = (f" The last good checkpoint, {last}, is intact: rerun to resume from it."
+                        if last else "")
+                raise StorageError(f"{error}{kept}") from error
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if guard.diverged_at is not None:
@@ -362,7 +372,6 @@ def _record_divergence(config, folder: RunFolder, guard) -> None:
     message = (f"Training diverged: the loss {guard.reason} at epoch {epoch}, batch {batch}, "
                f"with learning rate {config.train.learning_rate:g}. Lower the learning rate; "
                f"{kept}.")
-    shutil.rmtree(folder.backup, ignore_errors=True)  # holds the diverged weights
     files.write_json(folder.diverged, {"epoch": epoch, "batch": batch, "message": message})
     raise TrainingDiverged(message)
 

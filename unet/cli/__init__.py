@@ -25,6 +25,13 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a writer killed by SIGPIPE
 
 
+# What a command stopped by Ctrl-C or SIGTERM keeps (every write is atomic).
+KEPT = {"train": "finished epochs and their checkpoints are kept",
+        "sweep": "finished points, and the finished epochs of the one in progress, are kept",
+        "demo": "finished epochs and their checkpoints are kept",
+        "predict": "finished masks and submission rows are kept"}
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C's `KeyboardInterrupt` would be, so that both stop the same
     way (every write is atomic, so what was finished is kept)."""
@@ -63,9 +70,9 @@ def main(argv=None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, _Terminated)
-        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: finished epochs, "
-              "checkpoints and submission rows are kept; run the same command again to resume.",
-              file=sys.stderr)
+        kept = KEPT.get(args.command, "every file written so far is complete")
+        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: {kept}; run the "
+              "same command again to resume.", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as raised:  # the boundary: a user's mistake becomes one line
         error = data_error_in(raised) or raised

@@ -277,9 +277,10 @@ def _recipes(args) -> int:
 
 def _train(args) -> int:
     from unet import experiments
-    from unet.training import select_strategy, train
+    from unet.training import check_config, select_strategy, train
 
     config = config_from_args(args)
+    check_config(config)  # a refused configuration is refused before its run is announced
     run_dir = args.run_dir or experiments.run_dir_for(config, args.runs_dir)
     strategy = select_strategy(mirrored=args.strategy == "mirrored")
     print(f"Run {config.name} in {run_dir} ({type(strategy).__name__}, "

@@ -166,7 +166,10 @@ def read_rle_csv(path) -> dict[str, str]:
     reader = csv.reader(io.StringIO(files.read_user_text(path), newline=""))
     header = next(reader, None)
     if header != ["img", "rle_mask"]:
-        raise DataError(f"{path}: header must be 'img,rle_mask'; found {header}.")
+        found = ",".join(header or [])
+        found = found if len(found) <= 60 else f"{found[:60]}..."
+        raise DataError(f"{path}: line 1 must be the header 'img,rle_mask'; found "
+                        f"{found!r}.")
     rows = {}
     for line, row in enumerate(reader, start=2):
         if len(row) != 2:

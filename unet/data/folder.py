@@ -576,7 +576,8 @@ def check(root, *, num_classes: int | None = None, ignore_index: int | None = No
         "layout": f"{found.layout.kind} ({found.layout.images}, {found.layout.masks})",
         "encoding": fmt.encoding + (f" ({fmt.bits}-bit)" if fmt.encoding == "ids" else ""),
         "label_map": str(found.layout.label_map) if found.layout.label_map else "none",
-        "void": (f"label {fmt.ignore_index}" if fmt.ignore_index is not None else "none"),
+        "void": (f"label {fmt.ignore_index}" if fmt.ignore_index is not None else
+                 _unmarked_void(fmt, found.layout)),
         "pairs": len(found.pairs),
         "image_sizes": dict(found.sizes),
         "num_classes": fmt.num_classes,
@@ -584,6 +585,20 @@ def check(root, *, num_classes: int | None = None, ignore_index: int | None = No
         "split": f"{how}: {len(train)} train, {len(val)} val",
     }
     return CheckReport(summary, problems)
+
+
+# Label-map names that usually mark pixels to leave out (VOC's, CamVid's, Cityscapes').
+VOID_NAMES = frozenset({"void", "ignore", "unlabeled", "unlabelled", "dontcare", "don't care"})
+
+
+def _unmarked_void(fmt: MaskFormat, layout: Layout) -> str:
+    """`data check`'s void line when no void is given: "none", with the `--ignore-index` to
+    give when the label map names a line as void, which is otherwise trained as a class."""
+    line = next((i for i, name in enumerate(fmt.names) if name.lower() in VOID_NAMES), None)
+    if fmt.encoding != "rgb" or line is None:
+        return "none"
+    return (f"none: line {line} of {layout.label_map} ({fmt.names[line]!r}) is trained as a "
+            f"class; give --ignore-index {line} to leave its pixels out instead")
 
 
 def write_mask(path, labels: np.ndarray, fmt: MaskFormat) -> None:

@@ -74,12 +74,17 @@ def empty_folder(folder, suffix: str, skipped) -> DataError:
     return DataError(f"{folder}: empty folder (no {suffix} images{also}).")
 
 
+# The EXIF tag that says how a photo is to be turned for display (phones write it).
+EXIF_ORIENTATION = 0x0112
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageInfo:
     format: str
     width: int
     height: int
     mode: str
+    orientation: int = 1  # EXIF's (1: upright); images are read as stored, never rotated
 
 
 def inspect(path) -> ImageInfo:
@@ -97,7 +102,8 @@ def inspect(path) -> ImageInfo:
         with warnings.catch_warnings():  # PIL warns over 89 million pixels; refused below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                info = ImageInfo(image.format, image.width, image.height, image.mode)
+                info = ImageInfo(image.format, image.width, image.height, image.mode,
+                                 int(image.getexif().get(EXIF_ORIENTATION, 1) or 1))
     except Image.DecompressionBombError:
         raise DataError(f"{path}: declares far more than {MAX_PIXELS:,} pixels; refused "
                         "before decoding.") from None
@@ -120,8 +126,14 @@ def check_mask_size(mask_path, image: ImageInfo) -> None:
     """Raises `DataError` when the mask file's size is not its image's (`inspect`ed)."""
     mask = inspect(mask_path)
     if (mask.width, mask.height) != (image.width, image.height):
+        rotated = ""
+        if image.orientation in (5, 6, 7, 8) and (mask.width, mask.height) == (image.height,
+                                                                                image.width):
+            rotated = (f" (its EXIF orientation {image.orientation} shows it turned a quarter, "
+                       "as the mask is, but images are read as stored: save the image upright, "
+                       "e.g. with PIL's ImageOps.exif_transpose)")
         raise DataError(f"{mask_path}: mask is {mask.width}x{mask.height} but its image is "
-                        f"{image.width}x{image.height}.")
+                        f"{image.width}x{image.height}{rotated}.")
 
 
 def decode(path, mode: str | None = None, *, scan: bool = True) -> np.ndarray:
