@@ -37,12 +37,12 @@ def describe(config: RunConfig) -> str:
             f"lr {train.learning_rate:g} {train.schedule}")
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], digits: int = 4) -> str:
     """`0.9650 ± 0.0040` (mean ± half the range), or the one value."""
     mean = sum(values) / len(values)
     if len(values) == 1:
-        return f"{mean:.4f}"
-    return f"{mean:.4f} ± {(max(values) - min(values)) / 2:.4f}"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(max(values) - min(values)) / 2:.{digits}f}"
 
 
 def main() -> None:
@@ -83,10 +83,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in ("old cpu", "new cpu"):
         runs = [(config, m) for n, _, config, m, _ in rows if n == name]
-        cells = [spread([m[key] * scale for _, m in runs if key in m])
-                 for key, scale in (("dice", 1), ("boundary_f", 1), ("dice_flip_tta", 1),
-                                    ("train_seconds", 1 / 60))]
+        cells = [spread([m[key] * scale for _, m in runs if key in m], digits)
+                 for key, scale, digits in (("dice", 1, 4), ("boundary_f", 1, 4),
+                                            ("dice_flip_tta", 1, 4),
+                                            ("train_seconds", 1 / 60, 1))]
         print(f"| {name} ({describe(runs[0][0])}) | {' | '.join(cells)} |")
+    print("\nTraining minutes are wall-clock: other work on the cores lengthens them.")
     sizes = {key: rows[0][3][key] for key in ("train_images", "val_images")}
     print(f"\n{json.dumps(sizes)}")
 
