@@ -9,15 +9,20 @@ import pytest
 from PIL import Image
 
 from unet import checkpoints, cli
+from unet.config import preset
 from unet.model import build_unet
 from unet.submission import SubmissionWriter
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """An untrained 32x48 U-Net saved as `.keras` (no run folder: the size is the model's)."""
+    """An untrained U-Net of any input size, saved as `.keras` beside the `config.json` of a
+    32x48 run (so that it predicts at 32x48, or at another `--prediction-size`)."""
     folder = tmp_path_factory.mktemp("model")
-    model = build_unet(input_shape=(32, 48, 3), filters=4, depth=2)
+    config = preset("smoke").override(data={"image_size": (32, 48)},
+                                      model={"filters": 4, "depth": 2})
+    (folder / "config.json").write_text(config.to_json())
+    model = build_unet(input_shape=(None, None, 3), filters=4, depth=2)
     return checkpoints.save_model(model, folder / "tiny.keras")
 
 
