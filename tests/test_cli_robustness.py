@@ -142,6 +142,46 @@ def test_a_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(runs, run
     assert [row["epoch"] for row in folder.read_history()] == [1, 2]
 
 
+def test_a_full_disk_while_saving_the_best_checkpoint_saves_it_on_the_rerun(tmp_path, run_cli):
+    """Epoch 1's best.keras is not written for want of space; its weights are last.keras's,
+    so the rerun writes best.keras from them and the run finishes (it used to fail for good)."""
+    run_dir = tmp_path / "run"
+    command = ("train", "--preset", "smoke", "--epochs", "2", "--run-dir", run_dir,
+               "--verbose", "0")
+    full = run_cli(*command, env={"UNET_FAULT": "nospace:in_atomic_write:best.keras"})
+    assert full.returncode == 1
+    one_error(full, f"cannot write in {run_dir}", f"{run_dir / 'last.keras'}, is intact")
+    folder = RunFolder(run_dir)
+    assert folder.last.is_file() and not folder.best.exists()
+    assert [row["epoch"] for row in folder.read_history()] == [1]
+    rerun = run_cli(*command)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"{folder.best} was missing; the best epoch so far, 1, is the one" in rerun.stdout
+    assert folder.metrics.is_file() and [r["epoch"] for r in folder.read_history()] == [1, 2]
+    # best.keras removed by hand while a better epoch than last.keras's is recorded: its
+    # weights are gone, and the rerun says so instead of scoring another epoch as the best.
+    history = folder.history.read_text().splitlines()
+    score = history[0].split(",").index("val_dice")
+    rows = [line.split(",") for line in history[1:]]
+    rows[0][score], rows[1][score] = "0.99", "0.01"
+    folder.history.write_text("\n".join([history[0], *(",".join(r) for r in rows)]) + "\n")
+    for name in ("best", "trained", "metrics", "per_image"):
+        getattr(folder, name).unlink()
+    lost = run_cli(*command[:4], "3", *command[5:])
+    assert lost.returncode == 1
+    one_error(lost, f"{folder.best} is missing", "epoch 1, the best so far",
+              f"remove {folder.history} and {folder.last}")
+
+
+def test_a_truncated_last_checkpoint_is_named_with_what_to_do(runs, run_cli):
+    folder = point(runs)
+    folder.last.write_bytes(folder.last.read_bytes()[:1000])
+    result = run_cli(*train(runs, epochs=2))
+    assert result.returncode == 1
+    one_error(result, f"{folder.last} is not a .keras archive",
+              "Remove it to train the run again from epoch 1")
+
+
 def test_a_full_disk_while_writing_the_report_keeps_the_previous_one(runs, run_cli, tmp_path):
     report = tmp_path / "report"
     common = ("report", "--all", "--runs-dir", runs, "--report-dir", report, "--no-overlays")

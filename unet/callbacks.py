@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 from unet import checkpoints, faults, files
+from unet.errors import DamagedFile
 from unet.run_folder import MONITOR, RunFolder, read_history
 
 
@@ -115,8 +116,25 @@ class RunCheckpoints(keras.callbacks.Callback):
         self.guard = guard
         history = [row for row in self.folder.read_history()
                    if initial_epoch is None or row["epoch"] <= initial_epoch]
-        scores = [row[monitor] for row in history if math.isfinite(row.get(monitor, math.nan))]
-        self.best = max((self.sign * s for s in scores), default=-math.inf)
+        self.holds = history[-1]["epoch"] if history else 0  # the epoch last.keras holds
+        self.scored = [row for row in history if math.isfinite(row.get(monitor, math.nan))]
+        self.best = max((self.sign * row[monitor] for row in self.scored), default=-math.inf)
+
+    def on_train_begin(self, logs=None):
+        """A resumed run whose `best.keras` is missing (a full disk stopped its write): when
+        the best epoch so far is the one `last.keras` holds, the model now holds its weights,
+        and they are saved again; otherwise they are lost, which is said."""
+        if not self.scored or self.folder.best.is_file():
+            return
+        best = max(self.scored, key=lambda row: self.sign * row[self.monitor])
+        if best["epoch"] != self.holds:
+            raise DamagedFile(
+                f"{self.folder.best} is missing, and with it the weights of epoch "
+                f"{best['epoch']}, the best so far: remove {self.folder.history} and "
+                f"{self.folder.last} to train the run again from epoch 1.", self.folder.best)
+        print(f"{self.folder.best} was missing; the best epoch so far, {best['epoch']}, is "
+              f"the one {RunFolder.last} holds: saved again.")
+        checkpoints.save_model(self.model, self.folder.best)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.diverged_at is not None:

@@ -19,7 +19,13 @@ from unet import callbacks, checkpoints, environment, evaluation, files, losses,
 from unet.config import CAR_MASK_CLASSES, RunConfig, format_epochs
 from unet.data import pairs, sources
 from unet.data.pipeline import Augmentation
-from unet.errors import ConfigError, RunConflict, StorageError, TrainingDiverged
+from unet.errors import (
+    CheckpointError,
+    ConfigError,
+    RunConflict,
+    StorageError,
+    TrainingDiverged,
+)
 from unet.model import build_model, check_image_size
 from unet.run_folder import MONITOR, RunFolder
 from unet.schedules import learning_rate_for
@@ -259,7 +265,11 @@ def _compiled_model(config: RunConfig, folder: RunFolder, from_last: bool, strat
     model_config, train_config = config.model, config.train
     with strategy.scope():
         if from_last:
-            return checkpoints.load_model(folder.last, compile=True)
+            try:
+                return checkpoints.load_model(folder.last, compile=True)
+            except CheckpointError as error:
+                raise CheckpointError(f"{error} Remove it to train the run again from epoch 1 "
+                                      "(the epochs it held are lost).") from None
         # Trained on crops, scored on whole images: a U-Net takes any size divisible by 2**depth.
         input_shape = (None, None, 3) if config.data.crop_size else (*config.data.image_size, 3)
         model = build_model(model_config, input_shape=input_shape)

@@ -103,7 +103,7 @@ def inspect(path) -> ImageInfo:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 info = ImageInfo(image.format, image.width, image.height, image.mode,
-                                 int(image.getexif().get(EXIF_ORIENTATION, 1) or 1))
+                                 _orientation(image))
     except Image.DecompressionBombError:
         raise DataError(f"{path}: declares far more than {MAX_PIXELS:,} pixels; refused "
                         "before decoding.") from None
@@ -120,6 +120,17 @@ def inspect(path) -> ImageInfo:
         if not tail.endswith(markers):
             raise DataError(f"{path}: truncated {info.format} (no end-of-image marker).")
     return info
+
+
+def _orientation(image) -> int:
+    """EXIF's orientation of an open JPEG (1 when none, or for other formats: a PNG's EXIF
+    would be read by decoding it). Only a hint for errors, so bad EXIF reads as 1."""
+    if image.format not in ("JPEG", "MPO"):
+        return 1
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # PIL raises several types for malformed EXIF
+        return 1
 
 
 def check_mask_size(mask_path, image: ImageInfo) -> None:
