@@ -26,10 +26,13 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a writer kil
 
 
 # What a command stopped by Ctrl-C or SIGTERM keeps (every write is atomic).
-KEPT = {"train": "finished epochs and their checkpoints are kept",
-        "sweep": "finished points, and the finished epochs of the one in progress, are kept",
-        "demo": "finished epochs and their checkpoints are kept",
-        "predict": "finished masks and submission rows are kept"}
+RESUME = "; run the same command again to resume"
+KEPT = {"train": "finished epochs and their checkpoints are kept" + RESUME,
+        "sweep": "finished points, and the finished epochs of the one in progress, are kept"
+                 + RESUME,
+        "demo": "finished epochs and their checkpoints are kept" + RESUME,
+        "predict": "finished masks and submission rows are kept" + RESUME,
+        "app": "the web demo has stopped"}
 
 
 class _Terminated(KeyboardInterrupt):
@@ -70,9 +73,9 @@ def main(argv=None) -> int:
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, _Terminated)
-        kept = KEPT.get(args.command, "every file written so far is complete")
-        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: {kept}; run the "
-              "same command again to resume.", file=sys.stderr)
+        kept = KEPT.get(args.command, "every file written so far is complete" + RESUME)
+        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: {kept}.",
+              file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except Exception as raised:  # the boundary: a user's mistake becomes one line
         error = data_error_in(raised) or raised
