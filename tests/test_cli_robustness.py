@@ -273,6 +273,22 @@ def test_app_refuses_a_file_that_is_no_model_before_serving(tmp_path, run_cli):
     assert "Web demo on" not in result.stdout
 
 
+def test_export_at_a_size_the_model_cannot_take_is_one_line_and_another_size_works(
+        smoke_sweep, run_cli, tmp_path):
+    """The smoke model was built for 32x48 images: it is rebuilt at 64x96, while 65x97 (not
+    divisible by 2**depth) is refused, naming the flag, before anything is written."""
+    model = point(smoke_sweep[0]).best
+    for fmt, out in (("tflite", tmp_path / "m.tflite"), ("saved_model", tmp_path / "sm")):
+        refused = run_cli("export", "--model", model, "--format", fmt, "--out", out,
+                          "--image-size", "65", "97")
+        assert refused.returncode == 2 and not out.exists()
+        one_error(refused, f"{model} cannot take 65x97 images (--image-size)")
+        exported = run_cli("export", "--model", model, "--format", fmt, "--out", out,
+                           "--image-size", "64", "96")
+        assert exported.returncode == 0, exported.stderr[-3000:]
+        assert exported.stdout == f"{out}\n" and out.exists()
+
+
 def test_export_to_tflite_prints_only_the_path(smoke_sweep, run_cli, tmp_path):
     out = tmp_path / "model.tflite"
     result = run_cli("export", "--model", point(smoke_sweep[0]).best, "--format", "tflite",

@@ -116,8 +116,8 @@ def test_a_recipe_run_is_reported_beside_the_published_figure(softmax_run, smoke
     assert line.endswith(" | no `smoke` preset run on the same data in this report |")
     line = line.removesuffix(" no `smoke` preset run on the same data in this report |")
     dice = json.loads((softmax_run / "metrics.json").read_text())["dice"]
-    assert "published: test Dice 0.9805 (Carvana, held-out test cars, not stated, not stated " \
-           "epochs)" in line
+    assert "published: test Dice 0.9805 (Carvana, held-out test cars, size not stated, " \
+           "epochs not stated)" in line
     assert (f"ours: dice {dice:.4f} (carvana validation, 32x48, 1 epoch, preset "
             "softmax-unet-smoke, run `carvana/softmax-unet-smoke/") in line
     assert "| Scaled down for CPU (smoke): 32x48 instead of 128x192, " in line

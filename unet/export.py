@@ -13,7 +13,7 @@ from unet import checkpoints, files, postprocess
 from unet.config import EXPORT_FORMATS as FORMATS
 from unet.data import pipeline
 from unet.errors import UsageError
-from unet.inference import input_spec_for
+from unet.inference import input_spec_for, model_at_size
 
 # What a SavedModel export writes in its folder: a folder holding only these (and a
 # `saved_model.pb`) is a previous export, which an export may replace.
@@ -37,6 +37,7 @@ def export_saved_model(model_path, out_dir, image_size=None) -> Path:
     _check_replaceable_export(out_dir)
     model = checkpoints.load_model(model_path, compile=False)
     spec = input_spec_for(model_path, model, image_size)
+    model = model_at_size(model, spec.image_size)
     classes = spec.num_classes
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
@@ -66,6 +67,7 @@ def export_tflite(model_path, out_path, image_size=None) -> Path:
     files.check_replaceable(out_path, "file")
     model = checkpoints.load_model(model_path, compile=False)
     spec = input_spec_for(model_path, model, image_size)
+    model = model_at_size(model, spec.image_size)
 
     @tf.function(input_signature=[tf.TensorSpec([1, *spec.image_size, 3], tf.float32,
                                                  name="image")])

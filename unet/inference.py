@@ -201,19 +201,18 @@ def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> 
 
 
 def _check_model_takes(model_path, model, size, flag: str) -> None:
-    """Raises `UsageError` naming `flag` when `model` cannot take `size` images: another size
-    than its fixed one, or one its down-sampling does not divide, so that its masks would come
-    out smaller (Keras's shape inference, which runs nothing)."""
-    fixed = model.input_shape[1:3]
+    """Raises `UsageError` naming `flag` when `model` cannot take `size` images, even rebuilt
+    at that size (`model_at_size`): its down-sampling does not divide the size, so that its
+    masks would come out smaller, or a layer refuses it (Keras's shape inference)."""
     try:
-        out = tuple(model.compute_output_shape((1, *size, 3))[1:3])
-    except ValueError:
+        sized = model_at_size(model, size)
+        out = tuple(sized.compute_output_shape((1, *size, 3))[1:3])
+    except (UsageError, ValueError):
         out = None
     if out != tuple(size):
-        takes = (f"it takes {fixed[0]}x{fixed[1]} images only" if None not in fixed else
-                 "its down-sampling needs sizes divisible by 2**depth, e.g. the training size")
-        raise UsageError(f"{model_path} cannot take {size[0]}x{size[1]} images ({flag}): "
-                         f"{takes}.")
+        raise UsageError(f"{model_path} cannot take {size[0]}x{size[1]} images ({flag}): its "
+                         "down-sampling needs sizes divisible by 2**depth, e.g. the training "
+                         "size.")
 
 
 def auto_tta(model_path) -> tuple[str, str]:
