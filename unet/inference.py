@@ -28,17 +28,30 @@ def check_tta(tta) -> str | None:
 
 def model_at_size(model, size) -> keras.Model:
     """`model` taking `(height, width, 3)` images: itself, or a copy with its weights rebuilt at
-    that input size (a U-Net is fully convolutional; `size` must suit its depth)."""
+    that input size (a U-Net is fully convolutional).
+
+    Raises:
+        UsageError: a size the model cannot take: a layer refuses it, or its down-sampling does
+            not divide it, so that the masks would come out smaller (Keras's shape inference,
+            which runs nothing).
+    """
     size = tuple(int(s) for s in size)
     current = tuple(model.input_shape[1:3])
-    if current == size or current == (None, None):
+    if current == size:
         return model
     try:
-        resized = keras.models.clone_model(model, input_tensors=keras.Input((*size, 3)))
+        resized = model if current == (None, None) else keras.models.clone_model(
+            model, input_tensors=keras.Input((*size, 3)))
+        out = tuple(resized.compute_output_shape((1, *size, 3))[1:3])
     except Exception as error:  # Keras raises several kinds for shapes a layer cannot take
-        raise UsageError(f"the model cannot predict at {size[0]}x{size[1]} ({error}); choose a "
+        out, reason = None, f" ({error})"
+    else:
+        reason = f" (its masks would come out at {out[0]}x{out[1]})"
+    if out != size:
+        raise UsageError(f"the model cannot predict at {size[0]}x{size[1]}{reason}; choose a "
                          "size divisible by 2**depth.") from None
-    resized.set_weights(model.get_weights())
+    if resized is not model:
+        resized.set_weights(model.get_weights())
     return resized
 
 
@@ -202,17 +215,13 @@ def input_spec_for(model_path, model, image_size=None, prediction_size=None) -> 
 
 def _check_model_takes(model_path, model, size, flag: str) -> None:
     """Raises `UsageError` naming `flag` when `model` cannot take `size` images, even rebuilt
-    at that size (`model_at_size`): its down-sampling does not divide the size, so that its
-    masks would come out smaller, or a layer refuses it (Keras's shape inference)."""
+    at that size (`model_at_size`'s rule)."""
     try:
-        sized = model_at_size(model, size)
-        out = tuple(sized.compute_output_shape((1, *size, 3))[1:3])
-    except (UsageError, ValueError):
-        out = None
-    if out != tuple(size):
+        model_at_size(model, size)
+    except UsageError:
         raise UsageError(f"{model_path} cannot take {size[0]}x{size[1]} images ({flag}): its "
                          "down-sampling needs sizes divisible by 2**depth, e.g. the training "
-                         "size.")
+                         "size.") from None
 
 
 def auto_tta(model_path) -> tuple[str, str]:
